@@ -1,0 +1,65 @@
+package dev.kiln.cli;
+
+import dev.kiln.frontend.ImportException;
+import dev.kiln.ir.IrException;
+import dev.kiln.runtime.interpreter.InterpreterException;
+
+import java.io.PrintStream;
+import java.util.Arrays;
+import java.util.List;
+
+/** The {@code kiln} command line. */
+public final class Kiln {
+    static final String USAGE = """
+            usage: kiln <command> [options]
+              run MODEL --input NAME=FILE.npy ... --output-dir DIR [--data-input-config JSON]
+                        [--warmup N --repeat N] [--verbose]
+                  run an .onnx model or an .ir file; writes DIR/<output>.npy, and with --repeat
+                  prints {"median_ms":..,"p90_ms":..,"min_ms":..}
+              demo  import and run a bundled model end to end, saying what happens
+            """;
+
+    private Kiln() {}
+
+    public static void main(String[] argv) {
+        System.exit(run(List.of(argv), System.out, System.err));
+    }
+
+    /** Runs one command; returns the process exit code (0 ok, 2 bad input, 1 internal error). */
+    static int run(List<String> argv, PrintStream out, PrintStream err) {
+        boolean verbose = argv.contains("--verbose");
+        if (argv.isEmpty() || argv.get(0).equals("--help") || argv.get(0).equals("help")) {
+            (argv.isEmpty() ? err : out).print(USAGE);
+            return argv.isEmpty() ? 2 : 0;
+        }
+        List<String> rest = argv.subList(1, argv.size());
+        try {
+            return switch (argv.get(0)) {
+                case "run" -> RunCommand.run(rest, out);
+                case "demo" -> DemoCommand.run(rest, out);
+                default -> throw new UsageException("unknown command '" + argv.get(0) + "'; commands: run, demo");
+            };
+        } catch (UsageException | ImportException | IrException | InterpreterException | IllegalArgumentException e) {
+            err.println("kiln: " + oneLine(e.getMessage()));
+            if (verbose) e.printStackTrace(err);
+            return 2;
+        } catch (java.io.IOException e) {
+            err.println("kiln: " + oneLine(e.getMessage()));
+            if (verbose) e.printStackTrace(err);
+            return 2;
+        } catch (OutOfMemoryError e) {
+            err.println("kiln: out of memory; the model or its inputs are too large for this JVM's heap (-Xmx)");
+            return 2;
+        } catch (RuntimeException | StackOverflowError e) {
+            err.println("kiln: internal error: " + oneLine(e.toString()) + (verbose ? "" : " (--verbose shows where)"));
+            if (verbose) e.printStackTrace(err);
+            return 1;
+        }
+    }
+
+    /** Messages go on one stderr line; embedded newlines (multi-problem reports) are folded. */
+    static String oneLine(String s) {
+        if (s == null) return "";
+        return Arrays.stream(s.split("\\R")).map(String::strip).filter(l -> !l.isEmpty()).reduce((a, b) -> a + "; " + b).orElse("");
+    }
+}

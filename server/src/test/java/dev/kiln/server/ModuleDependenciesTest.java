@@ -1,0 +1,38 @@
+package dev.kiln.server;
+
+import com.tngtech.archunit.core.domain.JavaClasses;
+import com.tngtech.archunit.core.importer.ClassFileImporter;
+import com.tngtech.archunit.core.importer.ImportOption;
+import org.junit.jupiter.api.Test;
+
+import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
+
+/** The dependency arrows of the module map: the IR sees only the JDK; a deployed model needs only runtime and IR. */
+class ModuleDependenciesTest {
+    private static final JavaClasses KILN = new ClassFileImporter()
+            .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
+            .importPackages("dev.kiln");
+
+    @Test
+    void irDependsOnlyOnTheJdk() {
+        noClasses().that().resideInAPackage("dev.kiln.ir..")
+                .should().dependOnClassesThat().resideOutsideOfPackages("dev.kiln.ir..", "java..")
+                .check(KILN);
+    }
+
+    @Test
+    void frontendNeverSeesRuntimeOrLaterStages() {
+        noClasses().that().resideInAPackage("dev.kiln.frontend..")
+                .should().dependOnClassesThat().resideInAnyPackage("dev.kiln.runtime..", "dev.kiln.passes..", "dev.kiln.backends..",
+                        "dev.kiln.jobs..", "dev.kiln.server..", "dev.kiln.cli..")
+                .check(KILN);
+    }
+
+    @Test
+    void runtimeNeverSeesTheCompiler() {
+        noClasses().that().resideInAPackage("dev.kiln.runtime..")
+                .should().dependOnClassesThat().resideInAnyPackage("dev.kiln.frontend..", "dev.kiln.passes..", "dev.kiln.backends..",
+                        "dev.kiln.jobs..", "dev.kiln.server..", "dev.kiln.cli..")
+                .check(KILN);
+    }
+}
