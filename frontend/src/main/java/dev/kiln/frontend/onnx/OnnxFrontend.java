@@ -15,7 +15,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
-/** Imports ONNX models (IR versions 3 to 13, opsets 7 to 28) into the Kiln IR. */
+/** Imports ONNX models (IR versions 3 to 13, opsets 1 to 28) into the Kiln IR. */
 public final class OnnxFrontend {
     private OnnxFrontend() {}
 

@@ -30,7 +30,7 @@ import java.util.Set;
 final class OnnxImporter {
     static final int MIN_IR_VERSION = 3;
     static final int MAX_IR_VERSION = 13;
-    static final int MIN_OPSET = 7;
+    static final int MIN_OPSET = 1;
     static final int MAX_OPSET = 28;
 
     private final OnnxMl.ModelProto model;

@@ -131,8 +131,8 @@ class OnnxFrontendTest {
         OnnxMl.GraphProto.Builder g = addWeights(weights().setRawData(floats(1, 2, 3, 4)).build());
         assertEquals("ClientError: ONNX IR version 2 is not supported; Kiln reads IR versions 3 to 13",
                 assertThrows(ImportException.class, () -> OnnxFrontend.load(save(g, 2, 17), (String) null)).getMessage());
-        assertEquals("ClientError: ONNX opset 6 is not supported; Kiln reads opsets 7 to 28",
-                assertThrows(ImportException.class, () -> OnnxFrontend.load(save(g, 8, 6), (String) null)).getMessage());
+        assertEquals("ClientError: ONNX opset 29 is not supported; Kiln reads opsets 1 to 28",
+                assertThrows(ImportException.class, () -> OnnxFrontend.load(save(g, 8, 29), (String) null)).getMessage());
     }
 
     @Test
