@@ -6,7 +6,8 @@ import dev.kiln.ir.Constant;
 import dev.kiln.ir.DType;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.IrException;
-import dev.kiln.ir.Node;
+import dev.kiln.ir.ops.OpRegistry;
+import dev.kiln.ir.ops.ShapeFolding;
 import dev.kiln.ir.Shape;
 import dev.kiln.ir.TensorType;
 import dev.kiln.ir.Value;
@@ -75,35 +76,41 @@ final class ImportContext {
 
     /**
      * Adds an IR node; its outputs get the given ONNX names ("" for an omitted output gets a fresh
-     * name) and are bound so later nodes find them. Type inference failures become import errors.
+     * name) and are bound so later nodes find them. Shape arithmetic over known values becomes
+     * constants instead (see {@link ShapeFolding}). Type inference failures become import errors.
      */
     List<Value> emit(String op, String nodeName, List<Value> inputs, Map<String, Attribute> attrs, List<String> outputNames) {
         List<String> irNames = new ArrayList<>(outputNames.size());
         for (String n : outputNames) {
             irNames.add(n.isEmpty() || graph.value(n) != null ? freshName(n.isEmpty() ? nodeName + "_unused" : n) : n);
         }
-        Node node;
-        try {
-            node = graph.addNode(graph.node(nodeName) == null ? nodeName : freshName(nodeName), op, inputs, attrs, irNames);
-        } catch (IrException e) {
-            throw new ImportException("OperatorAttributeValueNotValid", e.getMessage(), e);
-        }
+        List<Value> outs = add(op, graph.node(nodeName) == null ? nodeName : freshName(nodeName), inputs, attrs, irNames);
         for (int i = 0; i < outputNames.size(); i++) {
-            if (!outputNames.get(i).isEmpty()) bind(outputNames.get(i), node.output(i));
+            if (!outputNames.get(i).isEmpty()) bind(outputNames.get(i), outs.get(i));
         }
-        return node.outputs();
+        return outs;
     }
 
     /** Adds an IR node with a single, internal output (a step of a rewrite). */
     Value emitInternal(String op, String nodeName, List<Value> inputs, Map<String, Attribute> attrs) {
-        String out = freshName(nodeName + "_out");
-        Node node;
+        return add(op, freshName(nodeName), inputs, attrs, List.of(freshName(nodeName + "_out"))).get(0);
+    }
+
+    private List<Value> add(String op, String nodeName, List<Value> inputs, Map<String, Attribute> attrs, List<String> outputNames) {
         try {
-            node = graph.addNode(freshName(nodeName), op, inputs, attrs, List.of(out));
+            List<TensorType> types = OpRegistry.spec(op).inferTypes(nodeName, inputs, attrs, outputNames.size());
+            List<Attribute.Tensor> folded = ShapeFolding.fold(op, inputs, attrs, types);
+            if (folded != null) {
+                List<Value> outs = new ArrayList<>(folded.size());
+                for (int i = 0; i < folded.size(); i++) {
+                    outs.add(graph.addConstant(outputNames.get(i), folded.get(i).type(), folded.get(i).data()));
+                }
+                return outs;
+            }
+            return graph.addNode(nodeName, op, inputs, attrs, outputNames, types).outputs();
         } catch (IrException e) {
             throw new ImportException("OperatorAttributeValueNotValid", e.getMessage(), e);
         }
-        return node.output(0);
     }
 
     ImportException fail(OnnxNode node, String message) {
