@@ -6,6 +6,7 @@ import dev.kiln.ir.Attribute;
 import dev.kiln.ir.DType;
 import dev.kiln.ir.Shape;
 import dev.kiln.ir.TensorType;
+import dev.kiln.ir.ops.OnnxDataTypes;
 
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -31,45 +32,11 @@ public final class OnnxTensors {
 
     /** The IR dtype of an ONNX element type code; unsupported ones fail naming the type. */
     static DType dtype(int code, String where) {
-        return switch (code) {
-            case 1 -> DType.F32;
-            case 2 -> DType.U8;
-            case 3 -> DType.I8;
-            case 4 -> DType.U16;
-            case 5 -> DType.I16;
-            case 6 -> DType.I32;
-            case 7 -> DType.I64;
-            case 9 -> DType.BOOL;
-            case 10 -> DType.F16;
-            case 11 -> DType.F64;
-            case 12 -> DType.U32;
-            case 13 -> DType.U64;
-            case 16 -> DType.BF16;
-            default -> throw new ImportException("UnsupportedDataType", where + " has element type " + typeName(code) + ", which Kiln does not support");
-        };
-    }
-
-    static String typeName(int code) {
-        return switch (code) {
-            case 0 -> "UNDEFINED";
-            case 8 -> "STRING";
-            case 14 -> "COMPLEX64";
-            case 15 -> "COMPLEX128";
-            case 17 -> "FLOAT8E4M3FN";
-            case 18 -> "FLOAT8E4M3FNUZ";
-            case 19 -> "FLOAT8E5M2";
-            case 20 -> "FLOAT8E5M2FNUZ";
-            case 21 -> "UINT4";
-            case 22 -> "INT4";
-            case 23 -> "FLOAT4E2M1";
-            case 24 -> "FLOAT8E8M0";
-            case 25 -> "UINT2";
-            case 26 -> "INT2";
-            default -> {
-                OnnxMl.TensorProto.DataType t = OnnxMl.TensorProto.DataType.forNumber(code);
-                yield t != null ? t.name() : "type code " + code;
-            }
-        };
+        DType t = OnnxDataTypes.dtype(code);
+        if (t == null) {
+            throw new ImportException("UnsupportedDataType", where + " has element type " + OnnxDataTypes.name(code) + ", which Kiln does not support");
+        }
+        return t;
     }
 
     /**

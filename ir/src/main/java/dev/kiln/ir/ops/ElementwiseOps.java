@@ -11,7 +11,6 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.EnumSet;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 
 import static dev.kiln.ir.Attribute.Kind.FLOAT;
@@ -50,10 +49,6 @@ final class ElementwiseOps {
     private static final float SELU_ALPHA = 1.67326319217681884765625f;
     private static final float SELU_GAMMA = 1.05070102214813232421875f;
 
-    private static final Map<Integer, String> UNSUPPORTED_ONNX_TYPES = Map.ofEntries(Map.entry(8, "STRING"),
-            Map.entry(14, "COMPLEX64"), Map.entry(15, "COMPLEX128"), Map.entry(17, "FLOAT8E4M3FN"), Map.entry(18, "FLOAT8E4M3FNUZ"),
-            Map.entry(19, "FLOAT8E5M2"), Map.entry(20, "FLOAT8E5M2FNUZ"), Map.entry(21, "UINT4"), Map.entry(22, "INT4"),
-            Map.entry(23, "FLOAT4E2M1"), Map.entry(24, "FLOAT8E8M0"), Map.entry(25, "UINT2"), Map.entry(26, "INT2"));
 
     private ElementwiseOps() {}
 
@@ -149,11 +144,11 @@ final class ElementwiseOps {
         s.add(OpSpec.builder("Cast").requiredAttr("to", INT).attr("saturate", INT, Attribute.of(1L))
                 .attr("round_mode", STRING, Attribute.of("up")).infer(ctx -> {
                     checkDType(ctx, 0, ALL);
-                    return List.of(ctx.input(0).withDType(onnxDType(ctx, ctx.intAttr("to"))));
+                    return List.of(ctx.input(0).withDType(OnnxDataTypes.require(ctx, "to", ctx.intAttr("to"))));
                 }).build());
         s.add(OpSpec.builder("BitCast").requiredAttr("to", INT).infer(ctx -> {
             checkDType(ctx, 0, ALL);
-            DType to = onnxDType(ctx, ctx.intAttr("to"));
+            DType to = OnnxDataTypes.require(ctx, "to", ctx.intAttr("to"));
             if (to.byteSize() != ctx.dtype(0).byteSize()) {
                 throw ctx.fail("cannot reinterpret " + ctx.dtype(0) + " as " + to + ": their bit widths differ");
             }
@@ -180,27 +175,6 @@ final class ElementwiseOps {
         return s;
     }
 
-    /** The IR dtype of an ONNX TensorProto.DataType code, as Cast's and BitCast's 'to' give it. */
-    static DType onnxDType(InferenceContext ctx, long code) {
-        return switch ((int) code) {
-            case 1 -> F32;
-            case 2 -> U8;
-            case 3 -> I8;
-            case 4 -> U16;
-            case 5 -> I16;
-            case 6 -> I32;
-            case 7 -> I64;
-            case 9 -> BOOL;
-            case 10 -> F16;
-            case 11 -> F64;
-            case 12 -> U32;
-            case 13 -> U64;
-            case 16 -> BF16;
-            case 8, 14, 15, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26 ->
-                    throw ctx.fail("'to' is ONNX data type " + UNSUPPORTED_ONNX_TYPES.get((int) code) + ", which the IR does not support");
-            default -> throw ctx.fail("'to' is not an ONNX data type: " + code);
-        };
-    }
 
     private static OpSpec.Builder unary(String op, Set<DType> allowed) {
         return OpSpec.builder(op).infer(ctx -> {

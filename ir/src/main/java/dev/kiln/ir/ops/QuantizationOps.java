@@ -51,7 +51,7 @@ final class QuantizationOps {
                     if (!QUANTIZED.contains(out)) throw ctx.fail("quantizing to " + out + " is not supported; expected one of i8, u8, i16, u16");
                     long precision = ctx.intAttr("precision");
                     if (precision != 0) {
-                        DType p = onnxDType(precision);
+                        DType p = OnnxDataTypes.dtype(precision);
                         if (p == null || !p.isFloatingPoint()) throw ctx.fail("precision " + precision + " is not a floating-point type");
                     }
                     checkQuantParams(ctx, 1, 2);
@@ -159,7 +159,7 @@ final class QuantizationOps {
     private static DType declaredDType(InferenceContext ctx, String attr) {
         long code = ctx.intAttr(attr);
         if (code == 0) return null;
-        DType t = onnxDType(code);
+        DType t = OnnxDataTypes.dtype(code);
         if (t == null) throw ctx.fail(attr + " " + code + " is not a supported data type");
         return t;
     }
@@ -199,25 +199,6 @@ final class QuantizationOps {
         }
     }
 
-    /** The dtype of an ONNX TensorProto.DataType code, or null when the IR has no such dtype. */
-    private static DType onnxDType(long code) {
-        return switch ((int) code) {
-            case 1 -> DType.F32;
-            case 2 -> DType.U8;
-            case 3 -> DType.I8;
-            case 4 -> DType.U16;
-            case 5 -> DType.I16;
-            case 6 -> DType.I32;
-            case 7 -> DType.I64;
-            case 9 -> DType.BOOL;
-            case 10 -> DType.F16;
-            case 11 -> DType.F64;
-            case 12 -> DType.U32;
-            case 13 -> DType.U64;
-            case 16 -> DType.BF16;
-            default -> null;
-        };
-    }
 
     /** Output shape of an N-D convolution of input x (N, C, D...) with weights w (M, C/group, K...). */
     private static Shape convOutputShape(InferenceContext ctx, int x, int w) {

@@ -582,7 +582,7 @@ final class ShapeOps {
     private static List<TensorType> eyeLike(InferenceContext ctx) {
         Shape in = ctx.shape(0);
         if (in.rank() != 2) throw ctx.fail("input must have rank 2, has shape " + in);
-        DType dtype = ctx.hasAttr("dtype") ? onnxDType(ctx, ctx.intAttr("dtype")) : ctx.dtype(0);
+        DType dtype = ctx.hasAttr("dtype") ? OnnxDataTypes.require(ctx, "dtype", ctx.intAttr("dtype")) : ctx.dtype(0);
         return List.of(TensorType.of(dtype, in));
     }
 
@@ -666,25 +666,6 @@ final class ShapeOps {
         return n;
     }
 
-    /** The dtype an ONNX TensorProto.DataType code names. */
-    private static DType onnxDType(InferenceContext ctx, long code) {
-        return switch ((int) code) {
-            case 1 -> DType.F32;
-            case 2 -> DType.U8;
-            case 3 -> DType.I8;
-            case 4 -> DType.U16;
-            case 5 -> DType.I16;
-            case 6 -> DType.I32;
-            case 7 -> DType.I64;
-            case 9 -> DType.BOOL;
-            case 10 -> DType.F16;
-            case 11 -> DType.F64;
-            case 12 -> DType.U32;
-            case 13 -> DType.U64;
-            case 16 -> DType.BF16;
-            default -> throw ctx.fail("unsupported dtype code " + code);
-        };
-    }
 
     private static void requireIndices(InferenceContext ctx, int i) {
         DType t = ctx.dtype(i);
