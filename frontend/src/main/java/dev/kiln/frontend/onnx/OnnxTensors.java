@@ -76,7 +76,7 @@ public final class OnnxTensors {
     }
 
     private static ByteBuffer typed(OnnxMl.TensorProto t, DType dtype, int count, String where, TensorType type) {
-        ByteBuffer out = ByteBuffer.allocate(count * dtype.byteSize()).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer out = ByteBuffer.allocateDirect(count * dtype.byteSize()).order(ByteOrder.LITTLE_ENDIAN);
         int given = switch (dtype) {
             case F32 -> t.getFloatDataCount();
             case F64 -> t.getDoubleDataCount();

@@ -24,7 +24,7 @@ import java.util.TreeSet;
 public final class Interpreter {
     private final Graph graph;
     private final Kernel[] kernels;
-    private final Map<String, Integer> valueIndex = new HashMap<>();
+    private final Map<String, Integer> lastUse = new HashMap<>();
 
     public Interpreter(Graph graph) {
         this.graph = graph;
@@ -38,9 +38,9 @@ public final class Interpreter {
         if (!missing.isEmpty()) throw new InterpreterException("the interpreter has no kernel for " + String.join(", ", missing));
         // Last node index that reads each value, so that intermediates can be dropped early.
         for (int i = 0; i < nodes.size(); i++) {
-            for (Value v : nodes.get(i).inputs()) if (v != null) valueIndex.put(v.name(), i);
+            for (Value v : nodes.get(i).inputs()) if (v != null) lastUse.put(v.name(), i);
         }
-        for (Value v : graph.outputs()) valueIndex.put(v.name(), Integer.MAX_VALUE);
+        for (Value v : graph.outputs()) lastUse.put(v.name(), Integer.MAX_VALUE);
     }
 
     /** Runs the graph; inputs by name, outputs by name in the graph's output order. */
@@ -84,7 +84,7 @@ public final class Interpreter {
                 env.put(out.name(), results.get(k));
             }
             for (Value v : node.inputs()) {
-                if (v != null && !v.isConstant() && valueIndex.getOrDefault(v.name(), -1) == i) env.remove(v.name());
+                if (v != null && !v.isConstant() && lastUse.getOrDefault(v.name(), -1) == i) env.remove(v.name());
             }
         }
         Map<String, Tensor> outputs = new LinkedHashMap<>();
