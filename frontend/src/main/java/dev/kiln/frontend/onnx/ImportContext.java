@@ -81,8 +81,10 @@ final class ImportContext {
      */
     List<Value> emit(String op, String nodeName, List<Value> inputs, Map<String, Attribute> attrs, List<String> outputNames) {
         List<String> irNames = new ArrayList<>(outputNames.size());
-        for (String n : outputNames) {
-            irNames.add(n.isEmpty() || graph.value(n) != null ? freshName(n.isEmpty() ? nodeName + "_unused" : n) : n);
+        for (int i = 0; i < outputNames.size(); i++) {
+            // Names are registered only when the node is added, so omitted outputs get distinct hints.
+            String n = outputNames.get(i);
+            irNames.add(n.isEmpty() || graph.value(n) != null ? freshName(n.isEmpty() ? nodeName + "_unused" + i : n) : n);
         }
         List<Value> outs = add(op, graph.node(nodeName) == null ? nodeName : freshName(nodeName), inputs, attrs, irNames);
         for (int i = 0; i < outputNames.size(); i++) {

@@ -20,6 +20,7 @@ public final class OpRegistry {
         for (OpSpec s : QuantizationOps.specs()) add(m, s);
         for (OpSpec s : RecurrentOps.specs()) add(m, s);
         for (OpSpec s : ShapeOps.specs()) add(m, s);
+        for (OpSpec s : AttentionOps.specs()) add(m, s);
         return Collections.unmodifiableMap(m);
     }
 

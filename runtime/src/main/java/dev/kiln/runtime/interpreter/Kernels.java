@@ -18,6 +18,7 @@ final class Kernels {
         QuantizationKernels.register(m);
         RecurrentKernels.register(m);
         ShapeKernels.register(m);
+        AttentionKernels.register(m);
         return Collections.unmodifiableMap(m);
     }
 
