@@ -1,6 +1,7 @@
 package dev.kiln.frontend.onnx;
 
 import dev.kiln.ir.Attribute;
+import dev.kiln.ir.Dim;
 import dev.kiln.ir.Shape;
 import dev.kiln.ir.Value;
 
@@ -69,10 +70,36 @@ final class ReductionConverters {
         }
         Value flat = ctx.emitInternal("Flatten", n.name() + "_flatten", List.of(x), Map.of("axis", Attribute.of(axis)));
         Value result = ctx.emitInternal(n.opType(), n.name(), List.of(flat), Map.of("axis", Attribute.of(-1L)));
-        Value originalShape = shape.isStatic()
-                ? ctx.constantLongs(n.name() + "_shape", shape.sizes())
-                : ctx.emitInternal("Shape", n.name() + "_shape", List.of(x), Map.of());
-        ctx.emit("Reshape", n.name() + "_reshape", List.of(result, originalShape), Map.of(), List.of(out));
+        long[] target = restoringShape(shape, axis);
+        if (target != null) {
+            ctx.emit("Reshape", n.name() + "_reshape", List.of(result, ctx.constantLongs(n.name() + "_shape", target)), Map.of(), List.of(out));
+        } else {
+            Value originalShape = ctx.emitInternal("Shape", n.name() + "_shape", List.of(x), Map.of());
+            ctx.emit("Reshape", n.name() + "_reshape", List.of(result, originalShape), Map.of("allowzero", Attribute.of(1L)), List.of(out));
+        }
+    }
+
+    /**
+     * A constant Reshape target that turns the 2-D flattening at {@code axis} back into {@code shape}
+     * and keeps a symbolic dim for type inference: the static sizes, with the one dynamic dim as 0
+     * (copy the flattening's first dim) when it is first and axis is 1, else as -1. Null when
+     * that cannot express the shape: more dynamic dims, or a size 0, which Reshape reads as a copy.
+     */
+    private static long[] restoringShape(Shape shape, long axis) {
+        long[] target = new long[shape.rank()];
+        boolean dynamic = false;
+        for (int i = 0; i < target.length; i++) {
+            Dim d = shape.dim(i);
+            if (d.isStatic()) {
+                if (d.size() == 0) return null;
+                target[i] = d.size();
+            } else {
+                if (dynamic) return null;
+                dynamic = true;
+                target[i] = i == 0 && axis == 1 ? 0 : -1;
+            }
+        }
+        return target;
     }
 
     /** Before opset 10, TopK took k as an attribute; largest and sorted came in opset 11 with their defaults. */

@@ -76,13 +76,25 @@ final class ShapeConverters {
     }
 
     private static long scalarLong(OnnxNode n, ImportContext ctx, Constant c) {
+        long[] v = constantLongs(n, ctx, c);
+        if (v.length != 1) throw ctx.fail(n, "input '" + c.name() + "' of shape " + c.type().shape() + " is not a scalar");
+        return v[0];
+    }
+
+    /** The values of an integer or float constant (old opsets gave counts as float tensors) as longs. */
+    private static long[] constantLongs(OnnxNode n, ImportContext ctx, Constant c) {
         ByteBuffer b = c.data();
-        return switch (c.type().dtype()) {
-            case I64 -> b.getLong(0);
-            case I32 -> b.getInt(0);
-            case F32 -> (long) b.getFloat(0);
-            default -> throw ctx.fail(n, "input '" + c.name() + "' of dtype " + c.type().dtype() + " is not an integer scalar");
-        };
+        long[] v = new long[(int) c.type().shape().elementCount()];
+        for (int i = 0; i < v.length; i++) {
+            v[i] = switch (c.type().dtype()) {
+                case I64 -> b.getLong(i * 8);
+                case I32 -> b.getInt(i * 4);
+                case F32 -> (long) b.getFloat(i * 4);
+                case F64 -> (long) b.getDouble(i * 8);
+                default -> throw ctx.fail(n, "input '" + c.name() + "' of dtype " + c.type().dtype() + " does not hold integer counts");
+            };
+        }
+        return v;
     }
 
     /** Before opset 10, Slice took starts, ends and axes as attributes. */
@@ -99,7 +111,7 @@ final class ShapeConverters {
         ctx.emit("Slice", n.name(), inputs, Map.of(), n.outputs());
     }
 
-    /** Before opset 13, Split took its sizes as an attribute. */
+    /** Before opset 13, Split took its sizes as an attribute; opset 1 also as a second input of the data's dtype. */
     private static void split(OnnxNode n, ImportContext ctx) {
         if (n.opset() >= 13) {
             passThrough(n, ctx);
@@ -109,6 +121,10 @@ final class ShapeConverters {
         attrs.remove("split");
         List<Value> inputs = new ArrayList<>(List.of(ctx.value(n.input(0))));
         long[] split = ints(n, ctx, "split", false);
+        if (n.opset() < 2 && n.hasInput(1)) {
+            if (!(ctx.value(n.input(1)) instanceof Constant sizes)) throw ctx.fail(n, "needs a constant split input in this opset");
+            split = constantLongs(n, ctx, sizes);
+        }
         if (split != null && split.length > 0) inputs.add(ctx.constantLongs(n.name() + "_split", split));
         ctx.emit("Split", n.name(), inputs, attrs, n.outputs());
     }
