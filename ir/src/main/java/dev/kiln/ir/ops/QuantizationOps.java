@@ -8,7 +8,6 @@ import dev.kiln.ir.Shape;
 import dev.kiln.ir.TensorType;
 
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Set;
 
@@ -102,7 +101,7 @@ final class QuantizationOps {
                     sameType(ctx, 2, 0, "x_zero_point", "x");
                     sameType(ctx, 5, 3, "w_zero_point", "w");
                     if (ctx.hasInput(8)) require(ctx, 8, Set.of(DType.I32), "B");
-                    return List.of(TensorType.of(ctx.dtype(7), convOutputShape(ctx, 0, 3)));
+                    return List.of(TensorType.of(ctx.dtype(7), ConvShapes.convolution(ctx, ctx.shape(0), ctx.shape(3))));
                 })
                 .build();
     }
@@ -114,7 +113,7 @@ final class QuantizationOps {
                     require(ctx, 1, BYTES, "w");
                     if (ctx.hasInput(2)) sameType(ctx, 2, 0, "x_zero_point", "x");
                     if (ctx.hasInput(3)) sameType(ctx, 3, 1, "w_zero_point", "w");
-                    return List.of(TensorType.of(DType.I32, convOutputShape(ctx, 0, 1)));
+                    return List.of(TensorType.of(DType.I32, ConvShapes.convolution(ctx, ctx.shape(0), ctx.shape(1))));
                 })
                 .build();
     }
@@ -197,62 +196,6 @@ final class QuantizationOps {
                 throw ctx.fail("blocked scale shape " + s + " does not fit x " + x + " with block_size " + blockSize + " on axis " + axis);
             }
         }
-    }
-
-
-    /** Output shape of an N-D convolution of input x (N, C, D...) with weights w (M, C/group, K...). */
-    private static Shape convOutputShape(InferenceContext ctx, int x, int w) {
-        Shape xs = ctx.shape(x);
-        Shape ws = ctx.shape(w);
-        if (xs.rank() < 3) throw ctx.fail("input must have rank 3 or more (N, C, D1, ...), got " + xs);
-        if (ws.rank() != xs.rank()) throw ctx.fail("weights " + ws + " must have the rank of the input " + xs);
-        int spatial = xs.rank() - 2;
-        long group = ctx.intAttr("group");
-        if (group < 1) throw ctx.fail("group " + group + " must be positive");
-        Dim c = xs.dim(1);
-        Dim wc = ws.dim(1);
-        if (c.isStatic() && wc.isStatic() && c.size() != wc.size() * group) {
-            throw ctx.fail("input has " + c.size() + " channels but weights expect " + wc.size() + " x group " + group);
-        }
-        long[] kernel = ctx.intsAttr("kernel_shape");
-        long[] strides = ints(ctx, "strides", spatial, 1);
-        long[] dilations = ints(ctx, "dilations", spatial, 1);
-        long[] pads = ints(ctx, "pads", 2 * spatial, 0);
-        String autoPad = ctx.stringAttr("auto_pad");
-        List<Dim> out = new ArrayList<>();
-        out.add(xs.dim(0));
-        out.add(ws.dim(0));
-        for (int i = 0; i < spatial; i++) {
-            Dim in = xs.dim(2 + i);
-            Dim kd = ws.dim(2 + i);
-            Long k = kernel != null ? Long.valueOf(kernel[i]) : kd.isStatic() ? Long.valueOf(kd.size()) : null;
-            if (!in.isStatic() || k == null) {
-                out.add(ctx.freshDim());
-                continue;
-            }
-            if (strides[i] < 1 || dilations[i] < 1) throw ctx.fail("strides and dilations must be positive");
-            long extent = (k - 1) * dilations[i] + 1;
-            long size = switch (autoPad) {
-                case "NOTSET" -> Math.floorDiv(in.size() + pads[i] + pads[i + spatial] - extent, strides[i]) + 1;
-                case "SAME_UPPER", "SAME_LOWER" -> (in.size() + strides[i] - 1) / strides[i];
-                case "VALID" -> Math.floorDiv(in.size() - extent, strides[i]) + 1;
-                default -> throw ctx.fail("auto_pad '" + autoPad + "' is not one of NOTSET, SAME_UPPER, SAME_LOWER, VALID");
-            };
-            if (size < 1) throw ctx.fail("the kernel of extent " + extent + " does not fit spatial axis " + i + " of size " + in.size());
-            out.add(Dim.of(size));
-        }
-        return new Shape(out);
-    }
-
-    private static long[] ints(InferenceContext ctx, String name, int count, long fallback) {
-        long[] v = ctx.intsAttr(name);
-        if (v == null) {
-            v = new long[count];
-            Arrays.fill(v, fallback);
-        } else if (v.length != count) {
-            throw ctx.fail(name + " has " + v.length + " values; expected " + count);
-        }
-        return v;
     }
 
     /** numpy.matmul output shape: 1-D operands are promoted and their unit axis dropped; batch axes broadcast. */

@@ -9,7 +9,8 @@ import java.util.List;
 /**
  * Conv and ConvTranspose over any number of spatial axes, and CausalConvWithState. Conv and
  * ConvTranspose in f32 run on float[]: im2col and a blocked GEMM, with the input used in place for
- * 1x1 windows and a direct kernel for 2-D depthwise convolutions. Everything else accumulates in double.
+ * 1x1 windows and a direct kernel for 2-D depthwise convolutions. Everything else accumulates in
+ * double, QLinearConv and ConvInteger included (see QuantizationKernels).
  */
 final class ConvKernels {
     /** Most floats of unfolded windows (im2col) held at once. */
@@ -18,12 +19,13 @@ final class ConvKernels {
     private ConvKernels() {}
 
     /** The sizes of one convolution layer: batch, input and output channels, groups, spatial geometry. */
-    private record Layer(int batch, int inChannels, int outChannels, int group, ConvGeometry geometry) {
+    record Layer(int batch, int inChannels, int outChannels, int group, ConvGeometry geometry) {
         int inPerGroup() { return inChannels / group; }
 
         int outPerGroup() { return outChannels / group; }
 
-        long[] outputShape(long[] spatial) {
+        long[] outputShape() {
+            long[] spatial = geometry.output();
             long[] s = new long[2 + spatial.length];
             s[0] = batch;
             s[1] = outChannels;
@@ -32,54 +34,54 @@ final class ConvKernels {
         }
     }
 
-    static List<Tensor> conv(KernelContext ctx) {
-        Tensor x = ctx.input(0);
-        Tensor w = ctx.input(1);
-        Tensor bias = ctx.optionalInput(2);
-        long[] xs = x.shape();
-        long[] ws = w.shape();
+    /** The layer of a convolution (Conv, QLinearConv, ConvInteger) of input xs (N, C, D...) with weights ws (M, C/group, K...). */
+    static Layer convLayer(KernelContext ctx, long[] xs, long[] ws) {
         int group = (int) ctx.intAttr("group");
         if (xs[1] != ws[1] * group) {
             throw ctx.fail("input has " + xs[1] + " channels but weights " + Arrays.toString(ws) + " with group " + group + " need " + ws[1] * group);
         }
         if (ws[0] % group != 0) throw ctx.fail(ws[0] + " output channels are not divisible by group " + group);
-        checkBias(ctx, bias, ws[0]);
-        long[] kernel = kernelShape(ctx, ws);
-        Layer layer = new Layer((int) xs[0], (int) xs[1], (int) ws[0], group, ConvGeometry.window(ctx, NnArrays.tail(xs, 2), kernel, false));
-        long[] ys = layer.outputShape(layer.geometry().output());
-        if (x.dtype() == DType.F32) {
-            return List.of(Tensor.ofFloats(convF32(x.toFloatArray(), w.toFloatArray(), bias == null ? null : bias.toFloatArray(), layer), ys));
-        }
-        double[] y = convDouble(x.toDoubleArray(), w.toDoubleArray(), layer);
-        addBias(y, bias, layer.outChannels(), layer.geometry().outputSize());
-        return List.of(NnArrays.fromDoubles(x.dtype(), ys, y));
+        return new Layer((int) xs[0], (int) xs[1], (int) ws[0], group, ConvGeometry.window(ctx, NnArrays.tail(xs, 2), kernelShape(ctx, ws), false));
+    }
+
+    static List<Tensor> conv(KernelContext ctx) {
+        Layer layer = convLayer(ctx, ctx.input(0).shape(), ctx.input(1).shape());
+        return run(ctx, layer, ConvKernels::convF32, ConvKernels::convDouble);
     }
 
     static List<Tensor> convTranspose(KernelContext ctx) {
-        Tensor x = ctx.input(0);
-        Tensor w = ctx.input(1);
-        Tensor bias = ctx.optionalInput(2);
-        long[] xs = x.shape();
-        long[] ws = w.shape();
+        long[] xs = ctx.input(0).shape();
+        long[] ws = ctx.input(1).shape();
         int group = (int) ctx.intAttr("group");
         if (xs[1] != ws[0]) throw ctx.fail("input has " + xs[1] + " channels but weights " + Arrays.toString(ws) + " expect " + ws[0]);
         if (xs[1] % group != 0) throw ctx.fail(xs[1] + " input channels are not divisible by group " + group);
-        long outChannels = ws[1] * group;
-        checkBias(ctx, bias, outChannels);
-        long[] kernel = kernelShape(ctx, ws);
-        Layer layer = new Layer((int) xs[0], (int) xs[1], (int) outChannels, group, ConvGeometry.transposed(ctx, NnArrays.tail(xs, 2), kernel));
-        long[] ys = layer.outputShape(layer.geometry().output());
+        ConvGeometry geometry = ConvGeometry.transposed(ctx, NnArrays.tail(xs, 2), kernelShape(ctx, ws));
+        Layer layer = new Layer((int) xs[0], (int) xs[1], (int) (ws[1] * group), group, geometry);
+        return run(ctx, layer, ConvKernels::convTransposeF32, ConvKernels::convTransposeDouble);
+    }
+
+    /** A convolution over float[] that adds the bias (null: none) itself. */
+    private interface F32Convolution {
+        float[] apply(float[] x, float[] w, float[] bias, Layer layer);
+    }
+
+    /** A convolution over double[]; the bias is added afterwards. */
+    private interface DoubleConvolution {
+        double[] apply(double[] x, double[] w, Layer layer);
+    }
+
+    /** Runs a layer on the node's X, W and optional B: f32 through float[], every other dtype in double. */
+    private static List<Tensor> run(KernelContext ctx, Layer layer, F32Convolution f32, DoubleConvolution other) {
+        Tensor x = ctx.input(0);
+        Tensor w = ctx.input(1);
+        Tensor bias = ctx.optionalInput(2);
+        checkBias(ctx, bias, layer.outChannels());
+        long[] ys = layer.outputShape();
         if (x.dtype() == DType.F32) {
-            float[] y = convTransposeF32(x.toFloatArray(), w.toFloatArray(), layer);
-            if (bias != null) {
-                float[] b = bias.toFloatArray();
-                int o = layer.geometry().outputSize();
-                for (int i = 0; i < y.length; i++) y[i] += b[(i / o) % layer.outChannels()];
-            }
-            return List.of(Tensor.ofFloats(y, ys));
+            return List.of(Tensor.ofFloats(f32.apply(x.toFloatArray(), w.toFloatArray(), bias == null ? null : bias.toFloatArray(), layer), ys));
         }
-        double[] y = convTransposeDouble(x.toDoubleArray(), w.toDoubleArray(), layer);
-        addBias(y, bias, layer.outChannels(), layer.geometry().outputSize());
+        double[] y = other.apply(x.toDoubleArray(), w.toDoubleArray(), layer);
+        addBias(y, bias, layer);
         return List.of(NnArrays.fromDoubles(x.dtype(), ys, y));
     }
 
@@ -143,9 +145,12 @@ final class ConvKernels {
         }
     }
 
-    private static void addBias(double[] y, Tensor bias, int channels, int planeSize) {
+    /** Adds bias value c (none when bias is null) to every element of output channel c of the layer's output y. */
+    static void addBias(double[] y, Tensor bias, Layer layer) {
         if (bias == null) return;
         double[] b = bias.toDoubleArray();
+        int planeSize = layer.geometry().outputSize();
+        int channels = layer.outChannels();
         for (int i = 0; i < y.length; i++) y[i] += b[(i / planeSize) % channels];
     }
 
@@ -257,7 +262,7 @@ final class ConvKernels {
         });
     }
 
-    private static double[] convDouble(double[] x, double[] w, Layer layer) {
+    static double[] convDouble(double[] x, double[] w, Layer layer) {
         ConvGeometry g = layer.geometry();
         int cg = layer.inPerGroup();
         int mg = layer.outPerGroup();
@@ -289,7 +294,7 @@ final class ConvKernels {
     }
 
     /** ConvTranspose as GEMM (W^T X per group) followed by a scatter-add of the columns into the output. */
-    private static float[] convTransposeF32(float[] x, float[] w, Layer layer) {
+    private static float[] convTransposeF32(float[] x, float[] w, float[] bias, Layer layer) {
         ConvGeometry g = layer.geometry();
         int cg = layer.inPerGroup();
         int mg = layer.outPerGroup();
@@ -318,6 +323,9 @@ final class ConvKernels {
                     }
                 });
             }
+        }
+        if (bias != null) {
+            for (int i = 0; i < y.length; i++) y[i] += bias[(i / o) % m];
         }
         return y;
     }

@@ -27,6 +27,36 @@ final class GatherKernels {
         return k;
     }
 
+    /** The data offset that element i of indices (of value value) picks: i's coordinates with the one on axis replaced by value. */
+    static long elementOffset(KernelContext ctx, long[] shape, long[] strides, long[] indexShape, int axis, int i, long value) {
+        long offset = 0;
+        long rest = i;
+        for (int d = shape.length - 1; d >= 0; d--) {
+            long c = rest % indexShape[d];
+            rest /= indexShape[d];
+            if (d != axis && c >= shape[d]) throw ctx.fail("indices of shape " + Arrays.toString(indexShape) + " exceed data of shape " + Arrays.toString(shape));
+            offset += (d == axis ? index(ctx, value, shape[d]) : c) * strides[d];
+        }
+        return offset;
+    }
+
+    /** The data offset that the index tuple idx[at..at+k) picks along data's axes from..from+k-1. */
+    static long tupleOffset(KernelContext ctx, long[] idx, int at, int k, long[] shape, long[] strides, int from) {
+        long offset = 0;
+        for (int j = 0; j < k; j++) offset += index(ctx, idx[at + j], shape[from + j]) * strides[from + j];
+        return offset;
+    }
+
+    /** GatherND's output and ScatterND's updates: indices' axes but the last, then data's axes after the batch and indexed ones. */
+    static long[] sliceTuplesShape(long[] indexShape, long[] shape, int batchDims) {
+        int q = indexShape.length;
+        int tail = shape.length - batchDims - (int) indexShape[q - 1];
+        long[] r = new long[q - 1 + tail];
+        System.arraycopy(indexShape, 0, r, 0, q - 1);
+        System.arraycopy(shape, shape.length - tail, r, q - 1, tail);
+        return r;
+    }
+
     private static Tensor gather(KernelContext ctx) {
         Tensor data = ctx.input(0);
         Tensor indices = ctx.input(1);
@@ -68,13 +98,7 @@ final class GatherKernels {
         byte[] in = bytes(data);
         byte[] out = new byte[indices.size() * es];
         for (int i = 0; i < indices.size(); i++) {
-            long src = 0;
-            long rest = i;
-            for (int d = shape.length - 1; d >= 0; d--) {
-                long c = rest % indexShape[d];
-                rest /= indexShape[d];
-                src += (d == axis ? index(ctx, indices.getLong(i), shape[d]) : c) * strides[d];
-            }
+            long src = elementOffset(ctx, shape, strides, indexShape, axis, i, indices.getLong(i));
             System.arraycopy(in, (int) (src * es), out, i * es, es);
         }
         return tensor(data.dtype(), indexShape, out);
@@ -91,9 +115,7 @@ final class GatherKernels {
         for (int d = 0; d < b; d++) {
             if (indexShape[d] != shape[d]) throw ctx.fail("batch dimension " + d + " differs: data " + Arrays.toString(shape) + ", indices " + Arrays.toString(indexShape));
         }
-        long[] outShape = new long[q - 1 + shape.length - b - k];
-        System.arraycopy(indexShape, 0, outShape, 0, q - 1);
-        System.arraycopy(shape, b + k, outShape, q - 1, shape.length - b - k);
+        long[] outShape = sliceTuplesShape(indexShape, shape, b);
         long batches = Shape.elementCount(Arrays.copyOfRange(indexShape, 0, b));
         long tuples = Shape.elementCount(Arrays.copyOfRange(indexShape, b, q - 1));
         long batchSize = Shape.elementCount(Arrays.copyOfRange(shape, b, shape.length));
@@ -106,9 +128,7 @@ final class GatherKernels {
         int dst = 0;
         for (long batch = 0; batch < batches; batch++) {
             for (long t = 0; t < tuples; t++, dst += slice) {
-                long src = batch * batchSize;
-                int at = (int) ((batch * tuples + t) * k);
-                for (int j = 0; j < k; j++) src += index(ctx, idx[at + j], shape[b + j]) * strides[b + j];
+                long src = batch * batchSize + tupleOffset(ctx, idx, (int) ((batch * tuples + t) * k), k, shape, strides, b);
                 System.arraycopy(in, (int) (src * es), out, dst, slice);
             }
         }

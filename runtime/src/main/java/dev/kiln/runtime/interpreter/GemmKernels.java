@@ -11,6 +11,9 @@ import java.util.List;
  * accumulate in double, integer types in long (wrapping like the fixed-width type would).
  */
 final class GemmKernels {
+    /** The Transpose perm that swaps a matrix's rows and columns. */
+    private static final int[] SWAP_AXES = {1, 0};
+
     private GemmKernels() {}
 
     /**
@@ -29,11 +32,8 @@ final class GemmKernels {
         if (b2[b2.length - 2] != k) throw ctx.fail("shapes " + Arrays.toString(as) + " and " + Arrays.toString(bs) + " do not agree on the inner dimension");
         long[] batchA = Arrays.copyOf(a2, a2.length - 2);
         long[] batchB = Arrays.copyOf(b2, b2.length - 2);
-        long[] batch = broadcast(ctx, batchA, batchB);
-        long[] out = Arrays.copyOf(batch, batch.length + (as.length == 1 ? 0 : 1) + (bs.length == 1 ? 0 : 1));
-        int at = batch.length;
-        if (as.length > 1) out[at++] = m;
-        if (bs.length > 1) out[at] = n;
+        long[] batch = Broadcasting.shape(ctx, batchA, batchB);
+        long[] out = matMulShape(as, bs, batch);
         int batches = (int) NnArrays.product(batch);
         if (batchB.length == 0 || NnArrays.product(batchB) == 1 && Arrays.equals(batchA, batch)) {
             // B is one matrix shared by every batch: A's batches stack into one tall product.
@@ -42,15 +42,13 @@ final class GemmKernels {
         return new Plan(batches, m, k, n, NnArrays.broadcastIndex(ctx, batchA, batch), NnArrays.broadcastIndex(ctx, batchB, batch), out);
     }
 
-    private static long[] broadcast(KernelContext ctx, long[] x, long[] y) {
-        long[] r = new long[Math.max(x.length, y.length)];
-        for (int i = 0; i < r.length; i++) {
-            long a = i < r.length - x.length ? 1 : x[i - (r.length - x.length)];
-            long b = i < r.length - y.length ? 1 : y[i - (r.length - y.length)];
-            if (a != b && a != 1 && b != 1) throw ctx.fail("batch shapes " + Arrays.toString(x) + " and " + Arrays.toString(y) + " do not broadcast");
-            r[i] = a == 1 ? b : a;
-        }
-        return r;
+    /** numpy.matmul's output shape for operands of shapes as and bs with the given broadcast batch shape: 1-D operands lose their axis. */
+    static long[] matMulShape(long[] as, long[] bs, long[] batch) {
+        long[] out = Arrays.copyOf(batch, batch.length + (as.length > 1 ? 1 : 0) + (bs.length > 1 ? 1 : 0));
+        int at = batch.length;
+        if (as.length > 1) out[at++] = as[as.length - 2];
+        if (bs.length > 1) out[at] = bs[bs.length - 1];
+        return out;
     }
 
     static List<Tensor> matMul(KernelContext ctx) {
@@ -106,8 +104,19 @@ final class GemmKernels {
         double beta = ctx.floatAttr("beta");
         int[] cAt = c == null ? null : NnArrays.broadcastIndex(ctx, c.shape(), plan.outputShape());
         DType t = ctx.outputDType(0);
+        if (t == DType.F32) {
+            float[] av = a.toFloatArray();
+            float[] bv = b.toFloatArray();
+            float[] y = multiplyF32(plan, transA ? GemmF32.transpose(av, 0, k, m) : av, transB ? GemmF32.transpose(bv, 0, n, k) : bv);
+            double[] cv = c == null ? null : c.toDoubleArray();
+            for (int i = 0; i < y.length; i++) y[i] = (float) (alpha * y[i] + (cv == null ? 0 : beta * cv[cAt[i]]));
+            return List.of(Tensor.ofFloats(y, plan.outputShape()));
+        }
+        // Other dtypes transpose the tensors' raw elements, so that A reads as (m x k) and B as (k x n).
+        Tensor aRows = transA ? ShapeBytes.transpose(a, SWAP_AXES) : a;
+        Tensor bRows = transB ? ShapeBytes.transpose(b, SWAP_AXES) : b;
         if (t.isInteger()) {
-            long[] y = multiplyLong(plan, transposed(a.toLongArray(), transA, m, k), transposed(b.toLongArray(), transB, k, n));
+            long[] y = multiplyLong(plan, aRows.toLongArray(), bRows.toLongArray());
             long[] cv = c == null ? null : c.toLongArray();
             for (int i = 0; i < y.length; i++) {
                 long product = alpha == 1 ? y[i] : (long) (alpha * y[i]);
@@ -116,36 +125,10 @@ final class GemmKernels {
             }
             return List.of(NnArrays.fromLongs(t, plan.outputShape(), y));
         }
+        double[] y = multiplyDouble(plan, aRows.toDoubleArray(), bRows.toDoubleArray());
         double[] cv = c == null ? null : c.toDoubleArray();
-        if (t == DType.F32) {
-            float[] av = a.toFloatArray();
-            float[] bv = b.toFloatArray();
-            float[] y = multiplyF32(plan, transA ? GemmF32.transpose(av, 0, k, m) : av, transB ? GemmF32.transpose(bv, 0, n, k) : bv);
-            for (int i = 0; i < y.length; i++) y[i] = (float) (alpha * y[i] + (cv == null ? 0 : beta * cv[cAt[i]]));
-            return List.of(Tensor.ofFloats(y, plan.outputShape()));
-        }
-        double[] y = multiplyDouble(plan, transposed(a.toDoubleArray(), transA, m, k), transposed(b.toDoubleArray(), transB, k, n));
         for (int i = 0; i < y.length; i++) y[i] = alpha * y[i] + (cv == null ? 0 : beta * cv[cAt[i]]);
         return List.of(NnArrays.fromDoubles(t, plan.outputShape(), y));
-    }
-
-    /** The rows x cols matrix stored in v, which holds its transpose when transposed is set. */
-    private static long[] transposed(long[] v, boolean transposed, int rows, int cols) {
-        if (!transposed) return v;
-        long[] r = new long[v.length];
-        for (int i = 0; i < rows; i++) {
-            for (int j = 0; j < cols; j++) r[i * cols + j] = v[j * rows + i];
-        }
-        return r;
-    }
-
-    private static double[] transposed(double[] v, boolean transposed, int rows, int cols) {
-        if (!transposed) return v;
-        double[] r = new double[v.length];
-        for (int i = 0; i < rows; i++) {
-            for (int j = 0; j < cols; j++) r[i * cols + j] = v[j * rows + i];
-        }
-        return r;
     }
 
     private static float[] multiplyF32(Plan p, float[] a, float[] b) {
@@ -157,16 +140,27 @@ final class GemmKernels {
         return y;
     }
 
-    private static double[] multiplyDouble(Plan p, double[] a, double[] b) {
+    /** One output row of a product: where its row of A, its matrix of B and its row of the output start. */
+    private interface RowProduct {
+        void apply(int aRow, int bMatrix, int yRow);
+    }
+
+    /** Runs row for every output row of the plan, spreading the rows over threads when there is enough work. */
+    private static void forEachRow(Plan p, RowProduct row) {
         int m = p.m();
         int k = p.k();
         int n = p.n();
-        double[] y = new double[p.batches() * m * n];
-        NnArrays.forEach(p.batches() * m, (long) p.batches() * m * n * k, row -> {
-            int i = row / m;
-            int ai = p.aBatch()[i] * m * k + (row % m) * k;
-            int bi = p.bBatch()[i] * k * n;
-            int yi = row * n;
+        NnArrays.forEach(p.batches() * m, (long) p.batches() * m * n * k, r -> {
+            int i = r / m;
+            row.apply(p.aBatch()[i] * m * k + (r % m) * k, p.bBatch()[i] * k * n, r * n);
+        });
+    }
+
+    private static double[] multiplyDouble(Plan p, double[] a, double[] b) {
+        int k = p.k();
+        int n = p.n();
+        double[] y = new double[p.batches() * p.m() * n];
+        forEachRow(p, (ai, bi, yi) -> {
             for (int q = 0; q < k; q++) {
                 double av = a[ai + q];
                 for (int j = 0; j < n; j++) y[yi + j] += av * b[bi + q * n + j];
@@ -176,15 +170,10 @@ final class GemmKernels {
     }
 
     private static long[] multiplyLong(Plan p, long[] a, long[] b) {
-        int m = p.m();
         int k = p.k();
         int n = p.n();
-        long[] y = new long[p.batches() * m * n];
-        NnArrays.forEach(p.batches() * m, (long) p.batches() * m * n * k, row -> {
-            int i = row / m;
-            int ai = p.aBatch()[i] * m * k + (row % m) * k;
-            int bi = p.bBatch()[i] * k * n;
-            int yi = row * n;
+        long[] y = new long[p.batches() * p.m() * n];
+        forEachRow(p, (ai, bi, yi) -> {
             for (int q = 0; q < k; q++) {
                 long av = a[ai + q];
                 for (int j = 0; j < n; j++) y[yi + j] += av * b[bi + q * n + j];

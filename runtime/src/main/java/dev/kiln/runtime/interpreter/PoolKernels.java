@@ -9,40 +9,34 @@ final class PoolKernels {
     private PoolKernels() {}
 
     static List<Tensor> maxPool(KernelContext ctx) {
-        Tensor x = ctx.input(0);
-        long[] xs = x.shape();
-        ConvGeometry g = geometry(ctx, xs);
-        int planes = (int) (xs[0] * xs[1]);
-        int s = g.inputSize();
+        Windows windows = windows(ctx);
+        ConvGeometry g = windows.geometry();
         int p = g.outputSize();
         int q = g.kernelSize();
-        int[] taps = g.windowTaps();
+        int[] taps = windows.taps();
+        double[] v = windows.values();
         boolean withIndices = ctx.outputCount() > 1;
         boolean columnMajor = ctx.intAttr("storage_order") != 0;
-        double[] v = x.toDoubleArray();
-        double[] y = new double[planes * p];
-        long[] indices = withIndices ? new long[planes * p] : null;
-        NnArrays.forEach(planes, (long) planes * p * q, plane -> {
-            int xb = plane * s;
-            for (int pi = 0; pi < p; pi++) {
-                double best = Double.NEGATIVE_INFINITY;
-                int at = -1;
-                for (int qi = 0; qi < q; qi++) {
-                    int idx = taps[qi * p + pi];
-                    if (idx < 0) continue;
-                    double xv = v[xb + idx];
-                    // The first maximum in window order wins; NaN propagates as in numpy.max.
-                    if (at < 0 || xv > best || (Double.isNaN(xv) && !Double.isNaN(best))) {
-                        best = xv;
-                        at = idx;
-                    }
+        double[] y = new double[windows.planes() * p];
+        long[] indices = withIndices ? new long[y.length] : null;
+        windows.forEachOutput((xb, pi, out) -> {
+            double best = Double.NEGATIVE_INFINITY;
+            int at = -1;
+            for (int qi = 0; qi < q; qi++) {
+                int idx = taps[qi * p + pi];
+                if (idx < 0) continue;
+                double xv = v[xb + idx];
+                // The first maximum in window order wins; NaN propagates as in numpy.max.
+                if (at < 0 || xv > best || (Double.isNaN(xv) && !Double.isNaN(best))) {
+                    best = xv;
+                    at = idx;
                 }
-                y[plane * p + pi] = at < 0 ? Double.NaN : best;
-                if (withIndices) indices[plane * p + pi] = (long) plane * s + (columnMajor ? columnMajor(at, g.input()) : at);
             }
+            y[out] = at < 0 ? Double.NaN : best;
+            if (withIndices) indices[out] = (long) xb + (columnMajor ? columnMajor(at, g.input()) : at);
         });
-        long[] ys = outputShape(xs, g.output());
-        Tensor out = NnArrays.fromDoubles(x.dtype(), ys, y);
+        long[] ys = windows.outputShape();
+        Tensor out = NnArrays.fromDoubles(windows.x().dtype(), ys, y);
         return withIndices ? List.of(out, Tensor.ofLongs(indices, ys)) : List.of(out);
     }
 
@@ -78,33 +72,26 @@ final class PoolKernels {
     }
 
     private static List<Tensor> windowPool(KernelContext ctx, Finish finish, long power) {
-        Tensor x = ctx.input(0);
-        long[] xs = x.shape();
-        ConvGeometry g = geometry(ctx, xs);
-        int planes = (int) (xs[0] * xs[1]);
-        int s = g.inputSize();
-        int p = g.outputSize();
-        int q = g.kernelSize();
-        int[] taps = g.windowTaps();
-        int[] padded = paddedCounts(g);
-        double[] v = x.toDoubleArray();
-        double[] y = new double[planes * p];
-        NnArrays.forEach(planes, (long) planes * p * q, plane -> {
-            int xb = plane * s;
-            for (int pi = 0; pi < p; pi++) {
-                double sum = 0;
-                int count = 0;
-                for (int qi = 0; qi < q; qi++) {
-                    int idx = taps[qi * p + pi];
-                    if (idx >= 0) {
-                        sum += power == 1 ? v[xb + idx] : Math.pow(Math.abs(v[xb + idx]), power);
-                        count++;
-                    }
+        Windows windows = windows(ctx);
+        int p = windows.geometry().outputSize();
+        int q = windows.geometry().kernelSize();
+        int[] taps = windows.taps();
+        double[] v = windows.values();
+        int[] padded = paddedCounts(windows.geometry());
+        double[] y = new double[windows.planes() * p];
+        windows.forEachOutput((xb, pi, out) -> {
+            double sum = 0;
+            int count = 0;
+            for (int qi = 0; qi < q; qi++) {
+                int idx = taps[qi * p + pi];
+                if (idx >= 0) {
+                    sum += power == 1 ? v[xb + idx] : Math.pow(Math.abs(v[xb + idx]), power);
+                    count++;
                 }
-                y[plane * p + pi] = finish.apply(sum, count, padded[pi]);
             }
+            y[out] = finish.apply(sum, count, padded[pi]);
         });
-        return List.of(NnArrays.fromDoubles(x.dtype(), outputShape(xs, g.output()), y));
+        return List.of(NnArrays.fromDoubles(windows.x().dtype(), windows.outputShape(), y));
     }
 
     /**
@@ -134,18 +121,45 @@ final class PoolKernels {
         return counts;
     }
 
-    private static ConvGeometry geometry(KernelContext ctx, long[] xs) {
-        long[] kernel = ctx.intsAttr("kernel_shape");
-        if (kernel.length != xs.length - 2) throw ctx.fail("kernel_shape has " + kernel.length + " sizes for " + (xs.length - 2) + " spatial axes");
-        return ConvGeometry.window(ctx, NnArrays.tail(xs, 2), kernel, ctx.intAttr("ceil_mode") != 0);
+    /**
+     * The windows of a pooling node over the (batch, channel) planes of its input x: their geometry,
+     * the input index each tap reads at each output position ({@link ConvGeometry#windowTaps}), and
+     * x's values.
+     */
+    private record Windows(Tensor x, ConvGeometry geometry, int[] taps, double[] values) {
+        int planes() { return (int) (x.dim(0) * x.dim(1)); }
+
+        long[] outputShape() {
+            long[] spatial = geometry.output();
+            long[] s = new long[2 + spatial.length];
+            s[0] = x.dim(0);
+            s[1] = x.dim(1);
+            System.arraycopy(spatial, 0, s, 2, spatial.length);
+            return s;
+        }
+
+        /** Computes every output element, plane by plane (in parallel when there is enough work). */
+        void forEachOutput(WindowOutput body) {
+            int s = geometry.inputSize();
+            int p = geometry.outputSize();
+            NnArrays.forEach(planes(), (long) planes() * p * geometry.kernelSize(), plane -> {
+                for (int pi = 0; pi < p; pi++) body.compute(plane * s, pi, plane * p + pi);
+            });
+        }
     }
 
-    private static long[] outputShape(long[] xs, long[] spatial) {
-        long[] s = new long[xs.length];
-        s[0] = xs[0];
-        s[1] = xs[1];
-        System.arraycopy(spatial, 0, s, 2, spatial.length);
-        return s;
+    /** Computes output element out: the window at output position pi of the plane whose input starts at xb. */
+    private interface WindowOutput {
+        void compute(int xb, int pi, int out);
+    }
+
+    private static Windows windows(KernelContext ctx) {
+        Tensor x = ctx.input(0);
+        long[] xs = x.shape();
+        long[] kernel = ctx.intsAttr("kernel_shape");
+        if (kernel.length != xs.length - 2) throw ctx.fail("kernel_shape has " + kernel.length + " sizes for " + (xs.length - 2) + " spatial axes");
+        ConvGeometry g = ConvGeometry.window(ctx, NnArrays.tail(xs, 2), kernel, ctx.intAttr("ceil_mode") != 0);
+        return new Windows(x, g, g.windowTaps(), x.toDoubleArray());
     }
 
     static List<Tensor> globalAveragePool(KernelContext ctx) {

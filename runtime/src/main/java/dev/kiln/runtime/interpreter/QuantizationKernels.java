@@ -1,12 +1,14 @@
 package dev.kiln.runtime.interpreter;
 
 import dev.kiln.ir.DType;
-import dev.kiln.runtime.HalfFloats;
 import dev.kiln.runtime.Tensor;
 
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+
+import static dev.kiln.runtime.interpreter.NnArrays.broadcastIndex;
+import static dev.kiln.runtime.interpreter.NnArrays.roundTo;
 
 /**
  * Linear quantization kernels. Arithmetic follows the ONNX reference implementation: divisions
@@ -110,10 +112,10 @@ final class QuantizationKernels {
 
         long[] aBatch = Arrays.copyOf(aShape, aShape.length - 2);
         long[] bBatch = Arrays.copyOf(bShape, bShape.length - 2);
-        long[] batch = broadcastShape(ctx, aBatch, bBatch);
+        long[] batch = Broadcasting.shape(ctx, aBatch, bBatch);
         int[] aBatchAt = broadcastIndex(ctx, aBatch, batch);
         int[] bBatchAt = broadcastIndex(ctx, bBatch, batch);
-        long[] outShape = matMulShape(a.shape(), b.shape(), batch);
+        long[] outShape = GemmKernels.matMulShape(a.shape(), b.shape(), batch);
         int[] yScaleAt = broadcastIndex(ctx, yScale.shape(), outShape);
         int[] yZeroAt = broadcastIndex(ctx, yZero.shape(), outShape);
         DType scaleType = commonScaleType(aScale.dtype(), bScale.dtype(), yScale.dtype());
@@ -143,25 +145,24 @@ final class QuantizationKernels {
     private static List<Tensor> qlinearConv(KernelContext ctx) {
         Tensor x = ctx.input(0);
         Tensor w = ctx.input(3);
-        QuantConv conv = new QuantConv(ctx, x.shape(), w.shape());
-        int outChannels = (int) w.dim(0);
+        ConvKernels.Layer layer = ConvKernels.convLayer(ctx, x.shape(), w.shape());
+        int outChannels = layer.outChannels();
         float xScale = (float) single(ctx, ctx.input(1), "x_scale").getDouble(0);
         float yScale = (float) single(ctx, ctx.input(6), "y_scale").getDouble(0);
         Tensor wScale = perChannel(ctx, ctx.input(4), outChannels, "w_scale");
         long yZero = single(ctx, ctx.input(7), "y_zero_point").getLong(0);
-        int[] bias = null;
-        if (ctx.hasInput(8)) {
-            Tensor b = ctx.input(8);
-            if (b.rank() != 1 || b.size() != outChannels) throw ctx.fail("B must have shape [" + outChannels + "], got " + Arrays.toString(b.shape()));
-            bias = new int[outChannels];
-            for (int m = 0; m < outChannels; m++) bias[m] = (int) b.getLong(m);
+        Tensor bias = ctx.optionalInput(8);
+        if (bias != null && (bias.rank() != 1 || bias.size() != outChannels)) {
+            throw ctx.fail("B must have shape [" + outChannels + "], got " + Arrays.toString(bias.shape()));
         }
-        int[] acc = conv.run(shiftedByScalar(ctx, x, ctx.input(2)), shiftedPerChannel(ctx, w, ctx.input(5)), bias);
+        double[] sums = integerConv(ctx, layer, x, ctx.input(2), w, ctx.input(5));
+        ConvKernels.addBias(sums, bias, layer);
+        int[] acc = int32(sums);
         DType out = ctx.outputDType(0);
         long min = minOf(out);
         long max = maxOf(out);
-        Tensor y = Tensor.allocate(out, conv.outShape);
-        int perChannel = acc.length / (int) (conv.outShape[0] * outChannels);
+        Tensor y = Tensor.allocate(out, layer.outputShape());
+        int perChannel = acc.length / (layer.batch() * outChannels);
         for (int i = 0; i < acc.length; i++) {
             int m = (i / perChannel) % outChannels;
             // As numpy does it: the multiplier in float32, its product with the int32 sum in float64.
@@ -175,9 +176,24 @@ final class QuantizationKernels {
     private static List<Tensor> convInteger(KernelContext ctx) {
         Tensor x = ctx.input(0);
         Tensor w = ctx.input(1);
-        QuantConv conv = new QuantConv(ctx, x.shape(), w.shape());
-        int[] acc = conv.run(shiftedByScalar(ctx, x, ctx.optionalInput(2)), shiftedPerChannel(ctx, w, ctx.optionalInput(3)), null);
-        return List.of(Tensor.ofInts(acc, conv.outShape));
+        ConvKernels.Layer layer = ConvKernels.convLayer(ctx, x.shape(), w.shape());
+        double[] sums = integerConv(ctx, layer, x, ctx.optionalInput(2), w, ctx.optionalInput(3));
+        return List.of(Tensor.ofInts(int32(sums), layer.outputShape()));
+    }
+
+    /**
+     * The convolution of x and w less their zero points, computed in double. It is exact: every
+     * product is below 2^16 in magnitude, so every partial sum stays far below 2^53.
+     */
+    private static double[] integerConv(KernelContext ctx, ConvKernels.Layer layer, Tensor x, Tensor xZero, Tensor w, Tensor wZero) {
+        return ConvKernels.convDouble(shiftedByScalar(ctx, x, xZero), shiftedPerChannel(ctx, w, wZero), layer);
+    }
+
+    /** Exact integer sums wrapped to 32 bits: what ONNX's int32 accumulation gives. */
+    private static int[] int32(double[] sums) {
+        int[] r = new int[sums.length];
+        for (int i = 0; i < r.length; i++) r[i] = (int) (long) sums[i];
+        return r;
     }
 
     /** A per-tensor parameter, checked to have one element. */
@@ -195,22 +211,22 @@ final class QuantizationKernels {
     }
 
     /** The input minus its per-tensor zero point (none when omitted). */
-    private static int[] shiftedByScalar(KernelContext ctx, Tensor t, Tensor zero) {
+    private static double[] shiftedByScalar(KernelContext ctx, Tensor t, Tensor zero) {
         long z = zero == null ? 0 : single(ctx, zero, "x_zero_point").getLong(0);
-        int[] v = new int[t.size()];
-        for (int i = 0; i < v.length; i++) v[i] = (int) (t.getLong(i) - z);
+        double[] v = new double[t.size()];
+        for (int i = 0; i < v.length; i++) v[i] = t.getLong(i) - z;
         return v;
     }
 
     /** Weights (M, ...) minus a zero point that is per tensor or per output channel m. */
-    private static int[] shiftedPerChannel(KernelContext ctx, Tensor w, Tensor zero) {
+    private static double[] shiftedPerChannel(KernelContext ctx, Tensor w, Tensor zero) {
         int channels = (int) w.dim(0);
         if (zero != null) perChannel(ctx, zero, channels, "w_zero_point");
-        int[] v = new int[w.size()];
+        double[] v = new double[w.size()];
         int perChannel = channels == 0 ? 0 : v.length / channels;
         for (int i = 0; i < v.length; i++) {
             long z = zero == null ? 0 : zero.getLong(zero.size() == 1 ? 0 : i / perChannel);
-            v[i] = (int) (w.getLong(i) - z);
+            v[i] = w.getLong(i) - z;
         }
         return v;
     }
@@ -224,57 +240,6 @@ final class QuantizationKernels {
     /** A 1-D parameter of length rows (rows > 1) seen as a column [rows, 1], so that it applies per row. */
     private static long[] perRow(long[] shape, long rows) {
         return shape.length == 1 && shape[0] == rows && rows > 1 ? new long[] {rows, 1} : shape;
-    }
-
-    /** For each element of target, the index of the element of a tensor of shape source that numpy broadcasting pairs with it. */
-    private static int[] broadcastIndex(KernelContext ctx, long[] source, long[] target) {
-        int rank = target.length;
-        if (source.length > rank) throw ctx.fail("shape " + Arrays.toString(source) + " cannot broadcast to " + Arrays.toString(target));
-        long[] strides = new long[rank];
-        long stride = 1;
-        for (int d = source.length - 1; d >= 0; d--) {
-            int td = d + rank - source.length;
-            if (source[d] != 1 && source[d] != target[td]) {
-                throw ctx.fail("shape " + Arrays.toString(source) + " cannot broadcast to " + Arrays.toString(target));
-            }
-            strides[td] = source[d] == 1 ? 0 : stride;
-            stride *= source[d];
-        }
-        int size = 1;
-        for (long t : target) size *= (int) t;
-        int[] index = new int[size];
-        int[] at = new int[rank];
-        int offset = 0;
-        for (int i = 0; i < size; i++) {
-            index[i] = offset;
-            for (int d = rank - 1; d >= 0; d--) {
-                offset += (int) strides[d];
-                if (++at[d] < target[d]) break;
-                offset -= (int) (strides[d] * target[d]);
-                at[d] = 0;
-            }
-        }
-        return index;
-    }
-
-    private static long[] broadcastShape(KernelContext ctx, long[] a, long[] b) {
-        int rank = Math.max(a.length, b.length);
-        long[] r = new long[rank];
-        for (int d = 0; d < rank; d++) {
-            long x = d - (rank - a.length) >= 0 ? a[d - (rank - a.length)] : 1;
-            long y = d - (rank - b.length) >= 0 ? b[d - (rank - b.length)] : 1;
-            if (x != y && x != 1 && y != 1) throw ctx.fail("batch shapes " + Arrays.toString(a) + " and " + Arrays.toString(b) + " do not broadcast");
-            r[d] = x == 1 ? y : x;
-        }
-        return r;
-    }
-
-    private static long[] matMulShape(long[] a, long[] b, long[] batch) {
-        long[] r = Arrays.copyOf(batch, batch.length + (a.length > 1 ? 1 : 0) + (b.length > 1 ? 1 : 0));
-        int i = batch.length;
-        if (a.length > 1) r[i++] = a[a.length - 2];
-        if (b.length > 1) r[i] = b[b.length - 1];
-        return r;
     }
 
     /** The float type numpy divides x by y_scale in: the promotion of their two types. */
@@ -297,16 +262,6 @@ final class QuantizationKernels {
             case 11 -> DType.F64;
             case 16 -> DType.BF16;
             default -> throw ctx.fail("precision " + onnxCode + " is not a floating-point type");
-        };
-    }
-
-    /** v rounded to the nearest value of a floating-point dtype (through f32 for the 16-bit types, as numpy does). */
-    static double roundTo(DType t, double v) {
-        return switch (t) {
-            case F32 -> (float) v;
-            case F16 -> HalfFloats.halfToFloat(HalfFloats.floatToHalf((float) v));
-            case BF16 -> HalfFloats.bfloat16ToFloat(HalfFloats.floatToBfloat16((float) v));
-            default -> v;
         };
     }
 

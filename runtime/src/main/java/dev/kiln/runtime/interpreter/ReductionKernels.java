@@ -73,14 +73,14 @@ final class ReductionKernels {
             double[] v = doubles(x);
             double[] out = new double[n];
             for (int o = 0; o < n; o++) out[o] = reduceDoubles(kind, v, index.bases[o], index.members);
-            return List.of(fromDoubles(outType, out, outShape));
+            return List.of(NnArrays.fromDoubles(outType, outShape, out));
         }
         DType t = x.dtype();
         boolean ordering = kind == Reduction.MAX || kind == Reduction.MIN;
         long[] v = ordering ? orderKeys(x) : x.toLongArray();
         long[] out = new long[n];
         for (int o = 0; o < n; o++) out[o] = reduceLongs(kind, t, v, index.bases[o], index.members);
-        return List.of(fromLongs(outType, ordering ? fromOrderKeys(t, out) : out, outShape));
+        return List.of(NnArrays.fromLongs(outType, outShape, ordering ? fromOrderKeys(t, out) : out));
     }
 
     private static long[] reducedShape(long[] shape, boolean[] reduced, boolean keepDims) {
@@ -274,7 +274,7 @@ final class ReductionKernels {
                 for (int m : members) out[base + m] = v[base + m] - logSum;
             }
         }
-        return List.of(fromDoubles(ctx.outputDType(0), out, shape));
+        return List.of(NnArrays.fromDoubles(ctx.outputDType(0), shape, out));
     }
 
     private static List<Tensor> lpNormalization(KernelContext ctx) {
@@ -293,7 +293,7 @@ final class ReductionKernels {
             // A zero norm gives zeros rather than NaN, as the newest ONNX version says.
             if (n != 0) for (int m : index.members) out[base + m] = v[base + m] / n;
         }
-        return List.of(fromDoubles(ctx.outputDType(0), out, shape));
+        return List.of(NnArrays.fromDoubles(ctx.outputDType(0), shape, out));
     }
 
     // ---- CumSum / CumProd ----
@@ -320,7 +320,7 @@ final class ReductionKernels {
                     if (!exclusive) out[at] = acc;
                 }
             }
-            return List.of(fromDoubles(ctx.outputDType(0), out, shape));
+            return List.of(NnArrays.fromDoubles(ctx.outputDType(0), shape, out));
         }
         long[] v = x.toLongArray();
         long[] out = new long[v.length];
@@ -333,7 +333,7 @@ final class ReductionKernels {
                 if (!exclusive) out[at] = acc;
             }
         }
-        return List.of(fromLongs(ctx.outputDType(0), out, shape));
+        return List.of(NnArrays.fromLongs(ctx.outputDType(0), shape, out));
     }
 
     // ---- TopK ----
@@ -416,29 +416,6 @@ final class ReductionKernels {
         double[] d = new double[f.length];
         for (int i = 0; i < f.length; i++) d[i] = f[i];
         return d;
-    }
-
-    private static Tensor fromDoubles(DType t, double[] v, long[] shape) {
-        switch (t) {
-            case F32 -> {
-                float[] f = new float[v.length];
-                for (int i = 0; i < f.length; i++) f[i] = (float) v[i];
-                return Tensor.ofFloats(f, shape);
-            }
-            case F64 -> { return Tensor.ofDoubles(v, shape); }
-            default -> {
-                Tensor r = Tensor.allocate(t, shape);
-                for (int i = 0; i < v.length; i++) r.setDouble(i, v[i]);
-                return r;
-            }
-        }
-    }
-
-    private static Tensor fromLongs(DType t, long[] v, long[] shape) {
-        if (t == DType.I64) return Tensor.ofLongs(v, shape);
-        Tensor r = Tensor.allocate(t, shape);
-        for (int i = 0; i < v.length; i++) r.setLong(i, v[i]);
-        return r;
     }
 
     /** Integer (or bool) elements as longs that compare like the values: u64 gets its sign bit flipped. */

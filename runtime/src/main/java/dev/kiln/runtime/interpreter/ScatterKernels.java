@@ -7,7 +7,9 @@ import dev.kiln.runtime.Tensor;
 import java.util.Arrays;
 import java.util.Map;
 
-import static dev.kiln.runtime.interpreter.GatherKernels.index;
+import static dev.kiln.runtime.interpreter.GatherKernels.elementOffset;
+import static dev.kiln.runtime.interpreter.GatherKernels.sliceTuplesShape;
+import static dev.kiln.runtime.interpreter.GatherKernels.tupleOffset;
 import static dev.kiln.runtime.interpreter.ShapeBytes.bytes;
 import static dev.kiln.runtime.interpreter.ShapeBytes.strides;
 import static dev.kiln.runtime.interpreter.ShapeBytes.tensor;
@@ -34,9 +36,7 @@ final class ScatterKernels {
         int q = indexShape.length;
         int k = (int) indexShape[q - 1];
         if (k > shape.length) throw ctx.fail("indices of shape " + Arrays.toString(indexShape) + " index more dimensions than data has");
-        long[] updateShape = new long[q - 1 + shape.length - k];
-        System.arraycopy(indexShape, 0, updateShape, 0, q - 1);
-        System.arraycopy(shape, k, updateShape, q - 1, shape.length - k);
+        long[] updateShape = sliceTuplesShape(indexShape, shape, 0);
         if (!Arrays.equals(updates.shape(), updateShape)) {
             throw ctx.fail("updates have shape " + Arrays.toString(updates.shape()) + ", expected " + Arrays.toString(updateShape));
         }
@@ -47,8 +47,7 @@ final class ScatterKernels {
         int slice = (int) Shape.elementCount(Arrays.copyOfRange(shape, k, shape.length));
         long tuples = Shape.elementCount(Arrays.copyOfRange(indexShape, 0, q - 1));
         for (int t = 0; t < tuples; t++) {
-            long dst = 0;
-            for (int j = 0; j < k; j++) dst += index(ctx, idx[t * k + j], shape[j]) * strides[j];
+            long dst = tupleOffset(ctx, idx, t * k, k, shape, strides, 0);
             for (int e = 0; e < slice; e++) reduction.apply(out, (int) dst + e, updates, t * slice + e);
         }
         return out;
@@ -69,14 +68,7 @@ final class ScatterKernels {
         Tensor out = copy(data);
         long[] strides = strides(shape);
         for (int i = 0; i < indices.size(); i++) {
-            long dst = 0;
-            long rest = i;
-            for (int d = shape.length - 1; d >= 0; d--) {
-                long c = rest % indexShape[d];
-                rest /= indexShape[d];
-                if (d != axis && c >= shape[d]) throw ctx.fail("indices of shape " + Arrays.toString(indexShape) + " exceed data of shape " + Arrays.toString(shape));
-                dst += (d == axis ? index(ctx, indices.getLong(i), shape[d]) : c) * strides[d];
-            }
+            long dst = elementOffset(ctx, shape, strides, indexShape, axis, i, indices.getLong(i));
             reduction.apply(out, (int) dst, updates, i);
         }
         return out;

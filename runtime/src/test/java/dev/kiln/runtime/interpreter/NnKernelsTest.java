@@ -13,12 +13,13 @@ import dev.kiln.runtime.HalfFloats;
 import dev.kiln.runtime.Tensor;
 import org.junit.jupiter.api.Test;
 
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 
+import static dev.kiln.runtime.interpreter.OneNodeGraphs.run;
+import static dev.kiln.runtime.interpreter.OneNodeGraphs.run1;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -392,30 +393,6 @@ class NnKernelsTest {
 
     private static Tensor einsum(String equation, Tensor... inputs) {
         return run1("Einsum", Map.of("equation", Attribute.of(equation)), inputs);
-    }
-
-    private static Tensor run1(String op, Map<String, Attribute> attrs, Tensor... inputs) {
-        return run(op, attrs, 1, inputs).get(0);
-    }
-
-    /** Runs a one-node graph; null inputs are omitted optional inputs. */
-    private static List<Tensor> run(String op, Map<String, Attribute> attrs, int outputs, Tensor... inputs) {
-        Graph g = new Graph("g");
-        List<Value> values = new ArrayList<>();
-        Map<String, Tensor> feed = new HashMap<>();
-        for (int i = 0; i < inputs.length; i++) {
-            if (inputs[i] == null) {
-                values.add(null);
-                continue;
-            }
-            values.add(g.addInput("x" + i, TensorType.of(inputs[i].dtype(), inputs[i].shape())));
-            feed.put("x" + i, inputs[i]);
-        }
-        List<String> names = new ArrayList<>();
-        for (int i = 0; i < outputs; i++) names.add("y" + i);
-        Node node = g.addNode("node", op, values, attrs, names);
-        for (Value v : node.outputs()) g.addOutput(v);
-        return new ArrayList<>(new Interpreter(g).run(feed).values());
     }
 
     private static Attribute ints(long... v) { return new Attribute.Ints(v); }

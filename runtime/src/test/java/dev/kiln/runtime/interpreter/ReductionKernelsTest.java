@@ -9,16 +9,17 @@ import dev.kiln.ir.TensorType;
 import dev.kiln.ir.Value;
 import dev.kiln.runtime.HalfFloats;
 import dev.kiln.runtime.Tensor;
+import dev.kiln.runtime.interpreter.OneNodeGraphs.OneNode;
 import org.junit.jupiter.api.Test;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
+import static dev.kiln.runtime.interpreter.OneNodeGraphs.run;
+import static dev.kiln.runtime.interpreter.OneNodeGraphs.run1;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -178,20 +179,20 @@ class ReductionKernelsTest {
     @Test
     void argMaxAndArgMinWithTies() {
         Tensor x = Tensor.ofFloats(new float[] {2, 7, 7, 1, 1, 0}, 2, 3);
-        Tensor first = run1("ArgMax", List.of(x), Map.of("axis", Attribute.of(1L)));
+        Tensor first = run1("ArgMax", Map.of("axis", Attribute.of(1L)), x);
         assertEquals(DType.I64, first.dtype());
         assertArrayEquals(new long[] {2, 1}, first.shape());
         assertArrayEquals(new long[] {1, 0}, first.toLongArray());
-        Tensor last = run1("ArgMax", List.of(x), Map.of("axis", Attribute.of(-1L), "select_last_index", Attribute.of(1L)));
+        Tensor last = run1("ArgMax", Map.of("axis", Attribute.of(-1L), "select_last_index", Attribute.of(1L)), x);
         assertArrayEquals(new long[] {2, 1}, last.toLongArray());
-        Tensor min = run1("ArgMin", List.of(x), Map.of("keepdims", Attribute.of(0L)));
+        Tensor min = run1("ArgMin", Map.of("keepdims", Attribute.of(0L)), x);
         assertArrayEquals(new long[] {3}, min.shape());
         assertArrayEquals(new long[] {1, 1, 1}, min.toLongArray());
         Tensor u64 = Tensor.allocate(DType.U64, 3);
         u64.setLong(0, 1);
         u64.setLong(1, -1L);
-        assertArrayEquals(new long[] {1}, run1("ArgMax", List.of(u64), Map.of()).toLongArray());
-        assertArrayEquals(new long[] {2}, run1("ArgMin", List.of(u64), Map.of()).toLongArray());
+        assertArrayEquals(new long[] {1}, run1("ArgMax", Map.of(), u64).toLongArray());
+        assertArrayEquals(new long[] {2}, run1("ArgMin", Map.of(), u64).toLongArray());
     }
 
     // ---- Softmax family ----
@@ -200,23 +201,23 @@ class ReductionKernelsTest {
     void softmaxLogSoftmaxAndHardmax() {
         Tensor x = Tensor.ofFloats(new float[] {1, 2, 3, 5, 5, 0}, 2, 3);
         double s = Math.exp(-2) + Math.exp(-1) + 1;
-        float[] soft = run1("Softmax", List.of(x), Map.of()).toFloatArray();
+        float[] soft = run1("Softmax", Map.of(), x).toFloatArray();
         assertArrayEquals(new float[] {(float) (Math.exp(-2) / s), (float) (Math.exp(-1) / s), (float) (1 / s)},
                 Arrays.copyOf(soft, 3));
-        float[] logSoft = run1("LogSoftmax", List.of(x), Map.of()).toFloatArray();
+        float[] logSoft = run1("LogSoftmax", Map.of(), x).toFloatArray();
         assertArrayEquals(new float[] {(float) (-2 - Math.log(s)), (float) (-1 - Math.log(s)), (float) -Math.log(s)},
                 Arrays.copyOf(logSoft, 3));
-        assertArrayEquals(new float[] {0, 0, 1, 1, 0, 0}, run1("Hardmax", List.of(x), Map.of()).toFloatArray());
+        assertArrayEquals(new float[] {0, 0, 1, 1, 0, 0}, run1("Hardmax", Map.of(), x).toFloatArray());
         assertArrayEquals(new float[] {0, 0, 1, 1, 1, 0},
-                run1("Hardmax", List.of(x), Map.of("axis", Attribute.of(0L))).toFloatArray());
-        float[] column = run1("Softmax", List.of(x), Map.of("axis", Attribute.of(0L))).toFloatArray();
+                run1("Hardmax", Map.of("axis", Attribute.of(0L)), x).toFloatArray());
+        float[] column = run1("Softmax", Map.of("axis", Attribute.of(0L)), x).toFloatArray();
         assertEquals((float) (1 / (1 + Math.exp(-4))), column[3]);
         assertEquals((float) (1 / (1 + Math.exp(-3))), column[4]);
     }
 
     @Test
     void softmaxOfLargeNumbersIsStable() {
-        float[] y = run1("Softmax", List.of(Tensor.ofFloats(new float[] {10000, 10000}, 2)), Map.of()).toFloatArray();
+        float[] y = run1("Softmax", Map.of(), Tensor.ofFloats(new float[] {10000, 10000}, 2)).toFloatArray();
         assertArrayEquals(new float[] {0.5f, 0.5f}, y);
     }
 
@@ -226,8 +227,8 @@ class ReductionKernelsTest {
         for (int i = 0; i < v.length; i++) v[i] = (i % 1000) / 100f;
         Tensor x = Tensor.ofFloats(v, 1024, 1024);
         long start = System.nanoTime();
-        for (int i = 0; i < 3; i++) run1("Softmax", List.of(x), Map.of());
-        run1("ReduceMean", List.of(x), Map.of());
+        for (int i = 0; i < 3; i++) run1("Softmax", Map.of(), x);
+        run1("ReduceMean", Map.of(), x);
         long millis = (System.nanoTime() - start) / 1_000_000;
         assertTrue(millis < 5000, "softmax and mean of 1M elements took " + millis + " ms");
     }
@@ -235,11 +236,11 @@ class ReductionKernelsTest {
     @Test
     void lpNormalization() {
         Tensor x = Tensor.ofFloats(new float[] {3, -4, 0, 0}, 2, 2);
-        assertArrayEquals(new float[] {0.6f, -0.8f, 0, 0}, run1("LpNormalization", List.of(x), Map.of()).toFloatArray());
+        assertArrayEquals(new float[] {0.6f, -0.8f, 0, 0}, run1("LpNormalization", Map.of(), x).toFloatArray());
         assertArrayEquals(new float[] {3f / 7, -4f / 7, 0, 0},
-                run1("LpNormalization", List.of(x), Map.of("p", Attribute.of(1L))).toFloatArray());
+                run1("LpNormalization", Map.of("p", Attribute.of(1L)), x).toFloatArray());
         assertArrayEquals(new float[] {1, -1, 0, 0},
-                run1("LpNormalization", List.of(x), Map.of("axis", Attribute.of(0L))).toFloatArray());
+                run1("LpNormalization", Map.of("axis", Attribute.of(0L)), x).toFloatArray());
     }
 
     // ---- CumSum / CumProd ----
@@ -248,20 +249,20 @@ class ReductionKernelsTest {
     void cumSumModes() {
         Tensor x = Tensor.ofFloats(new float[] {1, 2, 3}, 3);
         Tensor axis = Tensor.ofInts(new int[] {0});
-        assertArrayEquals(new float[] {1, 3, 6}, run1("CumSum", List.of(x, axis), Map.of()).toFloatArray());
-        assertArrayEquals(new float[] {0, 1, 3}, run1("CumSum", List.of(x, axis), Map.of("exclusive", Attribute.of(1L))).toFloatArray());
-        assertArrayEquals(new float[] {6, 5, 3}, run1("CumSum", List.of(x, axis), Map.of("reverse", Attribute.of(1L))).toFloatArray());
-        assertArrayEquals(new float[] {5, 3, 0}, run1("CumSum", List.of(x, axis),
-                Map.of("reverse", Attribute.of(1L), "exclusive", Attribute.of(1L))).toFloatArray());
+        assertArrayEquals(new float[] {1, 3, 6}, run1("CumSum", Map.of(), x, axis).toFloatArray());
+        assertArrayEquals(new float[] {0, 1, 3}, run1("CumSum", Map.of("exclusive", Attribute.of(1L)), x, axis).toFloatArray());
+        assertArrayEquals(new float[] {6, 5, 3}, run1("CumSum", Map.of("reverse", Attribute.of(1L)), x, axis).toFloatArray());
+        assertArrayEquals(new float[] {5, 3, 0}, run1("CumSum",
+                Map.of("reverse", Attribute.of(1L), "exclusive", Attribute.of(1L)), x, axis).toFloatArray());
     }
 
     @Test
     void cumProdAlongAnAxisOfIntegers() {
         Tensor x = Tensor.ofInts(new int[] {1, 2, 3, 4, 5, 6}, 2, 3);
-        Tensor rows = run1("CumProd", List.of(x, Tensor.ofLongs(new long[] {-1})), Map.of());
+        Tensor rows = run1("CumProd", Map.of(), x, Tensor.ofLongs(new long[] {-1}));
         assertEquals(DType.I32, rows.dtype());
         assertArrayEquals(new long[] {1, 2, 6, 4, 20, 120}, rows.toLongArray());
-        Tensor columns = run1("CumProd", List.of(x, Tensor.ofLongs(new long[] {0})), Map.of("exclusive", Attribute.of(1L)));
+        Tensor columns = run1("CumProd", Map.of("exclusive", Attribute.of(1L)), x, Tensor.ofLongs(new long[] {0}));
         assertArrayEquals(new long[] {1, 1, 1, 1, 2, 3}, columns.toLongArray());
     }
 
@@ -270,12 +271,12 @@ class ReductionKernelsTest {
     @Test
     void topKLargestAndSmallestWithTies() {
         Tensor x = Tensor.ofFloats(new float[] {3, 1, 3, 2, 0, 5, 5, 1}, 2, 4);
-        List<Tensor> largest = run("TopK", List.of(x, Tensor.ofLongs(new long[] {3}, 1)), Map.of(), 2);
+        List<Tensor> largest = run("TopK", Map.of(), 2, x, Tensor.ofLongs(new long[] {3}, 1));
         assertArrayEquals(new long[] {2, 3}, largest.get(0).shape());
         assertArrayEquals(new float[] {3, 3, 2, 5, 5, 1}, largest.get(0).toFloatArray());
         assertArrayEquals(new long[] {0, 2, 3, 1, 2, 3}, largest.get(1).toLongArray());
-        List<Tensor> smallest = run("TopK", List.of(x, Tensor.ofLongs(new long[] {1}, 1)),
-                Map.of("largest", Attribute.of(0L), "axis", Attribute.of(0L)), 2);
+        List<Tensor> smallest = run("TopK",
+                Map.of("largest", Attribute.of(0L), "axis", Attribute.of(0L)), 2, x, Tensor.ofLongs(new long[] {1}, 1));
         assertArrayEquals(new float[] {0, 1, 3, 1}, smallest.get(0).toFloatArray());
         assertArrayEquals(new long[] {1, 0, 0, 1}, smallest.get(1).toLongArray());
     }
@@ -286,7 +287,7 @@ class ReductionKernelsTest {
         u64.setLong(0, 1);
         u64.setLong(1, -1L);
         u64.setLong(2, 7);
-        List<Tensor> top = run("TopK", List.of(u64, Tensor.ofLongs(new long[] {2}, 1)), Map.of(), 2);
+        List<Tensor> top = run("TopK", Map.of(), 2, u64, Tensor.ofLongs(new long[] {2}, 1));
         assertEquals(DType.U64, top.get(0).dtype());
         assertArrayEquals(new long[] {-1L, 7}, top.get(0).toLongArray());
         assertArrayEquals(new long[] {1, 2}, top.get(1).toLongArray());
@@ -303,34 +304,9 @@ class ReductionKernelsTest {
     // ---- helpers ----
 
     private static Tensor reduce(String op, Tensor x, long[] axes, Map<String, Attribute> attrs) {
-        Graph g = new Graph("g");
-        Value in = g.addInput("x", TensorType.of(x.dtype(), x.shape()));
-        List<Value> inputs = new ArrayList<>(List.of(in));
-        if (axes != null) inputs.add(constantLongs(g, "axes", axes, axes.length));
-        Node n = g.addNode("n", op, inputs, attrs, List.of("y"));
-        g.addOutput(n.output(0));
-        return new Interpreter(g).run(Map.of("x", x)).get("y");
-    }
-
-    private static Tensor run1(String op, List<Tensor> inputs, Map<String, Attribute> attrs) {
-        return run(op, inputs, attrs, 1).get(0);
-    }
-
-    /** Runs one node whose inputs are all graph inputs. */
-    private static List<Tensor> run(String op, List<Tensor> inputs, Map<String, Attribute> attrs, int outputs) {
-        Graph g = new Graph("g");
-        List<Value> values = new ArrayList<>();
-        Map<String, Tensor> feeds = new HashMap<>();
-        for (int i = 0; i < inputs.size(); i++) {
-            Tensor t = inputs.get(i);
-            values.add(g.addInput("in" + i, TensorType.of(t.dtype(), t.shape())));
-            feeds.put("in" + i, t);
-        }
-        List<String> names = new ArrayList<>();
-        for (int i = 0; i < outputs; i++) names.add("out" + i);
-        Node n = g.addNode("n", op, values, attrs, names);
-        for (Value v : n.outputs()) g.addOutput(v);
-        return new ArrayList<>(new Interpreter(g).run(feeds).values());
+        OneNode node = new OneNode().input(x);
+        if (axes != null) node.constant(Tensor.ofLongs(axes, axes.length));
+        return node.run(op, attrs);
     }
 
     private static Value constantLongs(Graph g, String name, long[] values, long... shape) {

@@ -2,19 +2,16 @@ package dev.kiln.runtime.interpreter;
 
 import dev.kiln.ir.Attribute;
 import dev.kiln.ir.DType;
-import dev.kiln.ir.Graph;
 import dev.kiln.ir.IrException;
-import dev.kiln.ir.Node;
 import dev.kiln.ir.Shape;
 import dev.kiln.ir.TensorType;
-import dev.kiln.ir.Value;
 import dev.kiln.runtime.HalfFloats;
 import dev.kiln.runtime.Tensor;
+import dev.kiln.runtime.interpreter.OneNodeGraphs.OneNode;
 import org.junit.jupiter.api.Test;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -26,43 +23,6 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class ShapeKernelsTest {
-
-    /** One node over graph inputs and constants; constants let inference see static sizes. */
-    private static final class OneNode {
-        private final Graph graph = new Graph("g");
-        private final List<Value> inputs = new ArrayList<>();
-        private final Map<String, Tensor> feeds = new HashMap<>();
-        private Node node;
-
-        OneNode input(Tensor t) {
-            String name = "in" + inputs.size();
-            inputs.add(graph.addInput(name, TensorType.of(t.dtype(), t.shape())));
-            feeds.put(name, t);
-            return this;
-        }
-
-        OneNode constant(Tensor t) {
-            inputs.add(graph.addConstant("c" + inputs.size(), TensorType.of(t.dtype(), t.shape()), t.data()));
-            return this;
-        }
-
-        OneNode omitted() {
-            inputs.add(null);
-            return this;
-        }
-
-        List<Tensor> run(String op, Map<String, Attribute> attrs, int outputs) {
-            List<String> names = new ArrayList<>();
-            for (int i = 0; i < outputs; i++) names.add("out" + i);
-            node = graph.addNode("n", op, inputs, attrs, names);
-            for (Value v : node.outputs()) graph.addOutput(v);
-            return new ArrayList<>(new Interpreter(graph).run(feeds).values());
-        }
-
-        Tensor run(String op, Map<String, Attribute> attrs) { return run(op, attrs, 1).get(0); }
-
-        Shape inferred(int output) { return node.output(output).type().shape(); }
-    }
 
     private static Tensor floats(float[] v, long... shape) { return Tensor.ofFloats(v, shape); }
 
