@@ -12,12 +12,11 @@ import dev.kiln.ir.Value;
 import dev.kiln.runtime.Tensor;
 import org.junit.jupiter.api.Test;
 
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
+import static dev.kiln.runtime.interpreter.OneNodeGraphs.run;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -162,26 +161,6 @@ class AttentionKernelsTest {
     }
 
     // ---- helpers ----
-
-    /** Runs one node whose inputs are graph inputs (null: an omitted optional input) and returns its outputs in order. */
-    private static List<Tensor> run(String op, Map<String, Attribute> attrs, int outputs, Tensor... inputs) {
-        Graph g = new Graph("g");
-        List<Value> in = new ArrayList<>();
-        Map<String, Tensor> feed = new HashMap<>();
-        for (int i = 0; i < inputs.length; i++) {
-            if (inputs[i] == null) {
-                in.add(null);
-                continue;
-            }
-            in.add(g.addInput("in" + i, TensorType.of(inputs[i].dtype(), inputs[i].shape())));
-            feed.put("in" + i, inputs[i]);
-        }
-        List<String> names = new ArrayList<>();
-        for (int i = 0; i < outputs; i++) names.add("out" + i);
-        Node n = g.addNode("n", op, in, attrs, names);
-        for (Value v : n.outputs()) g.addOutput(v);
-        return new ArrayList<>(new Interpreter(g).run(feed).values());
-    }
 
     /** ((k + seed) * 37 % 19 - 9) / 10 for element k, as float32: the same pattern the numpy script builds. */
     private static Tensor pattern(int seed, long... shape) {
