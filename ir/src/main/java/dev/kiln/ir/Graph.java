@@ -93,6 +93,22 @@ public final class Graph {
         outputs.add(v);
     }
 
+    /** Gives a value of this graph another unused name (passes keep graph output names this way). */
+    public void rename(Value v, String newName) {
+        if (values.get(v.name()) != v) throw new IllegalArgumentException("'" + v.name() + "' is not a value of this graph");
+        if (newName.equals(v.name())) return;
+        if (values.containsKey(newName)) throw new IllegalArgumentException("duplicate value name '" + newName + "'");
+        values.remove(v.name());
+        v.rename(newName);
+        values.put(newName, v);
+        if (v instanceof Constant c) {
+            Map<String, Constant> reordered = new LinkedHashMap<>();
+            for (Constant k : constants.values()) reordered.put(k.name(), k);
+            constants.clear();
+            constants.putAll(reordered);
+        }
+    }
+
     /** A name based on {@code hint} that no value or node of this graph uses yet. */
     public String freshName(String hint) {
         if (!values.containsKey(hint) && !nodesByName.containsKey(hint)) return hint;

@@ -2,7 +2,7 @@ package dev.kiln.ir;
 
 /** A named tensor in a graph: a graph input, a constant, or an output of a node. */
 public class Value {
-    private final String name;
+    private String name;
     private TensorType type;
     private Node producer;
 
@@ -13,6 +13,8 @@ public class Value {
     }
 
     public String name() { return name; }
+
+    void rename(String newName) { name = newName; }
 
     public TensorType type() { return type; }
 

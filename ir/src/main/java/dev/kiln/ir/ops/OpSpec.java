@@ -50,6 +50,12 @@ public final class OpSpec {
 
     public Map<String, AttrSpec> attributes() { return attributes; }
 
+    /** How the op relates to tensor layouts; the layout pass reads this instead of naming ops. */
+    public LayoutRule layoutRule() { return LayoutRules.of(name); }
+
+    /** How the op takes to reduced precision; the dtype passes read this instead of naming ops. */
+    public PrecisionPolicy precisionPolicy() { return PrecisionPolicies.of(name); }
+
     /** The attribute's value on a node, or its declared default; null when neither exists. */
     public Attribute attributeOrDefault(Map<String, Attribute> given, String attrName) {
         Attribute a = given.get(attrName);
