@@ -32,6 +32,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.function.UnaryOperator;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
 
@@ -56,6 +57,14 @@ class OnnxConformanceTest {
 
     @Test
     void onnxBackendSuite() throws Exception {
+        runSuite("conformance-report.txt", "import + reference interpreter", UnaryOperator.identity());
+    }
+
+    /**
+     * Runs every case with {@code transform} applied to the imported graph, writes the report, and
+     * fails on any case that is neither passed, reported unsupported, nor a listed exception.
+     */
+    static void runSuite(String reportName, String what, UnaryOperator<Graph> transform) throws Exception {
         Path root = TestPaths.shared().resolve("testdata/onnx-backend");
         Assumptions.assumeTrue(Files.isDirectory(root), "../shared/testdata/onnx-backend is absent; conformance suite skipped");
         String filter = System.getProperty("conformance.filter", "");
@@ -79,7 +88,7 @@ class OnnxConformanceTest {
                 for (Path c : cases) {
                     String name = c.getFileName().toString();
                     if (pattern != null && !pattern.matcher(name).find()) continue;
-                    Future<Result> f = pool.submit(() -> runCase(suite, c));
+                    Future<Result> f = pool.submit(() -> runCase(suite, c, transform));
                     Result r;
                     try {
                         r = f.get(CASE_TIMEOUT_S, TimeUnit.SECONDS);
@@ -110,7 +119,7 @@ class OnnxConformanceTest {
                 unexpected.add(key + ": " + r.outcome() + ": " + r.detail());
             }
         }
-        writeReport(results, exceptions, staleExceptions);
+        writeReport(reportName, what, results, exceptions, staleExceptions);
 
         if (!unexpected.isEmpty()) {
             fail(unexpected.size() + " conformance cases failed without being reported as unsupported:\n  "
@@ -123,7 +132,7 @@ class OnnxConformanceTest {
         }
     }
 
-    private static Result runCase(String suite, Path dir) {
+    private static Result runCase(String suite, Path dir, UnaryOperator<Graph> transform) {
         String name = dir.getFileName().toString();
         Graph graph;
         try {
@@ -137,6 +146,11 @@ class OnnxConformanceTest {
             return new Result(suite, name, o, e.getMessage());
         } catch (RuntimeException e) {
             return new Result(suite, name, Outcome.ERROR, "import crashed: " + describe(e));
+        }
+        try {
+            graph = transform.apply(graph);
+        } catch (RuntimeException e) {
+            return new Result(suite, name, Outcome.ERROR, "optimising crashed: " + describe(e));
         }
         Path data = dir.resolve("test_data_set_0");
         try {
@@ -236,8 +250,9 @@ class OnnxConformanceTest {
         return m;
     }
 
-    private static void writeReport(List<Result> results, Map<String, String> exceptions, Set<String> stale) throws IOException {
-        StringBuilder b = new StringBuilder("# ONNX backend conformance: import + reference interpreter (rtol 1e-3, atol 1e-7; exact for integers and bool)\n\n");
+    private static void writeReport(String reportName, String what, List<Result> results, Map<String, String> exceptions,
+                                    Set<String> stale) throws IOException {
+        StringBuilder b = new StringBuilder("# ONNX backend conformance: " + what + " (rtol 1e-3, atol 1e-7; exact for integers and bool)\n\n");
         Map<String, Map<Outcome, Integer>> counts = new LinkedHashMap<>();
         for (Result r : results) counts.computeIfAbsent(r.suite(), k -> new EnumMap<>(Outcome.class)).merge(r.outcome(), 1, Integer::sum);
         b.append(String.format("%-18s %6s %7s %6s %6s %6s %6s%n", "suite", "cases", "passed", "wrong", "no-op", "dtype", "error"));
@@ -257,7 +272,7 @@ class OnnxConformanceTest {
             if (!r.detail().isEmpty()) b.append(" -- ").append(r.detail().replace('\n', ' '));
             b.append('\n');
         }
-        Path out = Path.of(System.getProperty("kiln.build", "target"), "conformance-report.txt");
+        Path out = Path.of(System.getProperty("kiln.build", "target"), reportName);
         Files.createDirectories(out.getParent());
         Files.writeString(out, b);
         System.out.println(b.substring(0, b.indexOf("\n# Listed")));
