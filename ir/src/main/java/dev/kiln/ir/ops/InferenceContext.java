@@ -72,6 +72,12 @@ public final class InferenceContext {
         return r;
     }
 
+    /** The node's inputs as given (null where omitted), for ops whose inference delegates to another op's spec. */
+    List<Value> inputs() { return inputs; }
+
+    /** The attributes set on the node (defaults not filled in), for the same. */
+    Map<String, Attribute> attributes() { return attrs; }
+
     public boolean hasAttr(String name) { return spec.attributeOrDefault(attrs, name) != null; }
 
     public Attribute attr(String name) { return spec.attributeOrDefault(attrs, name); }

@@ -21,6 +21,8 @@ public final class OpRegistry {
         for (OpSpec s : RecurrentOps.specs()) add(m, s);
         for (OpSpec s : ShapeOps.specs()) add(m, s);
         for (OpSpec s : AttentionOps.specs()) add(m, s);
+        for (OpSpec s : FusionOps.specs()) add(m, s);
+        for (OpSpec s : LayoutOps.specs()) add(m, s);
         return Collections.unmodifiableMap(m);
     }
 

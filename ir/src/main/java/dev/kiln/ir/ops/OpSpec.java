@@ -53,8 +53,17 @@ public final class OpSpec {
     /** How the op relates to tensor layouts; the layout pass reads this instead of naming ops. */
     public LayoutRule layoutRule() { return LayoutRules.of(name); }
 
+    /** For a layout-SENSITIVE convolution, the input holding its filter, which may be laid out like one (OIHW8i8o); else -1. */
+    public int weightInput() { return LayoutRules.weightInput(name); }
+
     /** How the op takes to reduced precision; the dtype passes read this instead of naming ops. */
     public PrecisionPolicy precisionPolicy() { return PrecisionPolicies.of(name); }
+
+    /**
+     * Whether a float input keeps its own dtype when the op computes in reduced precision (Resize's scales, Pow's
+     * exponent, BatchNormalization's statistics: ONNX types them apart from the data).
+     */
+    public boolean keepsInputPrecision(int input) { return PrecisionPolicies.keepsOwnType(name, input); }
 
     /** The attribute's value on a node, or its declared default; null when neither exists. */
     public Attribute attributeOrDefault(Map<String, Attribute> given, String attrName) {
@@ -67,7 +76,7 @@ public final class OpSpec {
     /** Checks arity and attributes, then infers the output types. */
     public List<TensorType> inferTypes(String nodeName, List<Value> inputs, Map<String, Attribute> attrs, int outputCount) {
         validate(nodeName, inputs, attrs, outputCount);
-        List<TensorType> types = inference.infer(new InferenceContext(this, nodeName, inputs, attrs, outputCount));
+        List<TensorType> types = LayoutRules.infer(this, inference, nodeName, inputs, attrs, outputCount);
         if (types.size() != outputCount) {
             throw new IrException(name + " node '" + nodeName + "': inference gave " + types.size() + " types for " + outputCount + " outputs");
         }

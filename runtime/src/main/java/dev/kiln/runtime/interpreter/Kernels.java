@@ -19,6 +19,9 @@ final class Kernels {
         RecurrentKernels.register(m);
         ShapeKernels.register(m);
         AttentionKernels.register(m);
+        FusedKernels.register(m);
+        LayoutKernels.register(m);
+        LayoutKernels.acceptLayouts(m); // after every family: wraps the layout-sensitive kernels registered above
         return Collections.unmodifiableMap(m);
     }
 
