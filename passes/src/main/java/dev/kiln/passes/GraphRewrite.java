@@ -6,6 +6,7 @@ import dev.kiln.ir.Graph;
 import dev.kiln.ir.Node;
 import dev.kiln.ir.TensorType;
 import dev.kiln.ir.Value;
+import dev.kiln.ir.ops.OpRegistry;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -64,6 +65,24 @@ public final class GraphRewrite {
             types.add(v.type());
         }
         Node c = target.addNode(freshNodeName(n.name()), n.op(), map(n.inputs()), n.attributes(), names, types);
+        for (int i = 0; i < n.outputs().size(); i++) mapped.put(n.output(i), c.output(i));
+        return c;
+    }
+
+    /**
+     * Copies a node onto other inputs (values of the new graph) and maps its outputs to the copy's. The outputs
+     * keep their shapes and layouts and take the dtypes inference gives for the new inputs: for passes that
+     * change what a node computes in, not what it computes.
+     */
+    public Node copy(Node n, List<Value> inputs) {
+        List<TensorType> inferred = OpRegistry.spec(n.op()).inferTypes(n.name(), inputs, n.attributes(), n.outputs().size());
+        List<String> names = new ArrayList<>();
+        List<TensorType> types = new ArrayList<>();
+        for (int i = 0; i < n.outputs().size(); i++) {
+            names.add(freshName(n.output(i).name()));
+            types.add(n.output(i).type().withDType(inferred.get(i).dtype()));
+        }
+        Node c = target.addNode(freshNodeName(n.name()), n.op(), inputs, n.attributes(), names, types);
         for (int i = 0; i < n.outputs().size(); i++) mapped.put(n.output(i), c.output(i));
         return c;
     }

@@ -2,7 +2,7 @@ package dev.kiln.passes;
 
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.GraphEvaluator;
-import dev.kiln.ir.text.IrFiles;
+import dev.kiln.ir.text.IrPrinter;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -63,7 +63,8 @@ public final class PassContext {
         if (dumpDir == null) return;
         try {
             Files.createDirectories(dumpDir);
-            IrFiles.write(result, dumpDir.resolve(String.format("%02d-%s.ir", runs.size(), pass.name())));
+            // Text only: the dumps are for reading, and weights once per pass would multiply the model's size on disk.
+            Files.writeString(dumpDir.resolve(String.format("%02d-%s.ir", runs.size(), pass.name())), IrPrinter.print(result));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write the IR dump to " + dumpDir, e);
         }
@@ -83,7 +84,7 @@ public final class PassContext {
 
         public Builder verify(boolean v) { verify = v; return this; }
 
-        /** Writes the IR after each pass as {@code DIR/NN-<pass>.ir}. */
+        /** Writes the IR text after each pass as {@code DIR/NN-<pass>.ir} (large constants as digests, not bytes). */
         public Builder dumpDir(Path dir) { dumpDir = dir; return this; }
 
         public Builder debugLog(Consumer<String> log) { debugLog = log; return this; }
