@@ -16,6 +16,11 @@ public final class Kiln {
                         [--warmup N --repeat N] [--verbose]
                   run an .onnx model or an .ir file; writes DIR/<output>.npy, and with --repeat
                   prints {"median_ms":..,"p90_ms":..,"min_ms":..}
+              optimize MODEL --opt-level N --output OUT.ir [--data-input-config JSON] [--dump-ir DIR]
+                        [--layout NCHW|NHWC|NCHW{4,8,16}c] [--dtype fp32|fp16|bf16|int8]
+                        [--calibration DIR [--calibration-method minmax|percentile]] [--verbose]
+                  the optimised IR (weights in OUT.ir.weights), runnable by kiln run; --dump-ir
+                  writes the IR after each pass as DIR/NN-<pass>.ir
               demo  import and run a bundled model end to end, saying what happens
             """;
 
@@ -36,8 +41,9 @@ public final class Kiln {
         try {
             return switch (argv.get(0)) {
                 case "run" -> RunCommand.run(rest, out);
+                case "optimize" -> OptimizeCommand.run(rest, out, err);
                 case "demo" -> DemoCommand.run(rest, out);
-                default -> throw new UsageException("unknown command '" + argv.get(0) + "'; commands: run, demo");
+                default -> throw new UsageException("unknown command '" + argv.get(0) + "'; commands: run, optimize, demo");
             };
         } catch (UsageException | ImportException | IrException | InterpreterException | IllegalArgumentException e) {
             err.println("kiln: " + oneLine(e.getMessage()));
