@@ -60,7 +60,7 @@ public final class FuseElementwise extends Pass {
         Map<Node, Chain> byLastNode = new HashMap<>();
         for (Node n : g.nodes()) {
             if (claimed.contains(n) || !fusable(n)) continue;
-            Chain c = grow(n, uses, ctx);
+            Chain c = grow(n, uses, claimed, ctx);
             if (c == null || c.nodes.size() < 2) continue;
             claimed.addAll(c.nodes);
             byLastNode.put(c.nodes.get(c.nodes.size() - 1), c);
@@ -74,8 +74,8 @@ public final class FuseElementwise extends Pass {
         return rw.finish();
     }
 
-    /** The chain that starts at head and takes each sole consumer while it can; null when head cannot start one. */
-    private static Chain grow(Node head, Uses uses, PassContext ctx) {
+    /** The chain that starts at head and takes each sole consumer no other chain has, while it can; null when head cannot start one. */
+    private static Chain grow(Node head, Uses uses, Set<Node> claimed, PassContext ctx) {
         Value start = startValue(head);
         if (start == null) return null;
         Chain c = new Chain(start);
@@ -98,6 +98,8 @@ public final class FuseElementwise extends Pass {
                 }
                 return c;
             }
+            // A node an earlier chain took stays there: taking it twice would emit it out of order.
+            if (claimed.contains(next)) return c;
             if (!fusable(next)) {
                 if (UNARY.contains(next.op()) || BINARY.contains(next.op())) {
                     ctx.debug("fuse-elementwise: " + next.op() + " '" + next.name() + "' left out of the chain before it: its precision policy is "

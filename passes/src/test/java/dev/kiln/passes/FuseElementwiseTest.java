@@ -67,6 +67,33 @@ class FuseElementwiseTest {
     }
 
     @Test
+    void twoChainsMeetingAtABinaryOpKeepTheirOrder() {
+        PassTesting.assertRewrites(new FuseElementwise(), """
+                kiln.ir 1
+                graph g {
+                  input %x : f32[4]
+                  input %y : f32[4]
+                  node @neg %a = Neg(%x) : f32[4]
+                  node @relu %p = Relu(%y) : f32[4]
+                  node @abs %b = Abs(%a) : f32[4]
+                  node @sig %q = Sigmoid(%p) : f32[4]
+                  node @mul %m = Mul(%b, %q) : f32[4]
+                  node @tanh %z = Tanh(%m) : f32[4]
+                  output %z
+                }
+                """, """
+                kiln.ir 1
+                graph g {
+                  input %x : f32[4]
+                  input %y : f32[4]
+                  node @relu %q = FusedElementwise(%y) {program = ["Relu(x)", "Sigmoid(x)"]} : f32[4]
+                  node @neg %z = FusedElementwise(%x, %q) {program = ["Neg(x)", "Abs(x)", "Mul(x, $1)", "Tanh(x)"]} : f32[4]
+                  output %z
+                }
+                """);
+    }
+
+    @Test
     void leavesAloneWhatWouldBroadcastTheChainOrNeedsF32() {
         String ir = """
                 kiln.ir 1
