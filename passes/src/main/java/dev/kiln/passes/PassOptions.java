@@ -11,7 +11,8 @@ import java.util.Map;
  * @param layout      the activation layout convolutions should run in: "NCHW" (leave as is), "NHWC",
  *                    or a blocked "NCHW{c}c" such as NCHW16c (8 for AVX2, 16 for AVX-512, 4 for NEON)
  * @param dtype       the compute precision: FP32, FP16, BF16 or INT8
- * @param calibration for INT8: calibration inputs, one map of graph input name to tensor per sample
+ * @param calibration for INT8: calibration inputs, one map of graph input name to tensor per sample; FP16 and BF16
+ *                    measure their outputs against f32's on them (ConvertPrecision), else on random inputs
  * @param calibrationMethod for INT8: MINMAX or PERCENTILE
  */
 public record PassOptions(String layout, Precision dtype, List<Map<String, Attribute.Tensor>> calibration,
