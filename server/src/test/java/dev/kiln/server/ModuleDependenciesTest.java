@@ -7,7 +7,7 @@ import org.junit.jupiter.api.Test;
 
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 
-/** The dependency arrows of the module map: the IR sees only the JDK; a deployed model needs only runtime and IR. */
+/** The dependency arrows of the module map: the IR sees only the JDK, passes only the IR; a deployed model needs only runtime and IR. */
 class ModuleDependenciesTest {
     private static final JavaClasses KILN = new ClassFileImporter()
             .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
@@ -24,6 +24,14 @@ class ModuleDependenciesTest {
     void frontendNeverSeesRuntimeOrLaterStages() {
         noClasses().that().resideInAPackage("dev.kiln.frontend..")
                 .should().dependOnClassesThat().resideInAnyPackage("dev.kiln.runtime..", "dev.kiln.passes..", "dev.kiln.backends..",
+                        "dev.kiln.jobs..", "dev.kiln.server..", "dev.kiln.cli..")
+                .check(KILN);
+    }
+
+    @Test
+    void passesSeeOnlyTheIr() {
+        noClasses().that().resideInAPackage("dev.kiln.passes..")
+                .should().dependOnClassesThat().resideInAnyPackage("dev.kiln.frontend..", "dev.kiln.runtime..", "dev.kiln.backends..",
                         "dev.kiln.jobs..", "dev.kiln.server..", "dev.kiln.cli..")
                 .check(KILN);
     }
