@@ -37,6 +37,13 @@ class ModuleDependenciesTest {
     }
 
     @Test
+    void backendsNeverSeeFrontendsOrLaterStages() {
+        noClasses().that().resideInAPackage("dev.kiln.backends..")
+                .should().dependOnClassesThat().resideInAnyPackage("dev.kiln.frontend..", "dev.kiln.jobs..", "dev.kiln.server..", "dev.kiln.cli..")
+                .check(KILN);
+    }
+
+    @Test
     void runtimeNeverSeesTheCompiler() {
         noClasses().that().resideInAPackage("dev.kiln.runtime..")
                 .should().dependOnClassesThat().resideInAnyPackage("dev.kiln.frontend..", "dev.kiln.passes..", "dev.kiln.backends..",
