@@ -1,6 +1,7 @@
 package dev.kiln.cli;
 
 import dev.kiln.runtime.Npy;
+import dev.kiln.runtime.Tensor;
 import dev.kiln.testmodels.Fixtures;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -49,6 +50,37 @@ class OptimizeCommandTest {
             maxRef = Math.max(maxRef, Math.abs(want[i]));
         }
         assertTrue(maxDiff / maxRef <= 1e-4, "relative difference " + maxDiff / maxRef);
+    }
+
+    @Test
+    void int8FromCalibrationFoldersKeepsTheLogits() throws Exception {
+        Path m = Fixtures.dir("squeezenet1_1");
+        Tensor golden = Npy.read(m.resolve("input0.npy"));
+        java.util.Random random = new java.util.Random(7);
+        for (int sample = 0; sample < 3; sample++) {
+            Tensor t = Tensor.allocate(golden.dtype(), golden.shape());
+            for (int i = 0; i < t.size(); i++) t.setDouble(i, golden.getDouble(i) + 0.1 * random.nextGaussian());
+            Files.createDirectories(dir.resolve("calib/s" + sample));
+            Npy.write(dir.resolve("calib/s" + sample + "/input0.npy"), t);
+        }
+        Path ir = dir.resolve("q.ir");
+        KilnCliTest.Result r = kiln("optimize", m.resolve("model.onnx").toString(), "--opt-level", "3", "--dtype", "int8",
+                "--calibration", dir.resolve("calib").toString(), "--output", ir.toString());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(Files.readString(ir).contains("QLinearConv("), "integer convolutions expected");
+        KilnCliTest.Result run = kiln("run", ir.toString(), "--input", "input0=" + m.resolve("input0.npy"), "--output-dir", dir.toString());
+        assertEquals(0, run.code(), run.err());
+        float[] got = Npy.read(dir.resolve("output0.npy")).toFloatArray();
+        float[] want = Npy.read(m.resolve("output0.npy")).toFloatArray();
+        double dot = 0;
+        double gg = 0;
+        double ww = 0;
+        for (int i = 0; i < want.length; i++) {
+            dot += (double) got[i] * want[i];
+            gg += (double) got[i] * got[i];
+            ww += (double) want[i] * want[i];
+        }
+        assertTrue(dot / Math.sqrt(gg * ww) >= 0.99, "cosine " + dot / Math.sqrt(gg * ww));
     }
 
     @Test
