@@ -1,0 +1,725 @@
+package dev.kiln.backends.c;
+
+import dev.kiln.ir.Attribute;
+import dev.kiln.ir.Constant;
+import dev.kiln.ir.DType;
+import dev.kiln.ir.Graph;
+import dev.kiln.ir.Node;
+import dev.kiln.ir.TensorType;
+import dev.kiln.ir.Value;
+import dev.kiln.ir.ops.ElementwiseProgram;
+import dev.kiln.ir.ops.ElementwiseProgram.Input;
+import dev.kiln.ir.ops.ElementwiseProgram.Literal;
+import dev.kiln.ir.ops.ElementwiseProgram.Operand;
+import dev.kiln.ir.ops.ElementwiseProgram.Step;
+import dev.kiln.passes.MemoryPlan;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Turns an optimised, fully static-shaped f32 graph in NCHW layout into one C source file specialised
+ * to its shapes, a weights blob and an arena size.
+ *
+ * <p>The graph must have been through the pass pipeline up to {@code PlanMemory} (intermediate values
+ * live at the planned offsets of one arena). The weights blob holds every constant, each at a
+ * 64-byte-aligned offset; the C code never embeds weights. Every C identifier comes from the compiler
+ * (value and node indices), never from a model's names.
+ *
+ * <p>The exported C ABI of the generated file:
+ * <pre>
+ * long kiln_arena_bytes(void);            // bytes of scratch memory kiln_init must be given (64-byte aligned)
+ * int  kiln_init(const void* weights, void* arena);  // weights.bin's bytes (64-byte aligned); packs weights into the arena; 0 on success
+ * int  kiln_run(const void* const* inputs, void* const* outputs);  // graph order, dense row-major f32; 0 on success
+ * int  kiln_num_inputs(void), kiln_num_outputs(void);
+ * int  kiln_input_rank(int i), kiln_output_rank(int i);
+ * long kiln_input_dim(int i, int d), kiln_output_dim(int i, int d);
+ * </pre>
+ * kiln_run is not reentrant (one arena); it returns -1 when kiln_init was not called.
+ */
+public final class CCodeGenerator {
+    /**
+     * The generated program: C source, the weights blob and the arena bytes: the memory plan's
+     * intermediates, then the kernels' workspace, then the weights kiln_init packs for the GEMM.
+     */
+    public record CProgram(String source, ByteBuffer weights, long arenaBytes) {}
+
+    private static final String[] KERNEL_FILES = {"activations.h", "gemm.h", "nn.h"};
+    private static final Set<String> VIEWS = Set.of("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity");
+    private static final Set<String> BINARY = Set.of("Add", "Sub", "Mul", "Div", "Pow", "PRelu", "Max", "Min");
+    private static final Set<String> UNARY = Set.of("Relu", "Sigmoid", "Tanh", "HardSwish", "Softplus", "Softsign",
+            "Mish", "Neg", "Abs", "Sqrt", "Reciprocal", "Erf", "Floor", "Ceil", "Round", "Sin", "Cos", "Exp", "Log",
+            "LeakyRelu", "Elu", "HardSigmoid", "Clip", "Gelu");
+    private static final Set<String> OTHERS = Set.of("Conv", "FusedConv", "Gemm", "FusedGemm", "MatMul", "FusedMatMul",
+            "MaxPool", "AveragePool", "GlobalAveragePool", "Concat", "Softmax", "LayerNormalization", "FusedElementwise",
+            "Transpose", "Slice", "Attention");
+    /** Activation names in the order of the C enum KILN_ACT_*. */
+    private static final List<String> ACTIVATIONS = List.of(ElementwiseProgram.NO_ACTIVATION, "Relu", "LeakyRelu", "Clip",
+            "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Swish", "Gelu", "GeluTanh", "Elu", "Softplus", "Softsign", "Mish");
+    /** The C side's GEMM workspace: KILN_MC * KILN_KC + KILN_KC * KILN_NC floats for the largest blocking (AVX-512). */
+    private static final long GEMM_WORKSPACE_FLOATS = 96L * 256 + 256L * 1024;
+
+    private final Graph graph;
+    private final MemoryPlan plan;
+    private final Map<String, String> pointers = new HashMap<>();
+    private final Map<String, Long> weightOffsets = new LinkedHashMap<>();
+    private final StringBuilder body = new StringBuilder();
+    private final StringBuilder init = new StringBuilder();
+    private long workspaceFloats;
+    private long prepackedFloats;
+
+    private CCodeGenerator(Graph graph, MemoryPlan plan) {
+        this.graph = graph;
+        this.plan = plan;
+    }
+
+    /**
+     * Generates the program of a graph and its memory plan.
+     *
+     * @throws UnsupportedOperationException listing every node with no kernel here ("OperatorNotImplemented: ...")
+     * @throws IllegalArgumentException      for a graph that is not static-shaped or not planned
+     */
+    public static CProgram generate(Graph graph, MemoryPlan plan) {
+        if (plan == null) throw new IllegalArgumentException("graph " + graph.name() + " has no memory plan; run the pipeline through PlanMemory first");
+        checkSupported(graph);
+        return new CCodeGenerator(graph, plan).emit();
+    }
+
+    /** Fails naming every node whose op, dtype or layout this backend has no kernel for. */
+    static void checkSupported(Graph graph) {
+        List<String> missing = new ArrayList<>();
+        for (Node n : graph.nodes()) {
+            boolean known = VIEWS.contains(n.op()) || BINARY.contains(n.op()) || UNARY.contains(n.op()) || OTHERS.contains(n.op());
+            String problem = known ? unsupportedTypes(n) : "";
+            if (problem != null) missing.add(n.op() + problem + " at node " + n.name());
+        }
+        if (!missing.isEmpty()) {
+            throw new UnsupportedOperationException("OperatorNotImplemented: backend c has no kernel for " + String.join("; ", missing));
+        }
+    }
+
+    /** Null when the node's values are static f32 in a plain layout, else what is wrong in brackets. */
+    private static String unsupportedTypes(Node n) {
+        List<Value> values = new ArrayList<>(n.outputs());
+        if (!VIEWS.contains(n.op())) {
+            for (Value v : n.inputs()) if (v != null && !isParameterInput(n, v)) values.add(v);
+        }
+        for (Value v : values) {
+            TensorType t = v.type();
+            if (t.dtype() != DType.F32) return " (" + t.dtype() + ")";
+            if (!t.shape().isStatic()) return " (symbolic shape " + t.shape() + ")";
+            if (!t.layout().isAny() && !t.layout().name().equals("NCHW")) return " (layout " + t.layout() + ")";
+        }
+        return null;
+    }
+
+    /** Inputs that are compile-time parameters rather than data (Clip's bounds, Slice's starts, ends, axes and steps). */
+    private static boolean isParameterInput(Node n, Value v) {
+        return (n.op().equals("Clip") || n.op().equals("Slice")) && n.inputs().indexOf(v) > 0;
+    }
+
+    private CProgram emit() {
+        ByteBuffer weights = layoutWeights();
+        for (int i = 0; i < graph.inputs().size(); i++) pointers.put(graph.inputs().get(i).name(), "kiln_in" + i);
+        for (int i = 0; i < graph.outputs().size(); i++) {
+            String name = graph.outputs().get(i).name();
+            if (!pointers.containsKey(name)) pointers.put(name, "kiln_out" + i);
+        }
+        List<Node> nodes = graph.nodes();
+        for (int i = 0; i < nodes.size(); i++) emitNode(i, nodes.get(i));
+        for (int i = 0; i < graph.outputs().size(); i++) {
+            Value v = graph.outputs().get(i);
+            String p = ptr(v);
+            if (!p.equals("kiln_out" + i)) {
+                body.append("    memcpy(kiln_out").append(i).append(", ").append(p).append(", ").append(bytes(v)).append(");\n");
+            }
+        }
+        long workspaceOffset = align(plan.arenaBytes());
+        long prepackedOffset = align(workspaceOffset + workspaceFloats * 4);
+        long arena = prepackedOffset + prepackedFloats * 4;
+        StringBuilder c = new StringBuilder("/* Generated by Kiln (backend c). */\n");
+        for (String f : KERNEL_FILES) c.append(kernelSource(f)).append('\n');
+        c.append("static const char* kiln_w;\nstatic char* kiln_a;\n");
+        c.append("#define KILN_W(off) ((float*) (kiln_w + (off)))\n#define KILN_A(off) ((float*) (kiln_a + (off)))\n");
+        c.append("#define KILN_WS KILN_A(").append(workspaceOffset).append("L)\n");
+        c.append("#define KILN_PACKED KILN_A(").append(prepackedOffset).append("L)\n\n");
+        c.append("long kiln_arena_bytes(void) { return ").append(arena).append("L; }\n");
+        c.append("int kiln_init(const void* weights, void* arena) {\n    if (!arena && kiln_arena_bytes() > 0) return -2;\n")
+                .append("    kiln_w = (const char*) weights;\n    kiln_a = (char*) arena;\n").append(init).append("    return 0;\n}\n");
+        shapeFunctions(c, "input", graph.inputs());
+        shapeFunctions(c, "output", graph.outputs());
+        c.append("int kiln_run(const void* const* inputs, void* const* outputs) {\n    if (!kiln_a && kiln_arena_bytes() > 0) return -1;\n");
+        for (int i = 0; i < graph.inputs().size(); i++) c.append("    float* kiln_in").append(i).append(" = (float*) inputs[").append(i).append("];\n");
+        for (int i = 0; i < graph.outputs().size(); i++) c.append("    float* kiln_out").append(i).append(" = (float*) outputs[").append(i).append("];\n");
+        c.append(body).append("    return 0;\n}\n");
+        return new CProgram(c.toString(), weights, arena);
+    }
+
+    private static void shapeFunctions(StringBuilder c, String kind, List<Value> values) {
+        c.append("int kiln_num_").append(kind).append("s(void) { return ").append(values.size()).append("; }\n");
+        c.append("int kiln_").append(kind).append("_rank(int i) {\n    switch (i) {\n");
+        for (int i = 0; i < values.size(); i++) c.append("        case ").append(i).append(": return ").append(values.get(i).type().rank()).append(";\n");
+        c.append("        default: return -1;\n    }\n}\n");
+        c.append("long kiln_").append(kind).append("_dim(int i, int d) {\n");
+        for (int i = 0; i < values.size(); i++) {
+            long[] dims = values.get(i).type().shape().sizes();
+            c.append("    if (i == ").append(i).append(") {\n        static const long dims[] = {");
+            for (long d : dims) c.append(d).append("L, ");
+            c.append("0L};\n        return d >= 0 && d < ").append(dims.length).append(" ? dims[d] : -1;\n    }\n");
+        }
+        c.append("    return -1;\n}\n");
+    }
+
+    private ByteBuffer layoutWeights() {
+        long size = 0;
+        for (Constant k : graph.constants().values()) {
+            weightOffsets.put(k.name(), size);
+            size = align(size + k.data().remaining());
+        }
+        if (size > Integer.MAX_VALUE) throw new IllegalArgumentException("weights of " + size + " bytes exceed 2 GiB");
+        ByteBuffer w = ByteBuffer.allocate((int) size).order(ByteOrder.LITTLE_ENDIAN);
+        for (Constant k : graph.constants().values()) w.position(weightOffsets.get(k.name()).intValue()).put(k.data());
+        return w.position(0);
+    }
+
+    private static long align(long n) { return (n + MemoryPlan.ALIGNMENT - 1) / MemoryPlan.ALIGNMENT * MemoryPlan.ALIGNMENT; }
+
+    private static String kernelSource(String file) {
+        try (InputStream in = CCodeGenerator.class.getResourceAsStream("kernels/" + file)) {
+            if (in == null) throw new IllegalStateException("kernel source " + file + " is missing from the classpath");
+            return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The C expression (of type float*) for a value's first element. */
+    private String ptr(Value v) {
+        String p = pointers.get(v.name());
+        if (p != null) return p;
+        if (v instanceof Constant) {
+            p = "KILN_W(" + weightOffsets.get(v.name()) + "L)";
+        } else {
+            MemoryPlan.Slot s = plan.slot(v.name());
+            if (s != null) {
+                p = "KILN_A(" + s.offset() + "L)";
+            } else if (v.producer() != null && VIEWS.contains(v.producer().op())) {
+                p = ptr(v.producer().input(0));
+            } else {
+                throw new IllegalArgumentException("value %" + v.name() + " has no place in the memory plan: " + plan.outsideArena().get(v.name()));
+            }
+        }
+        pointers.put(v.name(), p);
+        return p;
+    }
+
+    private static long[] dims(Value v) { return v.type().shape().sizes(); }
+
+    private static long count(Value v) { return v.type().shape().elementCount(); }
+
+    private static long bytes(Value v) { return count(v) * 4; }
+
+    private void emitNode(int index, Node n) {
+        body.append("    /* node ").append(index).append(": ").append(n.op()).append(" */\n    {\n");
+        String op = n.op();
+        if (VIEWS.contains(op)) emitView(n);
+        else if (op.equals("Conv") || op.equals("FusedConv")) emitConv(n);
+        else if (op.equals("Gemm") || op.equals("FusedGemm")) emitGemm(n);
+        else if (op.equals("MatMul") || op.equals("FusedMatMul")) emitMatMul(n);
+        else if (op.equals("MaxPool") || op.equals("AveragePool")) emitPool(n);
+        else if (op.equals("GlobalAveragePool")) {
+            long[] x = dims(n.input(0));
+            line("kiln_global_average_pool(" + (x[0] * x[1]) + "L, " + (count(n.input(0)) / (x[0] * x[1])) + "L, "
+                    + ptr(n.input(0)) + ", " + ptr(n.output(0)) + ");");
+        } else if (op.equals("Concat")) emitConcat(n);
+        else if (op.equals("Softmax")) emitSoftmax(n);
+        else if (op.equals("LayerNormalization")) emitLayerNorm(n);
+        else if (op.equals("Transpose")) emitTranspose(n);
+        else if (op.equals("Slice")) emitSlice(n);
+        else if (op.equals("Attention")) emitAttention(n);
+        else emitElementwise(n, program(n));
+        body.append("    }\n");
+    }
+
+    private void line(String s) { body.append("        ").append(s).append('\n'); }
+
+    private void emitView(Node n) {
+        String in = ptr(n.input(0));
+        String out = ptr(n.output(0));
+        if (!in.equals(out)) line("memcpy(" + out + ", " + in + ", " + bytes(n.output(0)) + ");");
+    }
+
+    // ---- epilogues -------------------------------------------------------------------------------------------------
+
+    /** Declares {@code kiln_epilogue e} with the node's activation (attributes activation/activation_params). */
+    private void epilogue(Node n, double alpha, double beta, String bias, long biasRs, long biasCs, String residual, long residualLd) {
+        String act = n.attribute("activation") instanceof Attribute.Str s ? s.value() : ElementwiseProgram.NO_ACTIVATION;
+        float[] params = n.attribute("activation_params") instanceof Attribute.Floats f ? f.values() : new float[0];
+        int code = ACTIVATIONS.indexOf(act);
+        if (code < 0) throw new IllegalArgumentException("node " + n.name() + ": backend c has no epilogue for activation " + act);
+        line("kiln_epilogue e = {" + lit(alpha) + ", " + lit(beta) + ", " + (bias == null ? "0" : bias) + ", " + biasRs + "L, " + biasCs + "L, "
+                + (residual == null ? "0" : residual) + ", " + residualLd + "L, " + code + ", "
+                + lit(params.length > 0 ? params[0] : 0) + ", " + lit(params.length > 1 ? params[1] : 0) + "};");
+    }
+
+    /** A float literal that C reads back exactly. */
+    static String lit(double value) {
+        float f = (float) value;
+        if (Float.isNaN(f)) return "NAN";
+        if (Float.isInfinite(f)) return f > 0 ? "INFINITY" : "(-INFINITY)";
+        return "(" + Float.toHexString(f) + "f)";
+    }
+
+    private String optionalPtr(Node n, int i) {
+        Value v = n.input(i);
+        return v == null ? null : ptr(v);
+    }
+
+    private void needWorkspace(long floats) { workspaceFloats = Math.max(workspaceFloats, floats); }
+
+    // ---- convolution -----------------------------------------------------------------------------------------------
+
+    private void emitConv(Node n) {
+        Value x = n.input(0);
+        Value w = n.input(1);
+        Value y = n.output(0);
+        long[] xs = dims(x);
+        long[] ws = dims(w);
+        long[] ys = dims(y);
+        int spatial = xs.length - 2;
+        if (spatial != 1 && spatial != 2) throw new IllegalArgumentException("node " + n.name() + ": backend c convolves 1-D and 2-D inputs only, not " + spatial + "-D");
+        long h = spatial == 2 ? xs[2] : 1;
+        long wd = xs[xs.length - 1];
+        long oh = spatial == 2 ? ys[2] : 1;
+        long ow = ys[ys.length - 1];
+        long kh = spatial == 2 ? ws[2] : 1;
+        long kw = ws[ws.length - 1];
+        long[] strides = ints(n, "strides", spatial, 1);
+        long[] dil = ints(n, "dilations", spatial, 1);
+        long sh = spatial == 2 ? strides[0] : 1;
+        long sw = strides[spatial - 1];
+        long dh = spatial == 2 ? dil[0] : 1;
+        long dw = dil[spatial - 1];
+        long[] pads = pads(n, new long[] {h, wd}, new long[] {oh, ow}, new long[] {kh, kw}, new long[] {sh, sw}, new long[] {dh, dw}, spatial);
+        long group = n.attribute("group") instanceof Attribute.Int g ? g.value() : 1;
+        line("static const kiln_conv_shape s = {" + xs[0] + ", " + xs[1] + ", " + h + ", " + wd + ", " + ys[1] + ", " + oh + ", " + ow + ", "
+                + kh + ", " + kw + ", " + sh + ", " + sw + ", " + dh + ", " + dw + ", " + pads[0] + ", " + pads[1] + ", " + group + "};");
+        epilogue(n, 1, 1, optionalPtr(n, 2), 1, 0, optionalPtr(n, 3), oh * ow);
+        if (group == xs[1] && group == ys[1]) {
+            needWorkspace(ow);
+            line("kiln_conv_depthwise(&s, " + ptr(x) + ", " + ptr(w) + ", " + ptr(y) + ", &e, KILN_WS);");
+        } else {
+            boolean direct = kh == 1 && kw == 1 && sh == 1 && sw == 1 && pads[0] == 0 && pads[1] == 0;
+            needWorkspace(GEMM_WORKSPACE_FLOATS + (direct ? 0 : xs[1] / group * kh * kw * oh * ow));
+            String packed = group == 1 && w instanceof Constant ? prepack(ys[1], xs[1] * kh * kw, ptr(w)) : "0";
+            line("kiln_conv(&s, " + ptr(x) + ", " + ptr(w) + ", " + packed + ", " + ptr(y) + ", &e, KILN_WS);");
+        }
+    }
+
+    /**
+     * Has kiln_init pack a constant row-major [m, k] weight matrix for the GEMM once; returns the C
+     * expression of the packed copy (in the arena's prepacked region, after the workspace).
+     */
+    private String prepack(long m, long k, String weights) {
+        String packed = "(KILN_PACKED + " + prepackedFloats + "L)";
+        init.append("    kiln_pack_a_all(").append(m).append("L, ").append(k).append("L, ").append(weights).append(", ").append(k)
+                .append("L, 1L, ").append(packed).append(");\n");
+        prepackedFloats += align((m + 11) / 12 * 12 * k * 4) / 4;
+        return packed;
+    }
+
+    /** An ints attribute of {@code length} values, or that many copies of {@code fallback} when absent. */
+    private static long[] ints(Node n, String name, int length, long fallback) {
+        if (n.attribute(name) instanceof Attribute.Ints a && a.values().length > 0) return a.values();
+        long[] v = new long[length];
+        java.util.Arrays.fill(v, fallback);
+        return v;
+    }
+
+    /** The top and left pads (for 1-D: 0 and the begin pad), from auto_pad or pads; index 2, 3: bottom and right. */
+    private static long[] pads(Node n, long[] in, long[] out, long[] k, long[] s, long[] d, int spatial) {
+        String autoPad = n.attribute("auto_pad") instanceof Attribute.Str a ? a.value() : "NOTSET";
+        long[] result = new long[4];
+        if (autoPad.equals("SAME_UPPER") || autoPad.equals("SAME_LOWER")) {
+            for (int i = 0; i < 2; i++) {
+                long total = Math.max(0, (out[i] - 1) * s[i] + (k[i] - 1) * d[i] + 1 - in[i]);
+                long begin = autoPad.equals("SAME_UPPER") ? total / 2 : total - total / 2;
+                result[i] = begin;
+                result[i + 2] = total - begin;
+            }
+        } else if (!autoPad.equals("VALID")) {
+            long[] p = ints(n, "pads", 2 * spatial, 0);
+            if (spatial == 2) {
+                result = new long[] {p[0], p[1], p[2], p[3]};
+            } else {
+                result = new long[] {0, p[0], 0, p[1]};
+            }
+        }
+        return result;
+    }
+
+    // ---- pooling ---------------------------------------------------------------------------------------------------
+
+    private void emitPool(Node n) {
+        if (n.outputs().size() > 1) throw new IllegalArgumentException("node " + n.name() + ": backend c has no MaxPool with Indices");
+        Value x = n.input(0);
+        Value y = n.output(0);
+        long[] xs = dims(x);
+        long[] ys = dims(y);
+        int spatial = xs.length - 2;
+        if (spatial != 1 && spatial != 2) throw new IllegalArgumentException("node " + n.name() + ": backend c pools 1-D and 2-D inputs only");
+        long h = spatial == 2 ? xs[2] : 1;
+        long wd = xs[xs.length - 1];
+        long oh = spatial == 2 ? ys[2] : 1;
+        long ow = ys[ys.length - 1];
+        long[] kernel = ints(n, "kernel_shape", spatial, 1);
+        long kh = spatial == 2 ? kernel[0] : 1;
+        long kw = kernel[spatial - 1];
+        long[] strides = ints(n, "strides", spatial, 1);
+        long[] dil = ints(n, "dilations", spatial, 1);
+        long sh = spatial == 2 ? strides[0] : 1;
+        long sw = strides[spatial - 1];
+        long dh = spatial == 2 ? dil[0] : 1;
+        long dw = dil[spatial - 1];
+        long[] pads = pads(n, new long[] {h, wd}, new long[] {oh, ow}, new long[] {kh, kw}, new long[] {sh, sw}, new long[] {dh, dw}, spatial);
+        boolean includePad = n.attribute("count_include_pad") instanceof Attribute.Int c && c.value() != 0;
+        line("static const kiln_pool_shape s = {" + (xs[0] * xs[1]) + ", " + h + ", " + wd + ", " + oh + ", " + ow + ", " + kh + ", " + kw + ", "
+                + sh + ", " + sw + ", " + dh + ", " + dw + ", " + pads[0] + ", " + pads[1] + ", " + pads[2] + ", " + pads[3] + ", " + (includePad ? 1 : 0) + "};");
+        String kernel2 = n.op().equals("MaxPool") ? "kiln_max_pool" : "kiln_average_pool";
+        line(kernel2 + "(&s, " + ptr(x) + ", " + ptr(y) + ");");
+    }
+
+    // ---- matrix products -------------------------------------------------------------------------------------------
+
+    private void emitGemm(Node n) {
+        Value a = n.input(0);
+        Value b = n.input(1);
+        Value y = n.output(0);
+        boolean ta = n.attribute("transA") instanceof Attribute.Int t && t.value() != 0;
+        boolean tb = n.attribute("transB") instanceof Attribute.Int t2 && t2.value() != 0;
+        double alpha = n.attribute("alpha") instanceof Attribute.Float f ? f.value() : 1.0;
+        double beta = n.attribute("beta") instanceof Attribute.Float f2 ? f2.value() : 1.0;
+        long[] as = dims(a);
+        long[] bs = dims(b);
+        long m = dims(y)[0];
+        long nn = dims(y)[1];
+        long k = ta ? as[0] : as[1];
+        long aRs = ta ? 1 : as[1];
+        long aCs = ta ? as[1] : 1;
+        long bRs = tb ? 1 : bs[1];
+        long bCs = tb ? bs[1] : 1;
+        String bias = optionalPtr(n, 2);
+        long biasRs = 0;
+        long biasCs = 0;
+        if (bias != null) {
+            long[] cs = dims(n.input(2));
+            long rows = cs.length == 2 ? cs[0] : 1;
+            long cols = cs.length >= 1 ? cs[cs.length - 1] : 1;
+            biasRs = rows == 1 ? 0 : cols;
+            biasCs = cols == 1 ? 0 : 1;
+        }
+        epilogue(n, alpha, beta, bias, biasRs, biasCs, optionalPtr(n, 3), nn);
+        needWorkspace(GEMM_WORKSPACE_FLOATS);
+        line("kiln_sgemm(" + m + "L, " + nn + "L, " + k + "L, " + ptr(a) + ", " + aRs + "L, " + aCs + "L, 0, " + ptr(b) + ", " + bRs + "L, " + bCs + "L, "
+                + ptr(y) + ", " + nn + "L, &e, KILN_WS);");
+    }
+
+    private void emitMatMul(Node n) {
+        Value a = n.input(0);
+        Value b = n.input(1);
+        Value y = n.output(0);
+        long[] as = dims(a);
+        long[] bs = dims(b);
+        long m = as.length == 1 ? 1 : as[as.length - 2];
+        long k = as[as.length - 1];
+        long nn = bs.length == 1 ? 1 : bs[bs.length - 1];
+        long bRs = bs.length == 1 ? 1 : nn;
+        long[] ys = dims(y);
+        long[] batch = java.util.Arrays.copyOf(ys, ys.length - (as.length == 1 ? 0 : 1) - (bs.length == 1 ? 0 : 1));
+        long batches = 1;
+        for (long d : batch) batches *= d;
+        String bias = optionalPtr(n, 2);
+        long biasRs = 0;
+        long biasCs = 0;
+        if (bias != null) {
+            long[] cs = dims(n.input(2));
+            for (int d = 0; d < cs.length - 2; d++) {
+                if (cs[d] != 1) throw new IllegalArgumentException("node " + n.name() + ": backend c takes a FusedMatMul bias that is the same for every batch, not " + java.util.Arrays.toString(cs));
+            }
+            long cols = cs.length >= 1 ? cs[cs.length - 1] : 1;
+            long rows = cs.length >= 2 ? cs[cs.length - 2] : 1;
+            biasRs = rows == 1 ? 0 : cols;
+            biasCs = cols == 1 ? 0 : 1;
+        }
+        String residual = optionalPtr(n, 3);
+        epilogue(n, 1, 1, bias, biasRs, biasCs, residual, nn);
+        needWorkspace(GEMM_WORKSPACE_FLOATS);
+        line("for (long b = 0; b < " + batches + "L; b++) {");
+        line("    kiln_epilogue eb = e;");
+        if (residual != null) line("    eb.residual += b * " + (m * nn) + "L;");
+        String aOff = batchOffset(batch, as, Math.min(as.length, 2), m * k);
+        String bOff = batchOffset(batch, bs, Math.min(bs.length, 2), k * nn);
+        line("    kiln_sgemm(" + m + "L, " + nn + "L, " + k + "L, " + ptr(a) + " + " + aOff + ", " + k + "L, 1L, 0, " + ptr(b) + " + " + bOff + ", " + bRs + "L, 1L, "
+                + ptr(y) + " + b * " + (m * nn) + "L, " + nn + "L, &eb, KILN_WS);");
+        line("}");
+    }
+
+    /** C expression of an operand's element offset for batch index b, broadcasting its batch dims to {@code batch}. */
+    private static String batchOffset(long[] batch, long[] operand, int matrixDims, long matrixSize) {
+        int opBatch = operand.length - matrixDims;
+        StringBuilder e = new StringBuilder("0L");
+        long outStride = 1;
+        long inStride = matrixSize;
+        for (int d = batch.length - 1; d >= 0; d--) {
+            int od = d - (batch.length - opBatch);
+            if (od >= 0 && operand[od] != 1) e.append(" + ((b / ").append(outStride).append("L) % ").append(batch[d]).append("L) * ").append(inStride).append('L');
+            if (od >= 0) inStride *= operand[od];
+            outStride *= batch[d];
+        }
+        return "(" + e + ")";
+    }
+
+    // ---- data movement and normalisation ---------------------------------------------------------------------------
+
+    private void emitConcat(Node n) {
+        Value y = n.output(0);
+        long[] ys = dims(y);
+        int axis = normalizeAxis(n, "axis", 0, ys.length);
+        long outer = 1;
+        for (int d = 0; d < axis; d++) outer *= ys[d];
+        long inner = 1;
+        for (int d = axis + 1; d < ys.length; d++) inner *= ys[d];
+        long offset = 0;
+        for (Value in : n.inputs()) {
+            long chunk = dims(in)[axis] * inner;
+            if (chunk > 0) {
+                line("for (long o = 0; o < " + outer + "L; o++) memcpy(" + ptr(y) + " + o * " + (ys[axis] * inner) + "L + " + offset + "L, "
+                        + ptr(in) + " + o * " + chunk + "L, " + (chunk * 4) + ");");
+            }
+            offset += chunk;
+        }
+    }
+
+    private static int normalizeAxis(Node n, String name, long fallback, int rank) {
+        long axis = n.attribute(name) instanceof Attribute.Int a ? a.value() : fallback;
+        return (int) (axis < 0 ? axis + rank : axis);
+    }
+
+    private void emitSoftmax(Node n) {
+        long[] xs = dims(n.input(0));
+        int axis = normalizeAxis(n, "axis", -1, xs.length);
+        long outer = 1;
+        for (int d = 0; d < axis; d++) outer *= xs[d];
+        long inner = 1;
+        for (int d = axis + 1; d < xs.length; d++) inner *= xs[d];
+        line("kiln_softmax(" + outer + "L, " + xs[axis] + "L, " + inner + "L, " + ptr(n.input(0)) + ", " + ptr(n.output(0)) + ");");
+    }
+
+    private void emitLayerNorm(Node n) {
+        if (n.outputs().size() > 1) throw new IllegalArgumentException("node " + n.name() + ": backend c computes LayerNormalization's Y only, not Mean and InvStdDev");
+        long[] xs = dims(n.input(0));
+        int axis = normalizeAxis(n, "axis", -1, xs.length);
+        long rows = 1;
+        for (int d = 0; d < axis; d++) rows *= xs[d];
+        long size = count(n.input(0)) / Math.max(rows, 1);
+        double eps = n.attribute("epsilon") instanceof Attribute.Float f ? f.value() : 1e-5;
+        Value scale = n.input(1);
+        Value bias = n.input(2);
+        for (Value v : new Value[] {scale, bias}) {
+            if (v != null && count(v) != 1 && count(v) != size) {
+                throw new IllegalArgumentException("node " + n.name() + ": backend c takes LayerNormalization scale and bias of one value or the normalized size " + size);
+            }
+        }
+        line("kiln_layer_norm(" + rows + "L, " + size + "L, " + ptr(n.input(0)) + ", " + ptr(scale) + ", " + (count(scale) == 1 ? 0 : 1) + "L, "
+                + (bias == null ? "0, 0L" : ptr(bias) + ", " + (count(bias) == 1 ? 0 : 1) + "L") + ", " + lit(eps) + ", " + ptr(n.output(0)) + ");");
+    }
+
+    private void emitTranspose(Node n) {
+        long[] xs = dims(n.input(0));
+        long[] perm = new long[xs.length];
+        for (int d = 0; d < perm.length; d++) perm[d] = perm.length - 1 - d;
+        if (n.attribute("perm") instanceof Attribute.Ints p && p.values().length == xs.length) perm = p.values();
+        long[] inStrides = strides(xs);
+        long[] steps = new long[xs.length];
+        for (int d = 0; d < xs.length; d++) steps[d] = inStrides[(int) perm[d]];
+        emitGather(n, 0, steps);
+    }
+
+    private void emitSlice(Node n) {
+        long[] xs = dims(n.input(0));
+        long[] starts = constantLongs(n, 1);
+        long[] ends = constantLongs(n, 2);
+        long[] axes = n.input(3) == null ? null : constantLongs(n, 3);
+        long[] stepsIn = n.input(4) == null ? null : constantLongs(n, 4);
+        long[] begin = new long[xs.length];
+        long[] step = new long[xs.length];
+        java.util.Arrays.fill(step, 1);
+        for (int i = 0; i < starts.length; i++) {
+            int axis = (int) (axes == null ? i : (axes[i] < 0 ? axes[i] + xs.length : axes[i]));
+            long st = stepsIn == null ? 1 : stepsIn[i];
+            long dim = xs[axis];
+            long b = starts[i] < 0 ? starts[i] + dim : starts[i];
+            b = st > 0 ? Math.max(0, Math.min(b, dim)) : Math.max(0, Math.min(b, dim - 1));
+            begin[axis] = b;
+            step[axis] = st;
+        }
+        long[] inStrides = strides(xs);
+        long base = 0;
+        long[] steps = new long[xs.length];
+        for (int d = 0; d < xs.length; d++) {
+            base += begin[d] * inStrides[d];
+            steps[d] = step[d] * inStrides[d];
+        }
+        emitGather(n, base, steps);
+    }
+
+    private static long[] strides(long[] dims) {
+        long[] s = new long[dims.length];
+        long stride = 1;
+        for (int d = dims.length - 1; d >= 0; d--) {
+            s[d] = stride;
+            stride *= dims[d];
+        }
+        return s;
+    }
+
+    private static long[] constantLongs(Node n, int input) {
+        if (!(n.input(input) instanceof Constant c) || (c.type().dtype() != DType.I64 && c.type().dtype() != DType.I32)) {
+            throw new IllegalArgumentException("node " + n.name() + ": backend c takes " + n.op() + " input " + input + " as an integer constant");
+        }
+        ByteBuffer b = c.data();
+        long[] v = new long[(int) count(c)];
+        for (int i = 0; i < v.length; i++) v[i] = c.type().dtype() == DType.I64 ? b.getLong(i * 8) : b.getInt(i * 4);
+        return v;
+    }
+
+    /** y[i] = x[base + sum_d coordinate_d(i) * steps[d]]: a strided view copied out (Transpose, Slice). */
+    private void emitGather(Node n, long base, long[] steps) {
+        long[] ys = dims(n.output(0));
+        StringBuilder e = new StringBuilder().append(base).append('L');
+        long outStride = 1;
+        for (int d = ys.length - 1; d >= 0; d--) {
+            if (ys[d] != 1) e.append(" + ((i / ").append(outStride).append("L) % ").append(ys[d]).append("L) * (").append(steps[d]).append("L)");
+            outStride *= ys[d];
+        }
+        line("for (long i = 0; i < " + count(n.output(0)) + "L; i++) " + ptr(n.output(0)) + "[i] = " + ptr(n.input(0)) + "[" + e + "];");
+    }
+
+    private void emitAttention(Node n) {
+        boolean plain = n.inputs().size() <= 3 && n.outputs().size() == 1
+                && !(n.attribute("is_causal") instanceof Attribute.Int c && c.value() != 0)
+                && !(n.attribute("softcap") instanceof Attribute.Float f && f.value() != 0)
+                && !(n.attribute("left_window_size") instanceof Attribute.Int l && l.value() >= 0)
+                && !(n.attribute("right_window_size") instanceof Attribute.Int r && r.value() >= 0);
+        if (!plain) throw new IllegalArgumentException("node " + n.name() + ": backend c runs Attention without mask, cache, causal or window limits, softcap or extra outputs only");
+        long[] q = dims(n.input(0));
+        long[] k = dims(n.input(1));
+        long[] v = dims(n.input(2));
+        boolean threeD = q.length == 3;
+        long qHeads = threeD ? ((Attribute.Int) n.attribute("q_num_heads")).value() : q[1];
+        long kvHeads = threeD ? ((Attribute.Int) n.attribute("kv_num_heads")).value() : k[1];
+        long head = threeD ? q[2] / qHeads : q[3];
+        long vHead = threeD ? v[2] / kvHeads : v[3];
+        long qSeq = threeD ? q[1] : q[2];
+        long kvSeq = threeD ? k[1] : k[2];
+        double scale = n.attribute("scale") instanceof Attribute.Float f ? f.value() : 1 / Math.sqrt(head);
+        String qs = layoutStrides(threeD, qHeads, qSeq, head);
+        String ks = layoutStrides(threeD, kvHeads, kvSeq, head);
+        String vs = layoutStrides(threeD, kvHeads, kvSeq, vHead);
+        String ysd = layoutStrides(threeD, qHeads, qSeq, vHead);
+        line("static const kiln_attention_shape s = {" + q[0] + ", " + qHeads + ", " + kvHeads + ", " + qSeq + ", " + kvSeq + ", " + head + ", " + vHead + ", "
+                + qs + ", " + ks + ", " + vs + ", " + ysd + ", " + lit(scale) + "};");
+        needWorkspace(kvSeq);
+        line("kiln_attention(&s, " + ptr(n.input(0)) + ", " + ptr(n.input(1)) + ", " + ptr(n.input(2)) + ", " + ptr(n.output(0)) + ", KILN_WS);");
+    }
+
+    /** Batch, head and sequence strides of a [B, S, H*D] (3-D) or [B, H, S, D] tensor. */
+    private static String layoutStrides(boolean threeD, long heads, long seq, long size) {
+        return threeD ? (seq * heads * size) + "L, " + size + "L, " + (heads * size) + "L"
+                : (heads * seq * size) + "L, " + (seq * size) + "L, " + size + "L";
+    }
+
+    // ---- elementwise -----------------------------------------------------------------------------------------------
+
+    /** The step program of an elementwise node: a FusedElementwise's own, or the one step a plain op is. */
+    private static List<Step> program(Node n) {
+        String op = n.op();
+        if (op.equals("FusedElementwise")) return ElementwiseProgram.parse(((Attribute.Strs) n.attribute("program")).values(), n.inputs().size());
+        if (BINARY.contains(op)) {
+            if (n.inputs().size() != 2) throw new IllegalArgumentException("node " + n.name() + ": backend c takes " + op + " of 2 inputs only");
+            return List.of(Step.binary(op, ElementwiseProgram.X, new Input(1)));
+        }
+        return switch (op) {
+            case "LeakyRelu" -> List.of(Step.unary(op, floatAttr(n, "alpha", 0.01)));
+            case "Elu" -> List.of(Step.unary(op, floatAttr(n, "alpha", 1.0)));
+            case "HardSigmoid" -> List.of(Step.unary(op, floatAttr(n, "alpha", 0.2), floatAttr(n, "beta", 0.5)));
+            case "Gelu" -> List.of(Step.unary(n.attribute("approximate") instanceof Attribute.Str s && s.value().equals("tanh") ? "GeluTanh" : "Gelu"));
+            case "Clip" -> List.of(Step.unary(op, clipBound(n, 1, Double.NEGATIVE_INFINITY), clipBound(n, 2, Double.POSITIVE_INFINITY)));
+            default -> List.of(Step.unary(op));
+        };
+    }
+
+    private static double floatAttr(Node n, String name, double fallback) {
+        return n.attribute(name) instanceof Attribute.Float f ? f.value() : fallback;
+    }
+
+    private static double clipBound(Node n, int input, double fallback) {
+        Value v = n.input(input);
+        if (v == null) return fallback;
+        if (!(v instanceof Constant c) || count(c) != 1 || c.type().dtype() != DType.F32) {
+            throw new IllegalArgumentException("node " + n.name() + ": backend c takes Clip bounds that are f32 constants");
+        }
+        return c.data().getFloat(0);
+    }
+
+    /** One loop over the output; each input read at its broadcast index. */
+    private void emitElementwise(Node n, List<Step> steps) {
+        Value y = n.output(0);
+        long[] ys = dims(y);
+        List<String> reads = new ArrayList<>();
+        for (Value in : n.inputs()) reads.add(ptr(in) + "[" + broadcastIndex(dims(in), ys) + "]");
+        line("for (long i = 0; i < " + count(y) + "L; i++) {");
+        line("    float x = " + reads.get(0) + ";");
+        for (Step s : steps) {
+            StringBuilder call = new StringBuilder("kiln_").append(s.function()).append('(');
+            for (int i = 0; i < s.operands().size(); i++) {
+                Operand o = s.operands().get(i);
+                call.append(i > 0 ? ", " : "");
+                if (o instanceof Input in) call.append(reads.get(in.index()));
+                else if (o instanceof Literal l) call.append(lit(l.value()));
+                else call.append('x');
+            }
+            line("    x = " + call + ");");
+        }
+        line("    " + ptr(y) + "[i] = x;");
+        line("}");
+    }
+
+    /** C expression of the element of an input (right-aligned broadcast) read for output element i. */
+    private static String broadcastIndex(long[] in, long[] out) {
+        long inCount = Math.max(1, java.util.Arrays.stream(in).reduce(1, (p, q) -> p * q));
+        long outCount = java.util.Arrays.stream(out).reduce(1, (p, q) -> p * q);
+        if (inCount == outCount) return "i";
+        if (inCount == 1) return "0";
+        StringBuilder e = new StringBuilder("0L");
+        long outStride = 1;
+        long inStride = 1;
+        for (int d = out.length - 1; d >= 0; d--) {
+            int id = d - (out.length - in.length);
+            if (id >= 0 && in[id] != 1) e.append(" + ((i / ").append(outStride).append("L) % ").append(out[d]).append("L) * ").append(inStride).append('L');
+            if (id >= 0) inStride *= in[id];
+            outStride *= out[d];
+        }
+        return "(" + e + ")";
+    }
+}

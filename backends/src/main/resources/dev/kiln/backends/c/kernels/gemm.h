@@ -1,0 +1,186 @@
+/*
+ * Kiln CPU kernels: packed, register-blocked single-precision GEMM.
+ *
+ * C(m, n) = epilogue(sum_k A(m, k) * B(k, n)) with A(m, k) = A[m * a_rs + k * a_cs] and
+ * B(k, n) = B[k * b_rs + n * b_cs], so transposes are strides. The loops block K by KILN_KC, M by
+ * KILN_MC and N by KILN_NC; each block of A and B is packed into MR-row and NR-column panels that the
+ * micro-kernel streams, keeping an MR x NR tile of C in registers. Partial sums of all but the last
+ * K block go to C; the last block applies the epilogue (alpha, bias, residual, activation) as it stores.
+ */
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#define KILN_MR 6
+#define KILN_NR 32
+#elif defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define KILN_MR 6
+#define KILN_NR 16
+#else
+#define KILN_MR 4
+#define KILN_NR 8
+#endif
+#define KILN_KC 256
+#define KILN_MC (KILN_MR * 16)
+#define KILN_NC (KILN_NR * 32)
+
+/* Bytes of workspace kiln_sgemm needs: one packed block of A and one of B. */
+#define KILN_GEMM_WORKSPACE_FLOATS ((long) KILN_MC * KILN_KC + (long) KILN_KC * KILN_NC)
+
+static void kiln_pack_a(long mc, long kc, const float* A, long a_rs, long a_cs, float* dst) {
+    for (long p = 0; p < mc; p += KILN_MR) {
+        long rows = mc - p < KILN_MR ? mc - p : KILN_MR;
+        for (long k = 0; k < kc; k++) {
+            for (long r = 0; r < rows; r++) dst[r] = A[(p + r) * a_rs + k * a_cs];
+            for (long r = rows; r < KILN_MR; r++) dst[r] = 0.0f;
+            dst += KILN_MR;
+        }
+    }
+}
+
+static void kiln_pack_b(long kc, long nc, const float* B, long b_rs, long b_cs, float* dst) {
+    for (long p = 0; p < nc; p += KILN_NR) {
+        long cols = nc - p < KILN_NR ? nc - p : KILN_NR;
+        for (long k = 0; k < kc; k++) {
+            const float* src = B + k * b_rs + p * b_cs;
+            if (b_cs == 1 && cols == KILN_NR) {
+                for (long c = 0; c < KILN_NR; c++) dst[c] = src[c];
+            } else if (b_cs == 1) {
+                memcpy(dst, src, (size_t) cols * sizeof(float));
+            } else {
+                for (long c = 0; c < cols; c++) dst[c] = src[c * b_cs];
+            }
+            for (long c = cols; c < KILN_NR; c++) dst[c] = 0.0f;
+            dst += KILN_NR;
+        }
+    }
+}
+
+/* tile[r * KILN_NR + c] = sum_k pa[k * MR + r] * pb[k * NR + c]. */
+static void kiln_micro_kernel(long kc, const float* pa, const float* pb, float* tile) {
+#if defined(__AVX512F__)
+    __m512 c[KILN_MR][2];
+    for (int r = 0; r < KILN_MR; r++) c[r][0] = c[r][1] = _mm512_setzero_ps();
+    for (long k = 0; k < kc; k++) {
+        __m512 b0 = _mm512_loadu_ps(pb), b1 = _mm512_loadu_ps(pb + 16);
+        for (int r = 0; r < KILN_MR; r++) {
+            __m512 a = _mm512_set1_ps(pa[r]);
+            c[r][0] = _mm512_fmadd_ps(a, b0, c[r][0]);
+            c[r][1] = _mm512_fmadd_ps(a, b1, c[r][1]);
+        }
+        pa += KILN_MR;
+        pb += KILN_NR;
+    }
+    for (int r = 0; r < KILN_MR; r++) {
+        _mm512_storeu_ps(tile + r * KILN_NR, c[r][0]);
+        _mm512_storeu_ps(tile + r * KILN_NR + 16, c[r][1]);
+    }
+#elif defined(__AVX2__) && defined(__FMA__)
+    __m256 c[KILN_MR][2];
+    for (int r = 0; r < KILN_MR; r++) c[r][0] = c[r][1] = _mm256_setzero_ps();
+    for (long k = 0; k < kc; k++) {
+        __m256 b0 = _mm256_loadu_ps(pb), b1 = _mm256_loadu_ps(pb + 8);
+        for (int r = 0; r < KILN_MR; r++) {
+            __m256 a = _mm256_broadcast_ss(pa + r);
+            c[r][0] = _mm256_fmadd_ps(a, b0, c[r][0]);
+            c[r][1] = _mm256_fmadd_ps(a, b1, c[r][1]);
+        }
+        pa += KILN_MR;
+        pb += KILN_NR;
+    }
+    for (int r = 0; r < KILN_MR; r++) {
+        _mm256_storeu_ps(tile + r * KILN_NR, c[r][0]);
+        _mm256_storeu_ps(tile + r * KILN_NR + 8, c[r][1]);
+    }
+#else
+    float c[KILN_MR][KILN_NR];
+    for (int r = 0; r < KILN_MR; r++) for (int j = 0; j < KILN_NR; j++) c[r][j] = 0.0f;
+    for (long k = 0; k < kc; k++) {
+        for (int r = 0; r < KILN_MR; r++) {
+            float a = pa[r];
+            for (int j = 0; j < KILN_NR; j++) c[r][j] += a * pb[j];
+        }
+        pa += KILN_MR;
+        pb += KILN_NR;
+    }
+    for (int r = 0; r < KILN_MR; r++) for (int j = 0; j < KILN_NR; j++) tile[r * KILN_NR + j] = c[r][j];
+#endif
+}
+
+/* Stores rows x cols of a tile at C(i, j): a partial sum, or (last K block) through the epilogue, row by row in loops the compiler vectorises. */
+static void kiln_store_tile(const float* tile, long rows, long cols, float* C, long ldc, long i, long j,
+                            int first, int last, const kiln_epilogue* e) {
+    for (long r = 0; r < rows; r++) {
+        float* crow = C + (i + r) * ldc + j;
+        const float* trow = tile + r * KILN_NR;
+        if (!last) {
+            if (first) memcpy(crow, trow, (size_t) cols * sizeof(float));
+            else for (long c = 0; c < cols; c++) crow[c] += trow[c];
+            continue;
+        }
+        float v[KILN_NR];
+        if (first) for (long c = 0; c < cols; c++) v[c] = trow[c] * e->alpha;
+        else for (long c = 0; c < cols; c++) v[c] = (crow[c] + trow[c]) * e->alpha;
+        if (e->bias) {
+            const float* b = e->bias + (i + r) * e->bias_rs + j * e->bias_cs;
+            if (e->bias_cs == 0) {
+                float bv = e->beta * b[0];
+                for (long c = 0; c < cols; c++) v[c] += bv;
+            } else {
+                for (long c = 0; c < cols; c++) v[c] += e->beta * b[c * e->bias_cs];
+            }
+        }
+        if (e->residual) {
+            const float* z = e->residual + (i + r) * e->residual_ld + j;
+            for (long c = 0; c < cols; c++) v[c] += z[c];
+        }
+        kiln_activate_row(v, cols, e->act, e->p0, e->p1);
+        memcpy(crow, v, (size_t) cols * sizeof(float));
+    }
+}
+
+/*
+ * Packs all of A once (for constant weights, at init): K block pc holds every row's MR panels, at
+ * dst + pc * roundup(M, MR). Needs roundup(M, MR) * K floats (at most roundup(M, 12) * K for any MR here).
+ */
+static void kiln_pack_a_all(long M, long K, const float* A, long a_rs, long a_cs, float* dst) {
+    long mp = (M + KILN_MR - 1) / KILN_MR * KILN_MR;
+    for (long pc = 0; pc < K; pc += KILN_KC) {
+        long kc = K - pc < KILN_KC ? K - pc : KILN_KC;
+        kiln_pack_a(M, kc, A + pc * a_cs, a_rs, a_cs, dst + pc * mp);
+    }
+}
+
+/* packed_a: A as kiln_pack_a_all packed it, or NULL to pack blocks of A as they are needed. */
+static void kiln_sgemm(long M, long N, long K, const float* A, long a_rs, long a_cs, const float* packed_a, const float* B,
+                       long b_rs, long b_cs, float* C, long ldc, const kiln_epilogue* e, float* workspace) {
+    long mp = (M + KILN_MR - 1) / KILN_MR * KILN_MR;
+    float* pa = workspace;
+    float* pb = workspace + (long) KILN_MC * KILN_KC;
+    float tile[KILN_MR * KILN_NR] __attribute__((aligned(64)));
+    if (K == 0) {
+        for (long i = 0; i < M; i++) for (long j = 0; j < N; j++) tile[0] = 0.0f, kiln_store_tile(tile, 1, 1, C, ldc, i, j, 1, 1, e);
+        return;
+    }
+    for (long jc = 0; jc < N; jc += KILN_NC) {
+        long nc = N - jc < KILN_NC ? N - jc : KILN_NC;
+        for (long pc = 0; pc < K; pc += KILN_KC) {
+            long kc = K - pc < KILN_KC ? K - pc : KILN_KC;
+            int first = pc == 0, last = pc + kc == K;
+            kiln_pack_b(kc, nc, B + pc * b_rs + jc * b_cs, b_rs, b_cs, pb);
+            for (long ic = 0; ic < M; ic += KILN_MC) {
+                long mc = M - ic < KILN_MC ? M - ic : KILN_MC;
+                const float* block = pa;
+                if (packed_a) block = packed_a + pc * mp + ic * kc;
+                else kiln_pack_a(mc, kc, A + ic * a_rs + pc * a_cs, a_rs, a_cs, pa);
+                for (long jr = 0; jr < nc; jr += KILN_NR) {
+                    long cols = nc - jr < KILN_NR ? nc - jr : KILN_NR;
+                    for (long ir = 0; ir < mc; ir += KILN_MR) {
+                        long rows = mc - ir < KILN_MR ? mc - ir : KILN_MR;
+                        kiln_micro_kernel(kc, block + ir * kc, pb + jr * kc, tile);
+                        kiln_store_tile(tile, rows, cols, C, ldc, ic + ir, jc + jr, first, last, e);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,258 @@
+/* Kiln CPU kernels: convolution (im2col + GEMM, 1x1 as plain GEMM, depthwise direct), pooling, normalisation. */
+
+typedef struct {
+    long n, c, h, w;          /* input */
+    long m, oh, ow;           /* output channels and spatial size */
+    long kh, kw, sh, sw, dh, dw, pt, pl; /* kernel, strides, dilations, top/left pads */
+    long group;
+} kiln_conv_shape;
+
+/* col[(ci * kh * kw + y * kw + x) * oh * ow + oy * ow + ox] for one group's input channels. */
+static void kiln_im2col(const kiln_conv_shape* s, long channels, const float* x, float* col) {
+    long ohw = s->oh * s->ow;
+    for (long ci = 0; ci < channels; ci++) {
+        const float* plane = x + ci * s->h * s->w;
+        for (long ky = 0; ky < s->kh; ky++) {
+            for (long kx = 0; kx < s->kw; kx++) {
+                float* dst = col + ((ci * s->kh + ky) * s->kw + kx) * ohw;
+                for (long oy = 0; oy < s->oh; oy++) {
+                    long iy = oy * s->sh - s->pt + ky * s->dh;
+                    float* row = dst + oy * s->ow;
+                    if (iy < 0 || iy >= s->h) {
+                        memset(row, 0, (size_t) s->ow * sizeof(float));
+                        continue;
+                    }
+                    const float* src = plane + iy * s->w;
+                    for (long ox = 0; ox < s->ow; ox++) {
+                        long ix = ox * s->sw - s->pl + kx * s->dw;
+                        row[ox] = ix >= 0 && ix < s->w ? src[ix] : 0.0f;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* Workspace floats kiln_conv needs beyond the GEMM's (the im2col matrix of one group; none for 1x1 stride 1 unpadded). */
+static long kiln_conv_col_floats(const kiln_conv_shape* s) {
+    int direct = s->kh == 1 && s->kw == 1 && s->sh == 1 && s->sw == 1 && s->pt == 0 && s->pl == 0;
+    return direct ? 0 : (s->c / s->group) * s->kh * s->kw * s->oh * s->ow;
+}
+
+/* y = epilogue(conv(x, w)), NCHW; bias (per output channel) and residual (y's shape) in e, which this adjusts per group. */
+/* packed_w: for one group, w as kiln_pack_a_all packed it (or NULL). */
+static void kiln_conv(const kiln_conv_shape* s, const float* x, const float* w, const float* packed_w, float* y,
+                      const kiln_epilogue* e, float* workspace) {
+    long cg = s->c / s->group, mg = s->m / s->group, ohw = s->oh * s->ow, k = cg * s->kh * s->kw;
+    float* col = workspace;
+    float* gemm_ws = workspace + kiln_conv_col_floats(s);
+    for (long b = 0; b < s->n; b++) {
+        for (long g = 0; g < s->group; g++) {
+            const float* xg = x + (b * s->c + g * cg) * s->h * s->w;
+            float* yg = y + (b * s->m + g * mg) * ohw;
+            kiln_epilogue eg = *e;
+            if (eg.bias) eg.bias += g * mg;
+            if (eg.residual) eg.residual += (b * s->m + g * mg) * ohw;
+            const float* bmat = xg;
+            if (kiln_conv_col_floats(s) > 0) {
+                kiln_im2col(s, cg, xg, col);
+                bmat = col;
+            }
+            kiln_sgemm(mg, ohw, k, w + g * mg * k, k, 1, s->group == 1 ? packed_w : 0, bmat, ohw, 1, yg, ohw, &eg, gemm_ws);
+        }
+    }
+}
+
+/*
+ * Depthwise convolution (group == c == m): one output channel per input channel. Rows are computed
+ * into a buffer one kernel tap at a time (the interior of a row without bounds checks), then stored
+ * through the epilogue.
+ */
+static void kiln_conv_depthwise(const kiln_conv_shape* s, const float* x, const float* w, float* y, const kiln_epilogue* e,
+                                float* row) {
+    long ohw = s->oh * s->ow;
+    for (long b = 0; b < s->n; b++) {
+        for (long ch = 0; ch < s->c; ch++) {
+            const float* plane = x + (b * s->c + ch) * s->h * s->w;
+            const float* wk = w + ch * s->kh * s->kw;
+            float* out = y + (b * s->c + ch) * ohw;
+            const float* res = e->residual ? e->residual + (b * s->c + ch) * ohw : 0;
+            float bias = e->bias ? e->beta * e->bias[ch * e->bias_rs] : 0.0f;
+            for (long oy = 0; oy < s->oh; oy++) {
+                for (long ox = 0; ox < s->ow; ox++) row[ox] = 0.0f;
+                for (long ky = 0; ky < s->kh; ky++) {
+                    long iy = oy * s->sh - s->pt + ky * s->dh;
+                    if (iy < 0 || iy >= s->h) continue;
+                    const float* src = plane + iy * s->w;
+                    for (long kx = 0; kx < s->kw; kx++) {
+                        float wv = wk[ky * s->kw + kx];
+                        long off = kx * s->dw - s->pl;
+                        /* ox in [lo, hi) reads columns ox * sw + off inside [0, w). */
+                        long lo = off >= 0 ? 0 : (-off + s->sw - 1) / s->sw;
+                        long hi = s->w - off <= 0 ? 0 : (s->w - off + s->sw - 1) / s->sw;
+                        if (hi > s->ow) hi = s->ow;
+                        if (s->sw == 1) {
+                            const float* sp = src + off;
+                            for (long ox = lo; ox < hi; ox++) row[ox] += wv * sp[ox];
+                        } else {
+                            for (long ox = lo; ox < hi; ox++) row[ox] += wv * src[ox * s->sw + off];
+                        }
+                    }
+                }
+                float* orow = out + oy * s->ow;
+                for (long ox = 0; ox < s->ow; ox++) row[ox] = row[ox] * e->alpha + bias;
+                if (res) for (long ox = 0; ox < s->ow; ox++) row[ox] += res[oy * s->ow + ox];
+                kiln_activate_row(row, s->ow, e->act, e->p0, e->p1);
+                memcpy(orow, row, (size_t) s->ow * sizeof(float));
+            }
+        }
+    }
+}
+
+typedef struct {
+    long planes, h, w, oh, ow;
+    long kh, kw, sh, sw, dh, dw, pt, pl, pb, pr;
+    int count_include_pad;
+} kiln_pool_shape;
+
+static void kiln_max_pool(const kiln_pool_shape* s, const float* x, float* y) {
+    for (long p = 0; p < s->planes; p++) {
+        const float* plane = x + p * s->h * s->w;
+        float* out = y + p * s->oh * s->ow;
+        for (long oy = 0; oy < s->oh; oy++) {
+            for (long ox = 0; ox < s->ow; ox++) {
+                float m = -INFINITY;
+                for (long ky = 0; ky < s->kh; ky++) {
+                    long iy = oy * s->sh - s->pt + ky * s->dh;
+                    if (iy < 0 || iy >= s->h) continue;
+                    for (long kx = 0; kx < s->kw; kx++) {
+                        long ix = ox * s->sw - s->pl + kx * s->dw;
+                        if (ix < 0 || ix >= s->w) continue;
+                        float v = plane[iy * s->w + ix];
+                        if (v > m || isnan(v)) m = v;
+                    }
+                }
+                out[oy * s->ow + ox] = m;
+            }
+        }
+    }
+}
+
+/* Average over the window's elements inside the input, or (count_include_pad) inside the padded input. */
+static void kiln_average_pool(const kiln_pool_shape* s, const float* x, float* y) {
+    for (long p = 0; p < s->planes; p++) {
+        const float* plane = x + p * s->h * s->w;
+        float* out = y + p * s->oh * s->ow;
+        for (long oy = 0; oy < s->oh; oy++) {
+            for (long ox = 0; ox < s->ow; ox++) {
+                float sum = 0.0f;
+                long count = 0, padded = 0;
+                for (long ky = 0; ky < s->kh; ky++) {
+                    long iy = oy * s->sh - s->pt + ky * s->dh;
+                    if (iy < -s->pt || iy >= s->h + s->pb) continue;
+                    for (long kx = 0; kx < s->kw; kx++) {
+                        long ix = ox * s->sw - s->pl + kx * s->dw;
+                        if (ix < -s->pl || ix >= s->w + s->pr) continue;
+                        padded++;
+                        if (iy < 0 || iy >= s->h || ix < 0 || ix >= s->w) continue;
+                        sum += plane[iy * s->w + ix];
+                        count++;
+                    }
+                }
+                long div = s->count_include_pad ? padded : count;
+                out[oy * s->ow + ox] = div > 0 ? sum / (float) div : 0.0f;
+            }
+        }
+    }
+}
+
+static void kiln_global_average_pool(long planes, long size, const float* x, float* y) {
+    for (long p = 0; p < planes; p++) {
+        double sum = 0.0;
+        for (long i = 0; i < size; i++) sum += x[p * size + i];
+        y[p] = (float) (sum / (double) size);
+    }
+}
+
+/* Softmax over the middle axis of [outer, axis, inner]. */
+static void kiln_softmax(long outer, long axis, long inner, const float* x, float* y) {
+    for (long o = 0; o < outer; o++) {
+        for (long i = 0; i < inner; i++) {
+            const float* src = x + o * axis * inner + i;
+            float* dst = y + o * axis * inner + i;
+            float m = -INFINITY;
+            for (long a = 0; a < axis; a++) m = src[a * inner] > m ? src[a * inner] : m;
+            float sum = 0.0f;
+            for (long a = 0; a < axis; a++) {
+                float v = expf(src[a * inner] - m);
+                dst[a * inner] = v;
+                sum += v;
+            }
+            float inv = 1.0f / sum;
+            for (long a = 0; a < axis; a++) dst[a * inner] *= inv;
+        }
+    }
+}
+
+/* LayerNormalization over the last `size` elements of each of `rows` rows; scale/bias have `size` elements or 1 (stride 0). */
+static void kiln_layer_norm(long rows, long size, const float* x, const float* scale, long scale_stride,
+                            const float* bias, long bias_stride, float epsilon, float* y) {
+    for (long r = 0; r < rows; r++) {
+        const float* src = x + r * size;
+        float* dst = y + r * size;
+        double mean = 0.0, var = 0.0;
+        for (long i = 0; i < size; i++) mean += src[i];
+        mean /= (double) size;
+        for (long i = 0; i < size; i++) var += (src[i] - mean) * (src[i] - mean);
+        var /= (double) size;
+        float inv = (float) (1.0 / sqrt(var + epsilon));
+        for (long i = 0; i < size; i++) {
+            float v = (float) (src[i] - mean) * inv * scale[i * scale_stride];
+            dst[i] = bias ? v + bias[i * bias_stride] : v;
+        }
+    }
+}
+
+/*
+ * Attention without mask or cache: y = softmax(scale * q k^T) v per batch and query head, a query head
+ * reading key/value head h / (q_heads / kv_heads). Element (b, h, s, d) of each tensor is at
+ * b * stride_b + h * stride_h + s * stride_s + d (this covers the 3-D [B, S, H*D] and 4-D [B, H, S, D] forms).
+ */
+typedef struct {
+    long batch, q_heads, kv_heads, q_seq, kv_seq, head, v_head;
+    long q_b, q_h, q_s, k_b, k_h, k_s, v_b, v_h, v_s, y_b, y_h, y_s;
+    float scale;
+} kiln_attention_shape;
+
+static void kiln_attention(const kiln_attention_shape* s, const float* q, const float* k, const float* v, float* y, float* scores) {
+    long group = s->q_heads / s->kv_heads;
+    for (long b = 0; b < s->batch; b++) {
+        for (long h = 0; h < s->q_heads; h++) {
+            const float* kh = k + b * s->k_b + (h / group) * s->k_h;
+            const float* vh = v + b * s->v_b + (h / group) * s->v_h;
+            for (long i = 0; i < s->q_seq; i++) {
+                const float* qi = q + b * s->q_b + h * s->q_h + i * s->q_s;
+                float m = -INFINITY;
+                for (long j = 0; j < s->kv_seq; j++) {
+                    const float* kj = kh + j * s->k_s;
+                    float dot = 0.0f;
+                    for (long d = 0; d < s->head; d++) dot += qi[d] * kj[d];
+                    scores[j] = dot * s->scale;
+                    m = scores[j] > m ? scores[j] : m;
+                }
+                float sum = 0.0f;
+                for (long j = 0; j < s->kv_seq; j++) {
+                    scores[j] = expf(scores[j] - m);
+                    sum += scores[j];
+                }
+                float* yi = y + b * s->y_b + h * s->y_h + i * s->y_s;
+                for (long d = 0; d < s->v_head; d++) yi[d] = 0.0f;
+                for (long j = 0; j < s->kv_seq; j++) {
+                    const float* vj = vh + j * s->v_s;
+                    float p = scores[j] / sum;
+                    for (long d = 0; d < s->v_head; d++) yi[d] += p * vj[d];
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,140 @@
+package dev.kiln.runtime.nativelib;
+
+import com.sun.jna.Function;
+import com.sun.jna.Memory;
+import com.sun.jna.Native;
+import com.sun.jna.NativeLibrary;
+import com.sun.jna.Pointer;
+import dev.kiln.ir.DType;
+import dev.kiln.runtime.Tensor;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * A compiled model (a shared library with Kiln's C ABI, see the C backend's CCodeGenerator) loaded with
+ * JNA: its weights file memory-mapped and handed over as a pointer, its arena in direct memory.
+ *
+ * <p>The library's state (weights and arena pointers) is global to the loaded file, so load one
+ * NativeModel per library file at a time. {@link #run} is synchronized: one inference at a time.
+ */
+public final class NativeModel implements Closeable {
+    private static final int ALIGNMENT = 64;
+
+    private final NativeLibrary library;
+    private final ByteBuffer weights;
+    private final ByteBuffer arena;
+    private final Function run;
+    private final List<long[]> inputShapes;
+    private final List<long[]> outputShapes;
+    private boolean closed;
+
+    private NativeModel(NativeLibrary library, ByteBuffer weights) {
+        this.library = library;
+        this.weights = weights;
+        long arenaBytes = library.getFunction("kiln_arena_bytes").invokeLong(new Object[0]);
+        if (arenaBytes < 0 || arenaBytes > Integer.MAX_VALUE - ALIGNMENT) throw new IllegalStateException("arena of " + arenaBytes + " bytes is not supported");
+        this.arena = ByteBuffer.allocateDirect((int) arenaBytes + ALIGNMENT);
+        this.inputShapes = shapes("input");
+        this.outputShapes = shapes("output");
+        int rc = library.getFunction("kiln_init").invokeInt(new Object[] {pointer(weights), aligned(arena)});
+        if (rc != 0) throw new IllegalStateException("kiln_init of " + library.getFile() + " failed with " + rc);
+        this.run = library.getFunction("kiln_run");
+    }
+
+    /** Loads {@code library} (a model.so) with the weights file it was compiled with. */
+    public static NativeModel load(Path library, Path weightsFile) {
+        ByteBuffer weights;
+        try (FileChannel ch = FileChannel.open(weightsFile, StandardOpenOption.READ)) {
+            weights = ch.size() == 0 ? ByteBuffer.allocateDirect(ALIGNMENT) : ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot map weights " + weightsFile, e);
+        }
+        NativeLibrary lib = NativeLibrary.getInstance(library.toAbsolutePath().toString());
+        try {
+            return new NativeModel(lib, weights);
+        } catch (RuntimeException e) {
+            lib.close();
+            throw e;
+        }
+    }
+
+    private List<long[]> shapes(String kind) {
+        int n = library.getFunction("kiln_num_" + kind + "s").invokeInt(new Object[0]);
+        List<long[]> shapes = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            int rank = library.getFunction("kiln_" + kind + "_rank").invokeInt(new Object[] {i});
+            long[] shape = new long[rank];
+            for (int d = 0; d < rank; d++) shape[d] = library.getFunction("kiln_" + kind + "_dim").invokeLong(new Object[] {i, d});
+            shapes.add(shape);
+        }
+        return shapes;
+    }
+
+    /** The shapes of the inputs, in the graph's order (all f32). */
+    public List<long[]> inputShapes() { return inputShapes.stream().map(long[]::clone).toList(); }
+
+    /** The shapes of the outputs, in the graph's order (all f32). */
+    public List<long[]> outputShapes() { return outputShapes.stream().map(long[]::clone).toList(); }
+
+    /** Runs one inference on inputs in the graph's order; returns the outputs in the graph's order. */
+    public synchronized List<Tensor> run(List<Tensor> inputs) {
+        if (closed) throw new IllegalStateException("native model " + library.getFile() + " is closed");
+        if (inputs.size() != inputShapes.size()) throw new IllegalArgumentException("model takes " + inputShapes.size() + " inputs, got " + inputs.size());
+        List<ByteBuffer> keep = new ArrayList<>();
+        Memory in = new Memory((long) Native.POINTER_SIZE * Math.max(1, inputs.size()));
+        for (int i = 0; i < inputs.size(); i++) {
+            Tensor t = inputs.get(i);
+            if (t.dtype() != DType.F32 || !Arrays.equals(t.shape(), inputShapes.get(i))) {
+                throw new IllegalArgumentException("input " + i + " must be F32" + Arrays.toString(inputShapes.get(i)) + ", got " + t);
+            }
+            ByteBuffer data = t.data();
+            if (!data.isDirect()) {
+                ByteBuffer copy = ByteBuffer.allocateDirect(data.remaining()).order(ByteOrder.LITTLE_ENDIAN);
+                copy.put(data).flip();
+                data = copy;
+            }
+            keep.add(data);
+            in.setPointer((long) i * Native.POINTER_SIZE, pointer(data));
+        }
+        List<Tensor> outputs = new ArrayList<>();
+        Memory out = new Memory((long) Native.POINTER_SIZE * Math.max(1, outputShapes.size()));
+        for (int i = 0; i < outputShapes.size(); i++) {
+            long elements = Arrays.stream(outputShapes.get(i)).reduce(1, (a, b) -> a * b);
+            ByteBuffer data = ByteBuffer.allocateDirect(Math.toIntExact(elements * 4)).order(ByteOrder.LITTLE_ENDIAN);
+            keep.add(data);
+            outputs.add(Tensor.wrap(DType.F32, outputShapes.get(i), data));
+            out.setPointer((long) i * Native.POINTER_SIZE, pointer(data));
+        }
+        int rc = run.invokeInt(new Object[] {in, out});
+        if (rc != 0) throw new IllegalStateException("kiln_run of " + library.getFile() + " failed with " + rc);
+        return outputs;
+    }
+
+    /** The address of a direct buffer's current position. */
+    private static Pointer pointer(ByteBuffer direct) {
+        return Native.getDirectBufferPointer(direct).share(direct.position());
+    }
+
+    private static Pointer aligned(ByteBuffer direct) {
+        Pointer p = Native.getDirectBufferPointer(direct);
+        long address = Pointer.nativeValue(p);
+        return p.share((ALIGNMENT - address % ALIGNMENT) % ALIGNMENT);
+    }
+
+    @Override
+    public synchronized void close() {
+        if (closed) return;
+        closed = true;
+        library.close();
+    }
+}
