@@ -5,6 +5,7 @@ import dev.kiln.ir.Graph;
 import dev.kiln.ir.IrException;
 import dev.kiln.ir.Verifier;
 import dev.kiln.ir.text.IrFiles;
+import dev.kiln.runtime.Model;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -13,6 +14,21 @@ import java.nio.file.Path;
 /** Turns what the user names on the command line into a graph. */
 final class ModelFiles {
     private ModelFiles() {}
+
+    /** A compiled artifact ({@code <model>-<target>.tar.gz}) rather than a model to interpret. */
+    static boolean isArtifact(Path model) {
+        return model.getFileName().toString().toLowerCase(java.util.Locale.ROOT).endsWith(".tar.gz");
+    }
+
+    /** Loads a compiled artifact: verified against its manifest, refused when built for another machine. */
+    static Model loadArtifact(Path artifact) {
+        if (!Files.isRegularFile(artifact)) throw new UsageException("artifact " + artifact + " does not exist");
+        try {
+            return Model.load(artifact);
+        } catch (IOException e) {
+            throw new UsageException("cannot load artifact " + artifact + ": " + e.getMessage(), e);
+        }
+    }
 
     static Graph load(Path model, String dataInputConfig) {
         if (!Files.exists(model)) throw new UsageException("model " + model + " does not exist");
@@ -31,7 +47,7 @@ final class ModelFiles {
                 throw new UsageException(model.getFileName() + ": " + e.getMessage(), e);
             }
         } else {
-            throw new UsageException("cannot tell the format of " + model.getFileName() + "; expected an .onnx model or an .ir file");
+            throw new UsageException("cannot tell the format of " + model.getFileName() + "; expected an .onnx model, an .ir file or a compiled .tar.gz artifact");
         }
         Verifier.verify(g);
         return g;

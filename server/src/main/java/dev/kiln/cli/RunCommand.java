@@ -2,8 +2,10 @@ package dev.kiln.cli;
 
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.Value;
+import dev.kiln.runtime.Model;
 import dev.kiln.runtime.Npy;
 import dev.kiln.runtime.Tensor;
+import dev.kiln.runtime.artifact.Manifest;
 import dev.kiln.runtime.interpreter.Interpreter;
 
 import java.io.IOException;
@@ -19,8 +21,9 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ForkJoinPool;
+import java.util.function.UnaryOperator;
 
-/** {@code kiln run}: runs a model on .npy inputs, writes .npy outputs, optionally measures latency. */
+/** {@code kiln run}: runs a model (interpreted) or a compiled artifact (native) on .npy inputs, writes .npy outputs, optionally measures latency. */
 final class RunCommand {
     private RunCommand() {}
 
@@ -33,22 +36,35 @@ final class RunCommand {
         int repeat = a.intValue("repeat", 0, 0);
         int threads = a.intValue("threads", 0, 1);
 
-        Graph graph = ModelFiles.load(Path.of(a.positionals().get(0)), a.value("data-input-config"));
-        Map<String, Tensor> inputs = readInputs(graph, a.values("input"));
-        Interpreter interpreter = new Interpreter(graph);
+        Path modelFile = Path.of(a.positionals().get(0));
         double[] millis = new double[Math.max(1, repeat)];
-        Map<String, Tensor> outputs = threads == 0 ? measure(interpreter, inputs, warmup, millis) : inPool(threads, () -> measure(interpreter, inputs, warmup, millis));
+        Map<String, Tensor> outputs;
+        if (ModelFiles.isArtifact(modelFile)) {
+            if (a.value("data-input-config") != null) throw new UsageException("--data-input-config applies to model files, not to compiled artifacts, whose shapes are fixed");
+            if (threads != 0) throw new UsageException("--threads applies to the interpreter, not to compiled artifacts");
+            try (Model model = ModelFiles.loadArtifact(modelFile)) {
+                Map<String, String> expected = new LinkedHashMap<>();
+                for (Manifest.TensorSpec t : model.manifest().inputs()) expected.put(t.name(), t.dtype() + t.shape().toString());
+                Map<String, Tensor> inputs = readInputs(expected, a.values("input"));
+                outputs = measure(model::run, inputs, warmup, millis);
+            }
+        } else {
+            Graph graph = ModelFiles.load(modelFile, a.value("data-input-config"));
+            Map<String, Tensor> inputs = readInputs(graph, a.values("input"));
+            Interpreter interpreter = new Interpreter(graph);
+            outputs = threads == 0 ? measure(interpreter::run, inputs, warmup, millis) : inPool(threads, () -> measure(interpreter::run, inputs, warmup, millis));
+        }
         writeOutputs(Path.of(outDir), outputs);
         if (repeat > 0) out.println(latencyJson(millis));
         return 0;
     }
 
-    private static Map<String, Tensor> measure(Interpreter interpreter, Map<String, Tensor> inputs, int warmup, double[] millis) {
-        for (int i = 0; i < warmup; i++) interpreter.run(inputs);
+    private static Map<String, Tensor> measure(UnaryOperator<Map<String, Tensor>> model, Map<String, Tensor> inputs, int warmup, double[] millis) {
+        for (int i = 0; i < warmup; i++) model.apply(inputs);
         Map<String, Tensor> outputs = null;
         for (int i = 0; i < millis.length; i++) {
             long t0 = System.nanoTime();
-            outputs = interpreter.run(inputs);
+            outputs = model.apply(inputs);
             millis[i] = (System.nanoTime() - t0) / 1e6;
         }
         return outputs;
@@ -72,8 +88,15 @@ final class RunCommand {
     }
 
     static Map<String, Tensor> readInputs(Graph graph, List<String> specs) {
+        Map<String, String> expected = new LinkedHashMap<>();
+        for (Value v : graph.inputs()) expected.put(v.name(), v.type().toString());
+        return readInputs(expected, specs);
+    }
+
+    /** {@code expected}: each input's name and how its type reads in messages. */
+    static Map<String, Tensor> readInputs(Map<String, String> expected, List<String> specs) {
         Map<String, Tensor> inputs = new LinkedHashMap<>();
-        List<String> names = graph.inputs().stream().map(Value::name).toList();
+        List<String> names = List.copyOf(expected.keySet());
         for (String spec : specs) {
             int eq = splitPoint(spec);
             if (eq <= 0 || eq == spec.length() - 1) throw new UsageException("--input must be NAME=FILE.npy, got '" + spec + "'");
@@ -88,8 +111,8 @@ final class RunCommand {
                 throw new UsageException("input '" + name + "': " + e.getMessage(), e);
             }
         }
-        for (Value v : graph.inputs()) {
-            if (!inputs.containsKey(v.name())) throw new UsageException("missing --input " + v.name() + "=FILE.npy (" + v.type() + ")");
+        for (Map.Entry<String, String> e : expected.entrySet()) {
+            if (!inputs.containsKey(e.getKey())) throw new UsageException("missing --input " + e.getKey() + "=FILE.npy (" + e.getValue() + ")");
         }
         return inputs;
     }

@@ -108,6 +108,12 @@ public final class CCodeGenerator {
         }
     }
 
+    /** Whether the generator has a kernel for the node as typed (the test {@link #checkSupported} applies). */
+    static boolean supports(Node n) {
+        boolean known = VIEWS.contains(n.op()) || BINARY.contains(n.op()) || UNARY.contains(n.op()) || OTHERS.contains(n.op());
+        return known && unsupportedTypes(n) == null;
+    }
+
     /** Null when the node's values are static f32 in a plain layout, else what is wrong in brackets. */
     private static String unsupportedTypes(Node n) {
         List<Value> values = new ArrayList<>(n.outputs());
