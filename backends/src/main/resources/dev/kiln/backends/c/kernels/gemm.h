@@ -6,6 +6,8 @@
  * KILN_MC and N by KILN_NC; each block of A and B is packed into MR-row and NR-column panels that the
  * micro-kernel streams, keeping an MR x NR tile of C in registers. Partial sums of all but the last
  * K block go to C; the last block applies the epilogue (alpha, bias, residual, activation) as it stores.
+ * KILN_MR divides 12 on every ISA: the generator sizes pre-packed weights as roundup(M, 12) * K.
+ * KILN_GEMM_WORKSPACE_FLOATS is at most the AVX-512 blocking's, which the generator reserves.
  */
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -15,6 +17,16 @@
 #include <immintrin.h>
 #define KILN_MR 6
 #define KILN_NR 16
+#elif defined(__aarch64__) && defined(__ARM_NEON)
+/* 32 vector registers: a 12 x 8 tile is 24 accumulators, 3 registers of A and 2 of B. */
+#include <arm_neon.h>
+#define KILN_MR 12
+#define KILN_NR 8
+#elif defined(__ARM_NEON)
+/* ARMv7 NEON, 16 quad registers: a 4 x 8 tile is 8 accumulators, 2 registers of B and broadcasts of A. */
+#include <arm_neon.h>
+#define KILN_MR 4
+#define KILN_NR 8
 #else
 #define KILN_MR 4
 #define KILN_NR 8
@@ -90,6 +102,48 @@ static void kiln_micro_kernel(long kc, const float* pa, const float* pb, float* 
     for (int r = 0; r < KILN_MR; r++) {
         _mm256_storeu_ps(tile + r * KILN_NR, c[r][0]);
         _mm256_storeu_ps(tile + r * KILN_NR + 8, c[r][1]);
+    }
+#elif defined(__aarch64__) && defined(__ARM_NEON)
+    float32x4_t c[KILN_MR][2];
+    for (int r = 0; r < KILN_MR; r++) c[r][0] = c[r][1] = vdupq_n_f32(0.0f);
+    for (long k = 0; k < kc; k++) {
+        float32x4_t b0 = vld1q_f32(pb), b1 = vld1q_f32(pb + 4);
+        float32x4_t a0 = vld1q_f32(pa), a1 = vld1q_f32(pa + 4), a2 = vld1q_f32(pa + 8);
+#define KILN_NEON_ROW(r, a, lane) \
+        c[r][0] = vfmaq_laneq_f32(c[r][0], b0, a, lane); \
+        c[r][1] = vfmaq_laneq_f32(c[r][1], b1, a, lane);
+        KILN_NEON_ROW(0, a0, 0) KILN_NEON_ROW(1, a0, 1) KILN_NEON_ROW(2, a0, 2) KILN_NEON_ROW(3, a0, 3)
+        KILN_NEON_ROW(4, a1, 0) KILN_NEON_ROW(5, a1, 1) KILN_NEON_ROW(6, a1, 2) KILN_NEON_ROW(7, a1, 3)
+        KILN_NEON_ROW(8, a2, 0) KILN_NEON_ROW(9, a2, 1) KILN_NEON_ROW(10, a2, 2) KILN_NEON_ROW(11, a2, 3)
+#undef KILN_NEON_ROW
+        pa += KILN_MR;
+        pb += KILN_NR;
+    }
+    for (int r = 0; r < KILN_MR; r++) {
+        vst1q_f32(tile + r * KILN_NR, c[r][0]);
+        vst1q_f32(tile + r * KILN_NR + 4, c[r][1]);
+    }
+#elif defined(__ARM_NEON)
+    float32x4_t c[KILN_MR][2];
+    for (int r = 0; r < KILN_MR; r++) c[r][0] = c[r][1] = vdupq_n_f32(0.0f);
+    for (long k = 0; k < kc; k++) {
+        float32x4_t b0 = vld1q_f32(pb), b1 = vld1q_f32(pb + 4);
+        for (int r = 0; r < KILN_MR; r++) {
+            float32x4_t a = vld1q_dup_f32(pa + r);
+#if defined(__ARM_FEATURE_FMA)
+            c[r][0] = vfmaq_f32(c[r][0], a, b0);
+            c[r][1] = vfmaq_f32(c[r][1], a, b1);
+#else
+            c[r][0] = vmlaq_f32(c[r][0], a, b0);
+            c[r][1] = vmlaq_f32(c[r][1], a, b1);
+#endif
+        }
+        pa += KILN_MR;
+        pb += KILN_NR;
+    }
+    for (int r = 0; r < KILN_MR; r++) {
+        vst1q_f32(tile + r * KILN_NR, c[r][0]);
+        vst1q_f32(tile + r * KILN_NR + 4, c[r][1]);
     }
 #else
     float c[KILN_MR][KILN_NR];

@@ -1,0 +1,104 @@
+/*
+ * Kiln test harness: runs a generated model (model.c, linked in) as a program, for targets whose code
+ * cannot be loaded in-process here (ARM under qemu-user).
+ *
+ *   harness WEIGHTS INPUTS OUTPUTS
+ *
+ * INPUTS holds every input's f32 values (graph order, dense row-major, little-endian) back to back.
+ * OUTPUTS receives, per output in graph order: int32 rank, rank x int64 dims, then the f32 values.
+ * Prints "kiln_run_ns N" (the time of one kiln_run) on stdout; exits non-zero with a message on failure.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+long kiln_arena_bytes(void);
+int kiln_init(const void* weights, void* arena);
+int kiln_run(const void* const* inputs, void* const* outputs);
+int kiln_num_inputs(void);
+int kiln_num_outputs(void);
+int kiln_input_rank(int i);
+int kiln_output_rank(int i);
+long kiln_input_dim(int i, int d);
+long kiln_output_dim(int i, int d);
+
+static int fail(const char* what, const char* path) {
+    fprintf(stderr, "harness: %s %s\n", what, path);
+    return 1;
+}
+
+/* The whole file, in 64-byte-aligned memory (kiln_init's contract); its size in *bytes. */
+static void* read_file(const char* path, long* bytes) {
+    FILE* f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    *bytes = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    void* data = NULL;
+    if (posix_memalign(&data, 64, (size_t) (*bytes > 0 ? *bytes : 64)) != 0) data = NULL;
+    if (data && *bytes > 0 && fread(data, 1, (size_t) *bytes, f) != (size_t) *bytes) {
+        free(data);
+        data = NULL;
+    }
+    fclose(f);
+    return data;
+}
+
+static long elements(int rank, long (*dim)(int, int), int i) {
+    long n = 1;
+    for (int d = 0; d < rank; d++) n *= dim(i, d);
+    return n;
+}
+
+int main(int argc, char** argv) {
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s WEIGHTS INPUTS OUTPUTS\n", argv[0]);
+        return 2;
+    }
+    long weight_bytes = 0, input_bytes = 0;
+    void* weights = read_file(argv[1], &weight_bytes);
+    if (!weights) return fail("cannot read weights", argv[1]);
+    float* input_data = read_file(argv[2], &input_bytes);
+    if (!input_data) return fail("cannot read inputs", argv[2]);
+
+    int ni = kiln_num_inputs(), no = kiln_num_outputs();
+    const void** inputs = calloc((size_t) ni + 1, sizeof(void*));
+    void** outputs = calloc((size_t) no + 1, sizeof(void*));
+    long offset = 0;
+    for (int i = 0; i < ni; i++) {
+        inputs[i] = input_data + offset;
+        offset += elements(kiln_input_rank(i), kiln_input_dim, i);
+    }
+    if (offset * (long) sizeof(float) != input_bytes) return fail("inputs have the wrong size in", argv[2]);
+    for (int i = 0; i < no; i++) {
+        outputs[i] = malloc((size_t) elements(kiln_output_rank(i), kiln_output_dim, i) * sizeof(float) + 1);
+        if (!outputs[i]) return fail("out of memory for outputs of", argv[0]);
+    }
+    void* arena = NULL;
+    if (kiln_arena_bytes() > 0 && posix_memalign(&arena, 64, (size_t) kiln_arena_bytes()) != 0) {
+        return fail("out of memory for the arena of", argv[0]);
+    }
+    if (kiln_init(weights, arena) != 0) return fail("kiln_init failed with weights", argv[1]);
+
+    struct timespec start, end;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    int status = kiln_run((const void* const*) inputs, (void* const*) outputs);
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    if (status != 0) return fail("kiln_run failed on inputs", argv[2]);
+    printf("kiln_run_ns %lld\n", (long long) (end.tv_sec - start.tv_sec) * 1000000000LL + (end.tv_nsec - start.tv_nsec));
+
+    FILE* f = fopen(argv[3], "wb");
+    if (!f) return fail("cannot write outputs", argv[3]);
+    for (int i = 0; i < no; i++) {
+        int32_t rank = kiln_output_rank(i);
+        fwrite(&rank, sizeof rank, 1, f);
+        for (int d = 0; d < rank; d++) {
+            int64_t dim = kiln_output_dim(i, d);
+            fwrite(&dim, sizeof dim, 1, f);
+        }
+        fwrite(outputs[i], sizeof(float), (size_t) elements(rank, kiln_output_dim, i), f);
+    }
+    if (fclose(f) != 0) return fail("cannot write outputs", argv[3]);
+    return 0;
+}
