@@ -40,10 +40,7 @@ public class LatencyBenchmark {
     public static class KilnNative {
         @Param({"squeezenet1_1", "mobilenet_v2", "resnet18", "transformer_encoder"})
         public String model;
-        /**
-         * Model.load takes no thread count: the library uses the threads it was built to use, so this
-         * param only pairs the run with ONNX Runtime's at the same count.
-         */
+        /** The library's thread pool size, the same count ONNX Runtime gets. */
         @Param({"1", "2"})
         public int threads;
 
@@ -54,7 +51,7 @@ public class LatencyBenchmark {
         @Setup
         public void setup() throws IOException {
             dir = Files.createTempDirectory("kiln-bench-");
-            loaded = Model.load(BenchModels.compile(model, BenchModels.hostDevice(), dir));
+            loaded = Model.load(BenchModels.compile(model, BenchModels.hostDevice(), dir), threads);
             inputs = Map.of(BenchModels.INPUT_NAME, BenchModels.input(model));
         }
 

@@ -44,13 +44,21 @@ public final class Model implements Closeable {
         this.nativeModel = nativeModel;
     }
 
-    /** Loads an artifact; {@link ArtifactException} when it is damaged, tampered with or built for another machine. */
+    /** Loads an artifact to run on every core; see {@link #load(Path, int)}. */
     public static Model load(Path artifact) throws IOException {
+        return load(artifact, NativeModel.defaultThreads());
+    }
+
+    /**
+     * Loads an artifact whose inferences run on {@code threads} threads (the native library's pool, created
+     * here); {@link ArtifactException} when it is damaged, tampered with or built for another machine.
+     */
+    public static Model load(Path artifact, int threads) throws IOException {
         Path dir = Files.createTempDirectory("kiln-model-");
         try {
             ArtifactReader.Artifact a = ArtifactReader.extract(artifact, dir.resolve("artifact"));
             checkRunsHere(artifact, a.manifest());
-            NativeModel nm = NativeModel.load(a.component("library"), a.component("weights"));
+            NativeModel nm = NativeModel.load(a.component("library"), a.component("weights"), threads);
             return new Model(dir, a.manifest(), a.digest(), nm);
         } catch (IOException | RuntimeException e) {
             deleteTree(dir);

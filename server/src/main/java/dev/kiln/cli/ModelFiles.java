@@ -21,10 +21,10 @@ final class ModelFiles {
     }
 
     /** Loads a compiled artifact: verified against its manifest, refused when built for another machine. */
-    static Model loadArtifact(Path artifact) {
+    static Model loadArtifact(Path artifact, int threads) {
         if (!Files.isRegularFile(artifact)) throw new UsageException("artifact " + artifact + " does not exist");
         try {
-            return Model.load(artifact);
+            return Model.load(artifact, threads);
         } catch (IOException e) {
             throw new UsageException("cannot load artifact " + artifact + ": " + e.getMessage(), e);
         }

@@ -6,6 +6,7 @@ import dev.kiln.runtime.Model;
 import dev.kiln.runtime.Npy;
 import dev.kiln.runtime.Tensor;
 import dev.kiln.runtime.artifact.Manifest;
+import dev.kiln.runtime.nativelib.NativeModel;
 import dev.kiln.runtime.interpreter.Interpreter;
 
 import java.io.IOException;
@@ -23,7 +24,10 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ForkJoinPool;
 import java.util.function.UnaryOperator;
 
-/** {@code kiln run}: runs a model (interpreted) or a compiled artifact (native) on .npy inputs, writes .npy outputs, optionally measures latency. */
+/**
+ * {@code kiln run}: runs a model (interpreted) or a compiled artifact (native) on .npy inputs, writes .npy outputs, optionally measures latency.
+ * {@code --threads N} bounds the interpreter's fork-join pool, or sets the native library's thread pool (default: all cores).
+ */
 final class RunCommand {
     private RunCommand() {}
 
@@ -41,8 +45,8 @@ final class RunCommand {
         Map<String, Tensor> outputs;
         if (ModelFiles.isArtifact(modelFile)) {
             if (a.value("data-input-config") != null) throw new UsageException("--data-input-config applies to model files, not to compiled artifacts, whose shapes are fixed");
-            if (threads != 0) throw new UsageException("--threads applies to the interpreter, not to compiled artifacts");
-            try (Model model = ModelFiles.loadArtifact(modelFile)) {
+            if (threads > NativeModel.MAX_THREADS) throw new UsageException("--threads takes at most " + NativeModel.MAX_THREADS + " for compiled artifacts, got " + threads);
+            try (Model model = ModelFiles.loadArtifact(modelFile, threads == 0 ? NativeModel.defaultThreads() : threads)) {
                 Map<String, String> expected = new LinkedHashMap<>();
                 for (Manifest.TensorSpec t : model.manifest().inputs()) expected.put(t.name(), t.dtype() + t.shape().toString());
                 Map<String, Tensor> inputs = readInputs(expected, a.values("input"));

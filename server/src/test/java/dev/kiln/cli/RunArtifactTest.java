@@ -15,6 +15,7 @@ import java.util.Arrays;
 
 import static dev.kiln.cli.KilnCliTest.assertUserError;
 import static dev.kiln.cli.KilnCliTest.kiln;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -45,8 +46,12 @@ class RunArtifactTest {
                 "the model has no input named 'x'; its inputs are [input0]");
         assertUserError(kiln("run", artifact.toString(), "--output-dir", dir.toString()),
                 "missing --input input0=FILE.npy (f32[1, 3, 224, 224])");
+        KilnCliTest.Result twoThreads = kiln("run", artifact.toString(), "--input", "input0=" + m.resolve("input0.npy"),
+                "--output-dir", dir.resolve("out2").toString(), "--threads", "2");
+        assertEquals(0, twoThreads.code(), twoThreads.err());
+        assertArrayEquals(got, Npy.read(dir.resolve("out2/output0.npy")).toFloatArray(), "2 threads give other bits than all cores");
         assertUserError(kiln("run", artifact.toString(), "--input", "input0=" + m.resolve("input0.npy"), "--output-dir", dir.toString(),
-                "--threads", "2"), "--threads applies to the interpreter, not to compiled artifacts");
+                "--threads", "257"), "--threads takes at most 256 for compiled artifacts, got 257");
 
         byte[] bytes = Files.readAllBytes(artifact);
         Path truncated = dir.resolve("truncated-ml_c4.tar.gz");

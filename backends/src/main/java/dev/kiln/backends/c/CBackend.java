@@ -22,7 +22,7 @@ import java.util.Map;
  */
 public final class CBackend implements Backend {
     /** Every compilation: optimised, position independent, a shared library. */
-    static final List<String> BASE_FLAGS = List.of("-O3", "-fPIC", "-shared");
+    static final List<String> BASE_FLAGS = List.of("-O3", "-fPIC", "-shared", "-pthread");
 
     @Override
     public String name() { return "c"; }

@@ -23,8 +23,8 @@ import java.util.regex.Pattern;
 
 /**
  * Builds a generated program into a stand-alone Linux executable for a target, linked statically with a
- * small C main (resource {@code harness/harness.c}) that reads the inputs from a file, runs kiln_init and
- * kiln_run, and writes the outputs; and runs it here, natively or under the target toolchain's qemu-user.
+ * small C main (resource {@code harness/harness.c}) that reads the inputs from a file, runs kiln_init,
+ * kiln_set_threads and kiln_run, and writes the outputs; and runs it here, natively or under the target toolchain's qemu-user.
  * This is how code for CPUs other than this machine's (ARM64, ARMv7) is checked against the interpreter.
  */
 public final class CTestHarness {
@@ -38,15 +38,18 @@ public final class CTestHarness {
 
     /** A built harness: the executable, the weights it loads and the command prefix that runs it here. */
     public record Executable(Path binary, Path weights, List<String> runCommand) {
-        /** Runs the program on f32 inputs in graph order; fails with the program's output when it fails. */
-        public Run run(List<Tensor> inputs) {
+        /** Runs the program on one thread; see {@link #run(List, int)}. */
+        public Run run(List<Tensor> inputs) { return run(inputs, 1); }
+
+        /** Runs the program on f32 inputs in graph order on {@code threads} threads; fails with the program's output when it fails. */
+        public Run run(List<Tensor> inputs, int threads) {
             Path dir = binary.getParent();
             Path in = dir.resolve("inputs.bin");
             Path out = dir.resolve("outputs.bin");
             try {
                 writeInputs(inputs, in);
                 List<String> cmd = new ArrayList<>(runCommand);
-                cmd.addAll(List.of(weights.toString(), in.toString(), out.toString()));
+                cmd.addAll(List.of(weights.toString(), in.toString(), out.toString(), Integer.toString(threads)));
                 long start = System.nanoTime();
                 String output = execute(cmd, "running " + binary);
                 long processNanos = System.nanoTime() - start;
@@ -61,7 +64,7 @@ public final class CTestHarness {
 
     /**
      * Writes model.c, weights.bin and harness.c into {@code dir} (created if missing) and compiles them with
-     * the target's compiler: {@code compiler -O3 <target flags> -static -o model model.c harness.c -lm}.
+     * the target's compiler: {@code compiler -O3 <target flags> -static -pthread -o model model.c harness.c -lm}.
      *
      * @throws dev.kiln.backends.ToolchainMissingException when the target's compiler is not on the PATH
      * @throws IllegalArgumentException when the target has no Linux toolchain whose binaries run here
@@ -87,7 +90,7 @@ public final class CTestHarness {
             }
             List<String> cmd = new ArrayList<>(List.of(compiler.toString(), "-O3"));
             cmd.addAll(target.compilerFlags());
-            cmd.addAll(List.of("-static", "-o", binary.toString(), source.toString(), harness.toString(), "-lm"));
+            cmd.addAll(List.of("-static", "-pthread", "-o", binary.toString(), source.toString(), harness.toString(), "-lm"));
             execute(cmd, "compiling " + source + " for " + target.name());
             return new Executable(binary, weights, toolchain.runCommand(binary));
         } catch (IOException e) {

@@ -14,7 +14,7 @@ import java.util.concurrent.TimeUnit;
 /** Writes a {@link CCodeGenerator.CProgram} as model.c and weights.bin and compiles it with gcc into model.so. */
 public final class GccCompiler {
     /** Flags for the machine that compiles: optimised for its own CPU. */
-    public static final List<String> HOST_FLAGS = List.of("-O3", "-march=native", "-fPIC", "-shared");
+    public static final List<String> HOST_FLAGS = List.of("-O3", "-march=native", "-fPIC", "-shared", "-pthread");
 
     private GccCompiler() {}
 

@@ -39,6 +39,7 @@ import java.util.stream.Stream;
 
 import static dev.kiln.backends.c.NativeTesting.attrs;
 import static dev.kiln.backends.c.NativeTesting.randomConstant;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
@@ -79,7 +80,7 @@ class CrossTargetsTest {
     void neonKernelsCompileWithoutWarnings(String device) throws Exception {
         Target target = runnableTarget(device);
         StringBuilder source = new StringBuilder();
-        for (String f : List.of("activations.h", "gemm.h", "nn.h")) {
+        for (String f : List.of("activations.h", "threads.h", "gemm.h", "nn.h")) {
             try (InputStream in = CCodeGenerator.class.getResourceAsStream("kernels/" + f)) {
                 source.append(new String(in.readAllBytes(), StandardCharsets.UTF_8)).append('\n');
             }
@@ -121,14 +122,19 @@ class CrossTargetsTest {
                 CCodeGenerator.generate(optimised, ctx.result(MemoryPlan.class)), target, dir.resolve(target.name()));
         double compileMs = (System.nanoTime() - start) / 1e6;
         CTestHarness.Run run = exe.run(inputs);
+        CTestHarness.Run twoThreads = exe.run(inputs, 2);
         double diff = 0;
         for (int k = 0; k < Math.min(want.size(), run.outputs().size()); k++) {
             diff = Math.max(diff, NativeTesting.relativeDifference(want.get(k), run.outputs().get(k)));
         }
-        System.out.printf(Locale.ROOT, "%s on %s (%s): kiln_run %.2f ms under %s, process %.0f ms, cross compile %.0f ms, "
+        System.out.printf(Locale.ROOT, "%s on %s (%s): kiln_run %.2f ms (2 threads %.2f ms) under %s, process %.0f ms, cross compile %.0f ms, "
                         + "max|diff|/max|y| %.2e%n", name, target.name(), String.join(" ", target.compilerFlags()),
-                run.kilnRunNanos() / 1e6, exe.runCommand().get(0), run.processNanos() / 1e6, compileMs, diff);
+                run.kilnRunNanos() / 1e6, twoThreads.kilnRunNanos() / 1e6, exe.runCommand().get(0), run.processNanos() / 1e6, compileMs, diff);
         NativeTesting.assertClose(want, run.outputs(), TOLERANCE);
+        for (int k = 0; k < run.outputs().size(); k++) {
+            assertArrayEquals(run.outputs().get(k).toFloatArray(), twoThreads.outputs().get(k).toFloatArray(),
+                    name + " output " + k + " on 2 threads differs from 1 thread");
+        }
     }
 
     /** The device's target, skipping the test when its cross compiler or qemu-user is not installed here. */

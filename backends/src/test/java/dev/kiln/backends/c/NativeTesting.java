@@ -101,6 +101,8 @@ final class NativeTesting {
 
     record Compiled(Graph graph, GccCompiler.Compiled files) {
         NativeModel load() { return NativeModel.load(files.library(), files.weights()); }
+
+        NativeModel load(int threads) { return NativeModel.load(files.library(), files.weights(), threads); }
     }
 
     static Compiled compile(Graph g, MemoryPlan plan, Path dir) {

@@ -24,11 +24,15 @@ import java.util.List;
  * A compiled model (a shared library with Kiln's C ABI, see the C backend's CCodeGenerator) loaded with
  * JNA: its weights file memory-mapped and handed over as a pointer, its arena in direct memory.
  *
- * <p>The library's state (weights and arena pointers) is global to the loaded file, so load one
- * NativeModel per library file at a time. {@link #run} is synchronized: one inference at a time.
+ * <p>The library's state (weights and arena pointers, its thread pool) is global to the loaded file, so
+ * load one NativeModel per library file at a time. {@link #run} is synchronized: one inference at a time,
+ * spread over the library's own pool of the thread count chosen at load (kiln_set_threads); closing stops
+ * the pool (kiln_shutdown) before unloading the library.
  */
 public final class NativeModel implements Closeable {
     private static final int ALIGNMENT = 64;
+    /** The most threads the library's pool takes (KILN_MAX_THREADS). */
+    public static final int MAX_THREADS = 256;
 
     private final NativeLibrary library;
     private final ByteBuffer weights;
@@ -38,7 +42,7 @@ public final class NativeModel implements Closeable {
     private final List<long[]> outputShapes;
     private boolean closed;
 
-    private NativeModel(NativeLibrary library, ByteBuffer weights) {
+    private NativeModel(NativeLibrary library, ByteBuffer weights, int threads) {
         this.library = library;
         this.weights = weights;
         long arenaBytes = library.getFunction("kiln_arena_bytes").invokeLong(new Object[0]);
@@ -48,11 +52,25 @@ public final class NativeModel implements Closeable {
         this.outputShapes = shapes("output");
         int rc = library.getFunction("kiln_init").invokeInt(new Object[] {pointer(weights), aligned(arena)});
         if (rc != 0) throw new IllegalStateException("kiln_init of " + library.getFile() + " failed with " + rc);
+        rc = library.getFunction("kiln_set_threads").invokeInt(new Object[] {threads});
+        if (rc != 0) throw new IllegalStateException("kiln_set_threads(" + threads + ") of " + library.getFile() + " failed with " + rc);
         this.run = library.getFunction("kiln_run");
     }
 
-    /** Loads {@code library} (a model.so) with the weights file it was compiled with. */
+    /** Loads {@code library} (a model.so) with the weights file it was compiled with, running on all cores. */
     public static NativeModel load(Path library, Path weightsFile) {
+        return load(library, weightsFile, defaultThreads());
+    }
+
+    /** The thread count when none is chosen: every core the JVM sees. */
+    public static int defaultThreads() { return Runtime.getRuntime().availableProcessors(); }
+
+    /**
+     * Loads {@code library} with its weights file; its inferences run on {@code threads} threads (1 to
+     * {@value #MAX_THREADS}, the calling thread included), whose pool is created once here.
+     */
+    public static NativeModel load(Path library, Path weightsFile, int threads) {
+        if (threads < 1 || threads > MAX_THREADS) throw new IllegalArgumentException("thread count must be 1 to " + MAX_THREADS + ", got " + threads);
         ByteBuffer weights;
         try (FileChannel ch = FileChannel.open(weightsFile, StandardOpenOption.READ)) {
             weights = ch.size() == 0 ? ByteBuffer.allocateDirect(ALIGNMENT) : ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size());
@@ -61,7 +79,7 @@ public final class NativeModel implements Closeable {
         }
         NativeLibrary lib = NativeLibrary.getInstance(library.toAbsolutePath().toString());
         try {
-            return new NativeModel(lib, weights);
+            return new NativeModel(lib, weights, threads);
         } catch (RuntimeException e) {
             lib.close();
             throw e;
@@ -135,6 +153,7 @@ public final class NativeModel implements Closeable {
     public synchronized void close() {
         if (closed) return;
         closed = true;
+        library.getFunction("kiln_shutdown").invokeVoid(new Object[0]);
         library.close();
     }
 }

@@ -2,8 +2,9 @@
  * Kiln test harness: runs a generated model (model.c, linked in) as a program, for targets whose code
  * cannot be loaded in-process here (ARM under qemu-user).
  *
- *   harness WEIGHTS INPUTS OUTPUTS
+ *   harness WEIGHTS INPUTS OUTPUTS [THREADS]
  *
+ * THREADS (default 1) is passed to kiln_set_threads before the run.
  * INPUTS holds every input's f32 values (graph order, dense row-major, little-endian) back to back.
  * OUTPUTS receives, per output in graph order: int32 rank, rank x int64 dims, then the f32 values.
  * Prints "kiln_run_ns N" (the time of one kiln_run) on stdout; exits non-zero with a message on failure.
@@ -22,6 +23,8 @@ int kiln_input_rank(int i);
 int kiln_output_rank(int i);
 long kiln_input_dim(int i, int d);
 long kiln_output_dim(int i, int d);
+int kiln_set_threads(int n);
+void kiln_shutdown(void);
 
 static int fail(const char* what, const char* path) {
     fprintf(stderr, "harness: %s %s\n", what, path);
@@ -52,8 +55,8 @@ static long elements(int rank, long (*dim)(int, int), int i) {
 }
 
 int main(int argc, char** argv) {
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s WEIGHTS INPUTS OUTPUTS\n", argv[0]);
+    if (argc != 4 && argc != 5) {
+        fprintf(stderr, "usage: %s WEIGHTS INPUTS OUTPUTS [THREADS]\n", argv[0]);
         return 2;
     }
     long weight_bytes = 0, input_bytes = 0;
@@ -80,11 +83,13 @@ int main(int argc, char** argv) {
         return fail("out of memory for the arena of", argv[0]);
     }
     if (kiln_init(weights, arena) != 0) return fail("kiln_init failed with weights", argv[1]);
+    if (kiln_set_threads(argc == 5 ? atoi(argv[4]) : 1) != 0) return fail("kiln_set_threads failed for thread count", argc == 5 ? argv[4] : "1");
 
     struct timespec start, end;
     clock_gettime(CLOCK_MONOTONIC, &start);
     int status = kiln_run((const void* const*) inputs, (void* const*) outputs);
     clock_gettime(CLOCK_MONOTONIC, &end);
+    kiln_shutdown();
     if (status != 0) return fail("kiln_run failed on inputs", argv[2]);
     printf("kiln_run_ns %lld\n", (long long) (end.tv_sec - start.tv_sec) * 1000000000LL + (end.tv_nsec - start.tv_nsec));
 

@@ -204,37 +204,74 @@ static void kiln_pack_a_all(long M, long K, const float* A, long a_rs, long a_cs
     }
 }
 
-/* packed_a: A as kiln_pack_a_all packed it, or NULL to pack blocks of A as they are needed. */
-static void kiln_sgemm(long M, long N, long K, const float* A, long a_rs, long a_cs, const float* packed_a, const float* B,
-                       long b_rs, long b_cs, float* C, long ldc, const kiln_epilogue* e, float* workspace) {
-    long mp = (M + KILN_MR - 1) / KILN_MR * KILN_MR;
+typedef struct {
+    long M, N, K;
+    const float* A;
+    long a_rs, a_cs;
+    const float* packed_a;
+    const float* B;
+    long b_rs, b_cs;
+    float* C;
+    long ldc;
+    const kiln_epilogue* e;
+    int by_rows;              /* parallel items are MR-row panels of C, else NR-column panels */
+} kiln_sgemm_args;
+
+/* Rows [i0, i1) and columns [j0, j1) of C; i0 is a multiple of KILN_MR (packed_a's panels). */
+static void kiln_sgemm_block(const kiln_sgemm_args* g, long i0, long i1, long j0, long j1, float* workspace) {
+    long mp = (g->M + KILN_MR - 1) / KILN_MR * KILN_MR, K = g->K;
     float* pa = workspace;
     float* pb = workspace + (long) KILN_MC * KILN_KC;
     float tile[KILN_MR * KILN_NR] __attribute__((aligned(64)));
-    if (K == 0) {
-        for (long i = 0; i < M; i++) for (long j = 0; j < N; j++) tile[0] = 0.0f, kiln_store_tile(tile, 1, 1, C, ldc, i, j, 1, 1, e);
-        return;
-    }
-    for (long jc = 0; jc < N; jc += KILN_NC) {
-        long nc = N - jc < KILN_NC ? N - jc : KILN_NC;
+    for (long jc = j0; jc < j1; jc += KILN_NC) {
+        long nc = j1 - jc < KILN_NC ? j1 - jc : KILN_NC;
         for (long pc = 0; pc < K; pc += KILN_KC) {
             long kc = K - pc < KILN_KC ? K - pc : KILN_KC;
             int first = pc == 0, last = pc + kc == K;
-            kiln_pack_b(kc, nc, B + pc * b_rs + jc * b_cs, b_rs, b_cs, pb);
-            for (long ic = 0; ic < M; ic += KILN_MC) {
-                long mc = M - ic < KILN_MC ? M - ic : KILN_MC;
+            kiln_pack_b(kc, nc, g->B + pc * g->b_rs + jc * g->b_cs, g->b_rs, g->b_cs, pb);
+            for (long ic = i0; ic < i1; ic += KILN_MC) {
+                long mc = i1 - ic < KILN_MC ? i1 - ic : KILN_MC;
                 const float* block = pa;
-                if (packed_a) block = packed_a + pc * mp + ic * kc;
-                else kiln_pack_a(mc, kc, A + ic * a_rs + pc * a_cs, a_rs, a_cs, pa);
+                if (g->packed_a) block = g->packed_a + pc * mp + ic * kc;
+                else kiln_pack_a(mc, kc, g->A + ic * g->a_rs + pc * g->a_cs, g->a_rs, g->a_cs, pa);
                 for (long jr = 0; jr < nc; jr += KILN_NR) {
                     long cols = nc - jr < KILN_NR ? nc - jr : KILN_NR;
                     for (long ir = 0; ir < mc; ir += KILN_MR) {
                         long rows = mc - ir < KILN_MR ? mc - ir : KILN_MR;
                         kiln_micro_kernel(kc, block + ir * kc, pb + jr * kc, tile);
-                        kiln_store_tile(tile, rows, cols, C, ldc, ic + ir, jc + jr, first, last, e);
+                        kiln_store_tile(tile, rows, cols, g->C, g->ldc, ic + ir, jc + jr, first, last, g->e);
                     }
                 }
             }
         }
     }
+}
+
+static void kiln_sgemm_task(void* ctx, long begin, long end, float* ws) {
+    const kiln_sgemm_args* g = ctx;
+    if (g->by_rows) {
+        long i1 = end * KILN_MR < g->M ? end * KILN_MR : g->M;
+        kiln_sgemm_block(g, begin * KILN_MR, i1, 0, g->N, ws);
+    } else {
+        long j1 = end * KILN_NR < g->N ? end * KILN_NR : g->N;
+        kiln_sgemm_block(g, 0, g->M, begin * KILN_NR, j1, ws);
+    }
+}
+
+/*
+ * packed_a: A as kiln_pack_a_all packed it, or NULL to pack blocks of A as they are needed. The pool's
+ * threads split C's MR-row or NR-column panels (whichever are more); each element's sum runs over K in
+ * the same order whatever the split, so results do not depend on the thread count.
+ */
+static void kiln_sgemm(long M, long N, long K, const float* A, long a_rs, long a_cs, const float* packed_a, const float* B,
+                       long b_rs, long b_cs, float* C, long ldc, const kiln_epilogue* e, float* workspace) {
+    if (K == 0) {
+        float tile[1];
+        for (long i = 0; i < M; i++) for (long j = 0; j < N; j++) tile[0] = 0.0f, kiln_store_tile(tile, 1, 1, C, ldc, i, j, 1, 1, e);
+        return;
+    }
+    long row_panels = (M + KILN_MR - 1) / KILN_MR, col_panels = (N + KILN_NR - 1) / KILN_NR;
+    kiln_sgemm_args g = {M, N, K, A, a_rs, a_cs, packed_a, B, b_rs, b_cs, C, ldc, e, row_panels > col_panels};
+    if (g.by_rows) kiln_parallel_for(row_panels, N * K * KILN_MR, kiln_sgemm_task, &g, workspace);
+    else kiln_parallel_for(col_panels, M * K * KILN_NR, kiln_sgemm_task, &g, workspace);
 }

@@ -7,10 +7,10 @@ typedef struct {
     long group;
 } kiln_conv_shape;
 
-/* col[(ci * kh * kw + y * kw + x) * oh * ow + oy * ow + ox] for one group's input channels. */
-static void kiln_im2col(const kiln_conv_shape* s, long channels, const float* x, float* col) {
+/* col[(ci * kh * kw + y * kw + x) * oh * ow + oy * ow + ox] for input channels [c0, c1) of one group. */
+static void kiln_im2col_channels(const kiln_conv_shape* s, long c0, long c1, const float* x, float* col) {
     long ohw = s->oh * s->ow;
-    for (long ci = 0; ci < channels; ci++) {
+    for (long ci = c0; ci < c1; ci++) {
         const float* plane = x + ci * s->h * s->w;
         for (long ky = 0; ky < s->kh; ky++) {
             for (long kx = 0; kx < s->kw; kx++) {
@@ -31,6 +31,24 @@ static void kiln_im2col(const kiln_conv_shape* s, long channels, const float* x,
             }
         }
     }
+}
+
+typedef struct {
+    const kiln_conv_shape* s;
+    const float* x;
+    float* col;
+} kiln_im2col_args;
+
+static void kiln_im2col_task(void* ctx, long begin, long end, float* ws) {
+    const kiln_im2col_args* a = ctx;
+    (void) ws;
+    kiln_im2col_channels(a->s, begin, end, a->x, a->col);
+}
+
+/* The im2col matrix of one group's input channels, the pool's threads splitting the channels. */
+static void kiln_im2col(const kiln_conv_shape* s, long channels, const float* x, float* col) {
+    kiln_im2col_args a = {s, x, col};
+    kiln_parallel_for(channels, s->kh * s->kw * s->oh * s->ow, kiln_im2col_task, &a, 0);
 }
 
 /* Workspace floats kiln_conv needs beyond the GEMM's (the im2col matrix of one group; none for 1x1 stride 1 unpadded). */
@@ -66,47 +84,66 @@ static void kiln_conv(const kiln_conv_shape* s, const float* x, const float* w, 
 /*
  * Depthwise convolution (group == c == m): one output channel per input channel. Rows are computed
  * into a buffer one kernel tap at a time (the interior of a row without bounds checks), then stored
- * through the epilogue.
+ * through the epilogue. Planes (batch x channel) [p0, p1).
  */
-static void kiln_conv_depthwise(const kiln_conv_shape* s, const float* x, const float* w, float* y, const kiln_epilogue* e,
-                                float* row) {
+static void kiln_conv_depthwise_planes(const kiln_conv_shape* s, const float* x, const float* w, float* y, const kiln_epilogue* e,
+                                       long p0, long p1, float* row) {
     long ohw = s->oh * s->ow;
-    for (long b = 0; b < s->n; b++) {
-        for (long ch = 0; ch < s->c; ch++) {
-            const float* plane = x + (b * s->c + ch) * s->h * s->w;
-            const float* wk = w + ch * s->kh * s->kw;
-            float* out = y + (b * s->c + ch) * ohw;
-            const float* res = e->residual ? e->residual + (b * s->c + ch) * ohw : 0;
-            float bias = e->bias ? e->beta * e->bias[ch * e->bias_rs] : 0.0f;
-            for (long oy = 0; oy < s->oh; oy++) {
-                for (long ox = 0; ox < s->ow; ox++) row[ox] = 0.0f;
-                for (long ky = 0; ky < s->kh; ky++) {
-                    long iy = oy * s->sh - s->pt + ky * s->dh;
-                    if (iy < 0 || iy >= s->h) continue;
-                    const float* src = plane + iy * s->w;
-                    for (long kx = 0; kx < s->kw; kx++) {
-                        float wv = wk[ky * s->kw + kx];
-                        long off = kx * s->dw - s->pl;
-                        /* ox in [lo, hi) reads columns ox * sw + off inside [0, w). */
-                        long lo = off >= 0 ? 0 : (-off + s->sw - 1) / s->sw;
-                        long hi = s->w - off <= 0 ? 0 : (s->w - off + s->sw - 1) / s->sw;
-                        if (hi > s->ow) hi = s->ow;
-                        if (s->sw == 1) {
-                            const float* sp = src + off;
-                            for (long ox = lo; ox < hi; ox++) row[ox] += wv * sp[ox];
-                        } else {
-                            for (long ox = lo; ox < hi; ox++) row[ox] += wv * src[ox * s->sw + off];
-                        }
+    for (long p = p0; p < p1; p++) {
+        long b = p / s->c, ch = p % s->c;
+        const float* plane = x + (b * s->c + ch) * s->h * s->w;
+        const float* wk = w + ch * s->kh * s->kw;
+        float* out = y + (b * s->c + ch) * ohw;
+        const float* res = e->residual ? e->residual + (b * s->c + ch) * ohw : 0;
+        float bias = e->bias ? e->beta * e->bias[ch * e->bias_rs] : 0.0f;
+        for (long oy = 0; oy < s->oh; oy++) {
+            for (long ox = 0; ox < s->ow; ox++) row[ox] = 0.0f;
+            for (long ky = 0; ky < s->kh; ky++) {
+                long iy = oy * s->sh - s->pt + ky * s->dh;
+                if (iy < 0 || iy >= s->h) continue;
+                const float* src = plane + iy * s->w;
+                for (long kx = 0; kx < s->kw; kx++) {
+                    float wv = wk[ky * s->kw + kx];
+                    long off = kx * s->dw - s->pl;
+                    /* ox in [lo, hi) reads columns ox * sw + off inside [0, w). */
+                    long lo = off >= 0 ? 0 : (-off + s->sw - 1) / s->sw;
+                    long hi = s->w - off <= 0 ? 0 : (s->w - off + s->sw - 1) / s->sw;
+                    if (hi > s->ow) hi = s->ow;
+                    if (s->sw == 1) {
+                        const float* sp = src + off;
+                        for (long ox = lo; ox < hi; ox++) row[ox] += wv * sp[ox];
+                    } else {
+                        for (long ox = lo; ox < hi; ox++) row[ox] += wv * src[ox * s->sw + off];
                     }
                 }
-                float* orow = out + oy * s->ow;
-                for (long ox = 0; ox < s->ow; ox++) row[ox] = row[ox] * e->alpha + bias;
-                if (res) for (long ox = 0; ox < s->ow; ox++) row[ox] += res[oy * s->ow + ox];
-                kiln_activate_row(row, s->ow, e->act, e->p0, e->p1);
-                memcpy(orow, row, (size_t) s->ow * sizeof(float));
             }
+            float* orow = out + oy * s->ow;
+            for (long ox = 0; ox < s->ow; ox++) row[ox] = row[ox] * e->alpha + bias;
+            if (res) for (long ox = 0; ox < s->ow; ox++) row[ox] += res[oy * s->ow + ox];
+            kiln_activate_row(row, s->ow, e->act, e->p0, e->p1);
+            memcpy(orow, row, (size_t) s->ow * sizeof(float));
         }
     }
+}
+
+typedef struct {
+    const kiln_conv_shape* s;
+    const float* x;
+    const float* w;
+    float* y;
+    const kiln_epilogue* e;
+} kiln_depthwise_args;
+
+static void kiln_depthwise_task(void* ctx, long begin, long end, float* ws) {
+    const kiln_depthwise_args* a = ctx;
+    kiln_conv_depthwise_planes(a->s, a->x, a->w, a->y, a->e, begin, end, ws);
+}
+
+/* Depthwise convolution, the pool's threads splitting the planes; row: ow floats (thread 0's). */
+static void kiln_conv_depthwise(const kiln_conv_shape* s, const float* x, const float* w, float* y, const kiln_epilogue* e,
+                                float* row) {
+    kiln_depthwise_args a = {s, x, w, y, e};
+    kiln_parallel_for(s->n * s->c, s->kh * s->kw * s->oh * s->ow, kiln_depthwise_task, &a, row);
 }
 
 typedef struct {
@@ -115,8 +152,8 @@ typedef struct {
     int count_include_pad;
 } kiln_pool_shape;
 
-static void kiln_max_pool(const kiln_pool_shape* s, const float* x, float* y) {
-    for (long p = 0; p < s->planes; p++) {
+static void kiln_max_pool_planes(const kiln_pool_shape* s, const float* x, float* y, long p0, long p1) {
+    for (long p = p0; p < p1; p++) {
         const float* plane = x + p * s->h * s->w;
         float* out = y + p * s->oh * s->ow;
         for (long oy = 0; oy < s->oh; oy++) {
@@ -139,8 +176,8 @@ static void kiln_max_pool(const kiln_pool_shape* s, const float* x, float* y) {
 }
 
 /* Average over the window's elements inside the input, or (count_include_pad) inside the padded input. */
-static void kiln_average_pool(const kiln_pool_shape* s, const float* x, float* y) {
-    for (long p = 0; p < s->planes; p++) {
+static void kiln_average_pool_planes(const kiln_pool_shape* s, const float* x, float* y, long p0, long p1) {
+    for (long p = p0; p < p1; p++) {
         const float* plane = x + p * s->h * s->w;
         float* out = y + p * s->oh * s->ow;
         for (long oy = 0; oy < s->oh; oy++) {
@@ -164,6 +201,31 @@ static void kiln_average_pool(const kiln_pool_shape* s, const float* x, float* y
             }
         }
     }
+}
+
+typedef struct {
+    const kiln_pool_shape* s;
+    const float* x;
+    float* y;
+    int average;
+} kiln_pool_args;
+
+static void kiln_pool_task(void* ctx, long begin, long end, float* ws) {
+    const kiln_pool_args* a = ctx;
+    (void) ws;
+    if (a->average) kiln_average_pool_planes(a->s, a->x, a->y, begin, end);
+    else kiln_max_pool_planes(a->s, a->x, a->y, begin, end);
+}
+
+/* Max and average pooling, the pool's threads splitting the planes. */
+static void kiln_max_pool(const kiln_pool_shape* s, const float* x, float* y) {
+    kiln_pool_args a = {s, x, y, 0};
+    kiln_parallel_for(s->planes, s->kh * s->kw * s->oh * s->ow, kiln_pool_task, &a, 0);
+}
+
+static void kiln_average_pool(const kiln_pool_shape* s, const float* x, float* y) {
+    kiln_pool_args a = {s, x, y, 1};
+    kiln_parallel_for(s->planes, s->kh * s->kw * s->oh * s->ow, kiln_pool_task, &a, 0);
 }
 
 static void kiln_global_average_pool(long planes, long size, const float* x, float* y) {

@@ -1,0 +1,171 @@
+/*
+ * Kiln CPU kernels: a persistent thread pool and a deterministic parallel-for.
+ *
+ * kiln_pool_start(n, ws) creates n - 1 workers once (the calling thread is the n-th); each worker owns a
+ * workspace of ws floats. kiln_parallel_for(count, work, fn, ctx, ws0) splits [0, count) into n
+ * contiguous chunks, chunk t always to thread t (thread 0, the caller, uses ws0), and returns when all
+ * are done; below KILN_PARALLEL_MIN_WORK multiply-adds in all (count x work per item) the caller runs
+ * everything, as waking the pool would cost more. Kernels split only over output elements, so every
+ * element is computed by one thread in the same order as with one thread: results do not depend on the
+ * thread count. Between calls workers spin briefly (the next kernel usually follows within
+ * microseconds), then sleep on a condition variable. POSIX threads, or Win32 threads under _WIN32.
+ */
+#include <stdlib.h>
+#ifdef _WIN32
+#include <windows.h>
+typedef HANDLE kiln_thread;
+typedef CRITICAL_SECTION kiln_mutex;
+typedef CONDITION_VARIABLE kiln_cond;
+#define kiln_mutex_init(m) InitializeCriticalSection(m)
+#define kiln_mutex_destroy(m) DeleteCriticalSection(m)
+#define kiln_lock(m) EnterCriticalSection(m)
+#define kiln_unlock(m) LeaveCriticalSection(m)
+#define kiln_cond_init(c) InitializeConditionVariable(c)
+#define kiln_cond_destroy(c) ((void) 0)
+#define kiln_wait(c, m) SleepConditionVariableCS(c, m, INFINITE)
+#define kiln_broadcast(c) WakeAllConditionVariable(c)
+#define kiln_signal(c) WakeConditionVariable(c)
+#else
+#include <pthread.h>
+typedef pthread_t kiln_thread;
+typedef pthread_mutex_t kiln_mutex;
+typedef pthread_cond_t kiln_cond;
+#define kiln_mutex_init(m) pthread_mutex_init(m, NULL)
+#define kiln_mutex_destroy(m) pthread_mutex_destroy(m)
+#define kiln_lock(m) pthread_mutex_lock(m)
+#define kiln_unlock(m) pthread_mutex_unlock(m)
+#define kiln_cond_init(c) pthread_cond_init(c, NULL)
+#define kiln_cond_destroy(c) pthread_cond_destroy(c)
+#define kiln_wait(c, m) pthread_cond_wait(c, m)
+#define kiln_broadcast(c) pthread_cond_broadcast(c)
+#define kiln_signal(c) pthread_cond_signal(c)
+#endif
+
+#define KILN_MAX_THREADS 256
+#define KILN_PARALLEL_MIN_WORK 65536L
+#define KILN_SPIN_ITERATIONS 1000
+#if defined(__x86_64__) || defined(__i386__)
+#define kiln_pause() __builtin_ia32_pause()
+#else
+#define kiln_pause() ((void) 0)
+#endif
+
+/* fn computes items [begin, end) with a workspace of the pool's per-thread size. */
+typedef void (*kiln_task)(void* ctx, long begin, long end, float* ws);
+
+static struct {
+    int threads;              /* 1 when no pool is running */
+    kiln_thread ids[KILN_MAX_THREADS];
+    float* ws[KILN_MAX_THREADS];
+    kiln_mutex mutex;
+    kiln_cond go, done;
+    long generation;          /* incremented per parallel-for (atomically, under the mutex): workers run each generation once */
+    int pending;              /* workers still running the current generation (decremented atomically) */
+    int stop;
+    kiln_task fn;
+    void* ctx;
+    long count;
+} kiln_pool = {.threads = 1};
+
+static void kiln_run_chunk(int t, float* ws) {
+    long begin = kiln_pool.count * t / kiln_pool.threads, end = kiln_pool.count * (t + 1) / kiln_pool.threads;
+    if (begin < end) kiln_pool.fn(kiln_pool.ctx, begin, end, ws);
+}
+
+static void kiln_worker_loop(int t) {
+    long seen = 0;
+    for (;;) {
+        for (int i = 0; i < KILN_SPIN_ITERATIONS && __atomic_load_n(&kiln_pool.generation, __ATOMIC_ACQUIRE) == seen; i++) kiln_pause();
+        kiln_lock(&kiln_pool.mutex);
+        while (kiln_pool.generation == seen && !kiln_pool.stop) kiln_wait(&kiln_pool.go, &kiln_pool.mutex);
+        int stop = kiln_pool.stop;
+        seen = kiln_pool.generation;
+        kiln_unlock(&kiln_pool.mutex);
+        if (stop) return;
+        kiln_run_chunk(t, kiln_pool.ws[t]);
+        if (__atomic_sub_fetch(&kiln_pool.pending, 1, __ATOMIC_ACQ_REL) == 0) {
+            /* under the mutex, so the caller either sees pending == 0 or is already waiting */
+            kiln_lock(&kiln_pool.mutex);
+            kiln_signal(&kiln_pool.done);
+            kiln_unlock(&kiln_pool.mutex);
+        }
+    }
+}
+
+#ifdef _WIN32
+static DWORD WINAPI kiln_worker(LPVOID arg) { kiln_worker_loop((int) (intptr_t) arg); return 0; }
+static int kiln_thread_start(kiln_thread* id, int t) {
+    *id = CreateThread(NULL, 0, kiln_worker, (LPVOID) (intptr_t) t, 0, NULL);
+    return *id ? 0 : -1;
+}
+static void kiln_thread_join(kiln_thread id) { WaitForSingleObject(id, INFINITE); CloseHandle(id); }
+#else
+static void* kiln_worker(void* arg) { kiln_worker_loop((int) (intptr_t) arg); return NULL; }
+static int kiln_thread_start(kiln_thread* id, int t) { return pthread_create(id, NULL, kiln_worker, (void*) (intptr_t) t); }
+static void kiln_thread_join(kiln_thread id) { pthread_join(id, NULL); }
+#endif
+
+static void kiln_pool_stop(void) {
+    if (kiln_pool.threads <= 1) return;
+    kiln_lock(&kiln_pool.mutex);
+    kiln_pool.stop = 1;
+    kiln_broadcast(&kiln_pool.go);
+    kiln_unlock(&kiln_pool.mutex);
+    for (int t = 1; t < kiln_pool.threads; t++) {
+        kiln_thread_join(kiln_pool.ids[t]);
+        free(kiln_pool.ws[t]);
+    }
+    kiln_cond_destroy(&kiln_pool.go);
+    kiln_cond_destroy(&kiln_pool.done);
+    kiln_mutex_destroy(&kiln_pool.mutex);
+    kiln_pool.threads = 1;
+}
+
+/* (Re)starts the pool with n threads in all; 0 on success, -1 for n outside [1, KILN_MAX_THREADS], -3 when out of memory or threads. */
+static int kiln_pool_start(int n, long ws_floats) {
+    if (n < 1 || n > KILN_MAX_THREADS) return -1;
+    kiln_pool_stop();
+    if (n == 1) return 0;
+    for (int t = 1; t < n; t++) {
+        kiln_pool.ws[t] = malloc((size_t) (ws_floats > 0 ? ws_floats : 1) * sizeof(float));
+        if (!kiln_pool.ws[t]) {
+            while (--t >= 1) free(kiln_pool.ws[t]);
+            return -3;
+        }
+    }
+    kiln_mutex_init(&kiln_pool.mutex);
+    kiln_cond_init(&kiln_pool.go);
+    kiln_cond_init(&kiln_pool.done);
+    kiln_pool.stop = 0;
+    kiln_pool.generation = 0;
+    kiln_pool.threads = 1;
+    for (int t = 1; t < n; t++) {
+        if (kiln_thread_start(&kiln_pool.ids[t], t) != 0) {
+            for (int u = t; u < n; u++) free(kiln_pool.ws[u]);
+            kiln_pool_stop();
+            return -3;
+        }
+        kiln_pool.threads = t + 1;
+    }
+    return 0;
+}
+
+static void kiln_parallel_for(long count, long work, kiln_task fn, void* ctx, float* ws0) {
+    if (kiln_pool.threads <= 1 || count <= 1 || count * work < KILN_PARALLEL_MIN_WORK) {
+        if (count > 0) fn(ctx, 0, count, ws0);
+        return;
+    }
+    kiln_lock(&kiln_pool.mutex);
+    kiln_pool.fn = fn;
+    kiln_pool.ctx = ctx;
+    kiln_pool.count = count;
+    kiln_pool.pending = kiln_pool.threads - 1;
+    __atomic_add_fetch(&kiln_pool.generation, 1, __ATOMIC_RELEASE);
+    kiln_broadcast(&kiln_pool.go);
+    kiln_unlock(&kiln_pool.mutex);
+    kiln_run_chunk(0, ws0);
+    for (int i = 0; i < KILN_SPIN_ITERATIONS && __atomic_load_n(&kiln_pool.pending, __ATOMIC_ACQUIRE) > 0; i++) kiln_pause();
+    kiln_lock(&kiln_pool.mutex);
+    while (__atomic_load_n(&kiln_pool.pending, __ATOMIC_ACQUIRE) > 0) kiln_wait(&kiln_pool.done, &kiln_pool.mutex);
+    kiln_unlock(&kiln_pool.mutex);
+}
