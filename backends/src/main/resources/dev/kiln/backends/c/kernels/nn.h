@@ -82,13 +82,73 @@ static void kiln_conv(const kiln_conv_shape* s, const float* x, const float* w, 
 }
 
 /*
+ * One output row of a 3x3 depthwise convolution (dilation 1) whose three input rows r0..r2 are all inside the
+ * plane: row[ox] = sum over the taps in (ky, kx) order, as the general path sums them. Interior columns [lo, hi)
+ * read columns ox * sw + off .. + 2 without bounds checks, in loops over contiguous outputs the compiler
+ * vectorises (stride 1 and 2 spelled out so it sees constant strides); the border columns skip their
+ * out-of-plane taps.
+ */
+static void kiln_dw3x3_row(const float* restrict r0, const float* restrict r1, const float* restrict r2,
+                           const float* restrict wk, long w, long ow, long sw, long off, float* restrict row) {
+    const float w0 = wk[0], w1 = wk[1], w2 = wk[2], w3 = wk[3], w4 = wk[4], w5 = wk[5], w6 = wk[6], w7 = wk[7], w8 = wk[8];
+    long lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+    long hi = w - 3 - off < 0 ? 0 : (w - 3 - off) / sw + 1;
+    if (lo > ow) lo = ow;
+    if (hi > ow) hi = ow;
+    if (hi < lo) hi = lo;
+    if (sw == 1) {
+        for (long ox = lo; ox < hi; ox++) {
+            long i = ox + off;
+            float acc = 0.0f;
+            acc += w0 * r0[i]; acc += w1 * r0[i + 1]; acc += w2 * r0[i + 2];
+            acc += w3 * r1[i]; acc += w4 * r1[i + 1]; acc += w5 * r1[i + 2];
+            acc += w6 * r2[i]; acc += w7 * r2[i + 1]; acc += w8 * r2[i + 2];
+            row[ox] = acc;
+        }
+    } else if (sw == 2) {
+        for (long ox = lo; ox < hi; ox++) {
+            long i = 2 * ox + off;
+            float acc = 0.0f;
+            acc += w0 * r0[i]; acc += w1 * r0[i + 1]; acc += w2 * r0[i + 2];
+            acc += w3 * r1[i]; acc += w4 * r1[i + 1]; acc += w5 * r1[i + 2];
+            acc += w6 * r2[i]; acc += w7 * r2[i + 1]; acc += w8 * r2[i + 2];
+            row[ox] = acc;
+        }
+    } else {
+        for (long ox = lo; ox < hi; ox++) {
+            long i = ox * sw + off;
+            float acc = 0.0f;
+            acc += w0 * r0[i]; acc += w1 * r0[i + 1]; acc += w2 * r0[i + 2];
+            acc += w3 * r1[i]; acc += w4 * r1[i + 1]; acc += w5 * r1[i + 2];
+            acc += w6 * r2[i]; acc += w7 * r2[i + 1]; acc += w8 * r2[i + 2];
+            row[ox] = acc;
+        }
+    }
+    const float* rows[3] = {r0, r1, r2};
+    for (long ox = 0; ox < ow; ox++) {
+        if (ox == lo) ox = hi;
+        if (ox >= ow) break;
+        float acc = 0.0f;
+        for (long ky = 0; ky < 3; ky++) {
+            for (long kx = 0; kx < 3; kx++) {
+                long ix = ox * sw + off + kx;
+                if (ix >= 0 && ix < w) acc += wk[ky * 3 + kx] * rows[ky][ix];
+            }
+        }
+        row[ox] = acc;
+    }
+}
+
+/*
  * Depthwise convolution (group == c == m): one output channel per input channel. Rows are computed
- * into a buffer one kernel tap at a time (the interior of a row without bounds checks), then stored
- * through the epilogue. Planes (batch x channel) [p0, p1).
+ * into a buffer (3x3 rows with all input rows inside the plane by kiln_dw3x3_row; other rows one kernel tap
+ * at a time, the interior of a row without bounds checks), then stored through the epilogue.
+ * Planes (batch x channel) [p0, p1).
  */
 static void kiln_conv_depthwise_planes(const kiln_conv_shape* s, const float* x, const float* w, float* y, const kiln_epilogue* e,
                                        long p0, long p1, float* row) {
     long ohw = s->oh * s->ow;
+    int is3x3 = s->kh == 3 && s->kw == 3 && s->dh == 1 && s->dw == 1;
     for (long p = p0; p < p1; p++) {
         long b = p / s->c, ch = p % s->c;
         const float* plane = x + (b * s->c + ch) * s->h * s->w;
@@ -97,23 +157,29 @@ static void kiln_conv_depthwise_planes(const kiln_conv_shape* s, const float* x,
         const float* res = e->residual ? e->residual + (b * s->c + ch) * ohw : 0;
         float bias = e->bias ? e->beta * e->bias[ch * e->bias_rs] : 0.0f;
         for (long oy = 0; oy < s->oh; oy++) {
-            for (long ox = 0; ox < s->ow; ox++) row[ox] = 0.0f;
-            for (long ky = 0; ky < s->kh; ky++) {
-                long iy = oy * s->sh - s->pt + ky * s->dh;
-                if (iy < 0 || iy >= s->h) continue;
-                const float* src = plane + iy * s->w;
-                for (long kx = 0; kx < s->kw; kx++) {
-                    float wv = wk[ky * s->kw + kx];
-                    long off = kx * s->dw - s->pl;
-                    /* ox in [lo, hi) reads columns ox * sw + off inside [0, w). */
-                    long lo = off >= 0 ? 0 : (-off + s->sw - 1) / s->sw;
-                    long hi = s->w - off <= 0 ? 0 : (s->w - off + s->sw - 1) / s->sw;
-                    if (hi > s->ow) hi = s->ow;
-                    if (s->sw == 1) {
-                        const float* sp = src + off;
-                        for (long ox = lo; ox < hi; ox++) row[ox] += wv * sp[ox];
-                    } else {
-                        for (long ox = lo; ox < hi; ox++) row[ox] += wv * src[ox * s->sw + off];
+            long iy0 = oy * s->sh - s->pt;
+            if (is3x3 && iy0 >= 0 && iy0 + 2 < s->h) {
+                const float* src = plane + iy0 * s->w;
+                kiln_dw3x3_row(src, src + s->w, src + 2 * s->w, wk, s->w, s->ow, s->sw, -s->pl, row);
+            } else {
+                for (long ox = 0; ox < s->ow; ox++) row[ox] = 0.0f;
+                for (long ky = 0; ky < s->kh; ky++) {
+                    long iy = iy0 + ky * s->dh;
+                    if (iy < 0 || iy >= s->h) continue;
+                    const float* src = plane + iy * s->w;
+                    for (long kx = 0; kx < s->kw; kx++) {
+                        float wv = wk[ky * s->kw + kx];
+                        long off = kx * s->dw - s->pl;
+                        /* ox in [lo, hi) reads columns ox * sw + off inside [0, w). */
+                        long lo = off >= 0 ? 0 : (-off + s->sw - 1) / s->sw;
+                        long hi = s->w - off <= 0 ? 0 : (s->w - off + s->sw - 1) / s->sw;
+                        if (hi > s->ow) hi = s->ow;
+                        if (s->sw == 1) {
+                            const float* sp = src + off;
+                            for (long ox = lo; ox < hi; ox++) row[ox] += wv * sp[ox];
+                        } else {
+                            for (long ox = lo; ox < hi; ox++) row[ox] += wv * src[ox * s->sw + off];
+                        }
                     }
                 }
             }
