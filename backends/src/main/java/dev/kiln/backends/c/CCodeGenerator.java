@@ -61,7 +61,8 @@ public final class CCodeGenerator {
      */
     public record CProgram(String source, ByteBuffer weights, long arenaBytes) {}
 
-    private static final String[] KERNEL_FILES = {"activations.h", "threads.h", "gemm.h", "nn.h"};
+    /** The kernel headers, in the order the generated source includes them. */
+    static final List<String> KERNEL_FILES = List.of("activations.h", "threads.h", "gemm.h", "conv.h", "transformer.h");
     private static final Set<String> VIEWS = Set.of("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity");
     private static final Set<String> BINARY = Set.of("Add", "Sub", "Mul", "Div", "Pow", "PRelu", "Max", "Min");
     private static final Set<String> UNARY = Set.of("Relu", "Sigmoid", "Tanh", "HardSwish", "Softplus", "Softsign",

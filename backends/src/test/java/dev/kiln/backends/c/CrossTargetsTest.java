@@ -80,7 +80,7 @@ class CrossTargetsTest {
     void neonKernelsCompileWithoutWarnings(String device) throws Exception {
         Target target = runnableTarget(device);
         StringBuilder source = new StringBuilder();
-        for (String f : List.of("activations.h", "threads.h", "gemm.h", "nn.h")) {
+        for (String f : CCodeGenerator.KERNEL_FILES) {
             try (InputStream in = CCodeGenerator.class.getResourceAsStream("kernels/" + f)) {
                 source.append(new String(in.readAllBytes(), StandardCharsets.UTF_8)).append('\n');
             }
