@@ -11,6 +11,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -43,6 +44,7 @@ class ArtifactWriterTest {
         assertEquals(FIXTURE_DIGEST, w.digest());
         Optional<String> b2sum = ArtifactFixtures.b2sum(w.artifact());
         b2sum.ifPresent(expected -> assertEquals(expected, w.digest()));
+        assertEquals(PosixFilePermissions.fromString("rw-r--r--"), Files.getPosixFilePermissions(w.artifact()));
     }
 
     @Test
