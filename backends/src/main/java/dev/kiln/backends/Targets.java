@@ -109,10 +109,10 @@ public final class Targets {
         });
         OptionalInt api = OptionalInt.empty();
         if (os == Os.ANDROID) {
-            // A freestanding shared library: it may call only what bionic guarantees at this API level,
-            // so glibc's startup files and libraries are kept out of the link.
+            // A shared library that may call only what bionic guarantees at this API level: glibc's startup
+            // files and libraries are kept out of the link (the C backend links against bionic stubs).
             api = OptionalInt.of(options.androidPlatform().orElse(TargetTable.DEFAULT_ANDROID_API));
-            flags.addAll(List.of("-ffreestanding", "-nostdlib", "-D__ANDROID_API__=" + api.getAsInt()));
+            flags.addAll(List.of("-nostdlib", "-D__ANDROID_API__=" + api.getAsInt()));
         }
         return new Target(name, os, arch, accelerator, List.copyOf(features),
                 Optional.of(TargetTable.TOOLCHAINS.get(os).get(arch)), flags, vectorIsa(family, features), api, options);

@@ -176,7 +176,7 @@ class TargetsTest {
 
         Target android32 = Targets.platform("ANDROID", "ARM_EABI", "", "{'ANDROID_PLATFORM': 25, 'mattr': ['+neon']}");
         assertEquals(OptionalInt.of(25), android32.androidApiLevel());
-        assertEquals(List.of("-march=armv7-a", "-mfpu=neon", "-mfloat-abi=softfp", "-ffreestanding", "-nostdlib",
+        assertEquals(List.of("-march=armv7-a", "-mfpu=neon", "-mfloat-abi=softfp", "-nostdlib",
                 "-D__ANDROID_API__=25"), android32.compilerFlags());
         assertEquals("arm-linux-gnueabihf-gcc", android32.toolchain().orElseThrow().compiler());
         assertTrue(!android32.toolchain().orElseThrow().runsHere());
@@ -184,7 +184,7 @@ class TargetsTest {
         Target android64 = Targets.platform("ANDROID", "ARM64", null, "{'ANDROID_PLATFORM': 29}");
         assertEquals(OptionalInt.of(29), android64.androidApiLevel());
         assertEquals("aarch64-linux-android", android64.toolchain().orElseThrow().triple());
-        assertEquals(List.of("-march=armv8-a", "-ffreestanding", "-nostdlib", "-D__ANDROID_API__=29"),
+        assertEquals(List.of("-march=armv8-a", "-nostdlib", "-D__ANDROID_API__=29"),
                 android64.compilerFlags());
         assertEquals(OptionalInt.of(21), Targets.platform("ANDROID", "ARM64", null, null).androidApiLevel());
 

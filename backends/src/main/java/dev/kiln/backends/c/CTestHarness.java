@@ -1,10 +1,13 @@
 package dev.kiln.backends.c;
 
+import dev.kiln.backends.CompilerOptions;
 import dev.kiln.backends.Target;
+import dev.kiln.backends.Targets;
 import dev.kiln.backends.Toolchain;
 import dev.kiln.ir.DType;
 import dev.kiln.runtime.Tensor;
 
+import java.io.File;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
@@ -17,15 +20,18 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * Builds a generated program into a stand-alone Linux executable for a target, linked statically with a
- * small C main (resource {@code harness/harness.c}) that reads the inputs from a file, runs kiln_init,
- * kiln_set_threads and kiln_run, and writes the outputs; and runs it here, natively or under the target toolchain's qemu-user.
- * This is how code for CPUs other than this machine's (ARM64, ARMv7) is checked against the interpreter.
+ * Builds a generated program into an executable for a target with a small C main (resource
+ * {@code harness/harness.c}) that reads the inputs from a file, runs kiln_init, kiln_set_threads and
+ * kiln_run, and writes the outputs; and runs it here, natively, under qemu-user or under Wine. This is how
+ * code for CPUs and systems other than this machine's is checked against the interpreter: Linux code is
+ * linked statically into the program ({@link #build}); Windows and Android libraries are compiled as the
+ * backend compiles them for an artifact and the program links against them ({@link #buildAgainstLibrary}).
  */
 public final class CTestHarness {
     private static final Pattern RUN_TIME = Pattern.compile("kiln_run_ns (\\d+)");
@@ -36,8 +42,17 @@ public final class CTestHarness {
     /** One run: the outputs in graph order, the time kiln_run took inside the program, and the whole process's time. */
     public record Run(List<Tensor> outputs, long kilnRunNanos, long processNanos) {}
 
-    /** A built harness: the executable, the weights it loads and the command prefix that runs it here. */
-    public record Executable(Path binary, Path weights, List<String> runCommand) {
+    /**
+     * Debian's wine64 (package wine64), which runs Win64 programs; it is not on the PATH unless package
+     * wine is installed too. Win32 programs would need wine32, an i386 multiarch installation.
+     */
+    public static final Path WINE64 = Path.of("/usr/lib/wine/wine64");
+
+    /**
+     * A built harness: the executable, the weights it loads, the command prefix that runs it here and the
+     * environment variables it runs with.
+     */
+    public record Executable(Path binary, Path weights, List<String> runCommand, Map<String, String> environment) {
         /** Runs the program on one thread; see {@link #run(List, int)}. */
         public Run run(List<Tensor> inputs) { return run(inputs, 1); }
 
@@ -51,7 +66,7 @@ public final class CTestHarness {
                 List<String> cmd = new ArrayList<>(runCommand);
                 cmd.addAll(List.of(weights.toString(), in.toString(), out.toString(), Integer.toString(threads)));
                 long start = System.nanoTime();
-                String output = execute(cmd, "running " + binary);
+                String output = execute(cmd, environment, "running " + binary);
                 long processNanos = System.nanoTime() - start;
                 Matcher m = RUN_TIME.matcher(output);
                 if (!m.find()) throw new IllegalStateException(binary + " printed no kiln_run time:\n" + output);
@@ -91,8 +106,83 @@ public final class CTestHarness {
             List<String> cmd = new ArrayList<>(List.of(compiler.toString(), "-O3"));
             cmd.addAll(target.compilerFlags());
             cmd.addAll(List.of("-static", "-pthread", "-o", binary.toString(), source.toString(), harness.toString(), "-lm"));
-            execute(cmd, "compiling " + source + " for " + target.name());
-            return new Executable(binary, weights, toolchain.runCommand(binary));
+            execute(cmd, Map.of(), "compiling " + source + " for " + target.name());
+            return new Executable(binary, weights, toolchain.runCommand(binary), Map.of());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * Compiles the program for a Windows or Android target into {@code dir} exactly as the backend does for
+     * an artifact, and links harness.c against the library it made:
+     * <ul>
+     * <li>x86_win64 (Windows X86_64): harness.exe with the same mingw-w64 compiler, importing model.dll's
+     *     exports, run under {@link #WINE64};
+     * <li>Android X86_64, X86, ARM64: the Linux toolchain of the same architecture builds a glibc program
+     *     that needs model.so, run natively or under qemu-user with LD_LIBRARY_PATH holding the library
+     *     and libc.so, libm.so, libdl.so links to glibc's libraries, which stand in for bionic's.
+     * </ul>
+     *
+     * @throws dev.kiln.backends.ToolchainMissingException when a compiler is not on the PATH
+     * @throws IllegalArgumentException for targets whose libraries cannot run here (Win32, Android ARM_EABI, Linux)
+     */
+    public static Executable buildAgainstLibrary(CCodeGenerator.CProgram program, Target target, Path dir) {
+        if (target.os() == Target.Os.WINDOWS && target.arch() == Target.Arch.X86_64) {
+            GccCompiler.Compiled library = CBackend.compile(program, target, dir);
+            Path compiler = target.toolchain().orElseThrow().locate(target.name());
+            Path binary = linkHarness(compiler, target.compilerFlags(), dir, "harness.exe", library.library(), List.of());
+            return new Executable(binary, library.weights(), List.of(WINE64.toString(), binary.toString()),
+                    Map.of("WINEDEBUG", "-all"));
+        }
+        if (target.os() == Target.Os.ANDROID && target.arch() != Target.Arch.ARM_EABI) {
+            Toolchain linux = Targets.platform(Target.Os.LINUX, target.arch(), Target.Accelerator.NONE, CompilerOptions.NONE)
+                    .toolchain().orElseThrow();
+            Path compiler = linux.locate(target.name());
+            GccCompiler.Compiled library = CBackend.compile(program, target, dir);
+            Path glibc = glibcAsBionic(compiler, dir.resolve("bionic-glibc"));
+            Path binary = linkHarness(compiler, List.of(), dir, "harness", library.library(),
+                    List.of("-Wl,-rpath-link," + glibc));
+            return new Executable(binary, library.weights(), linux.runCommand(binary),
+                    Map.of("LD_LIBRARY_PATH", dir + File.pathSeparator + glibc));
+        }
+        throw new IllegalArgumentException("target " + target.name() + " (" + target.os() + " " + target.arch()
+                + ") has no library that runs here under a harness");
+    }
+
+    /** harness.c linked against a shared library: {@code compiler -O2 flags -o name harness.c library extra}. */
+    private static Path linkHarness(Path compiler, List<String> flags, Path dir, String name, Path library, List<String> extra) {
+        try {
+            Path harness = Files.writeString(dir.resolve("harness.c"), harnessSource(), StandardCharsets.UTF_8);
+            Path binary = dir.resolve(name);
+            List<String> cmd = new ArrayList<>(List.of(compiler.toString(), "-O2"));
+            cmd.addAll(flags);
+            cmd.addAll(List.of("-o", binary.toString(), harness.toString(), library.toString()));
+            cmd.addAll(extra);
+            execute(cmd, Map.of(), "linking " + harness + " against " + library);
+            return binary;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** A folder where bionic's library names (libc.so, libm.so, libdl.so) link to the toolchain's glibc libraries. */
+    private static Path glibcAsBionic(Path compiler, Path dir) {
+        try {
+            Files.createDirectories(dir);
+            Map<String, String> glibcNames = Map.of("libc.so", "libc.so.6", "libm.so", "libm.so.6", "libdl.so", "libdl.so.2");
+            for (var e : glibcNames.entrySet()) {
+                String found = execute(List.of(compiler.toString(), "-print-file-name=" + e.getValue()), Map.of(),
+                        "finding " + e.getValue()).strip();
+                Path glibc = Path.of(found);
+                if (!glibc.isAbsolute() || !Files.exists(glibc)) {
+                    throw new IllegalStateException(compiler + " has no " + e.getValue() + " (found '" + found + "')");
+                }
+                Path link = dir.resolve(e.getKey());
+                Files.deleteIfExists(link);
+                Files.createSymbolicLink(link, glibc.toRealPath());
+            }
+            return dir;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -137,10 +227,12 @@ public final class CTestHarness {
     }
 
     /** Runs a command to completion; its combined output, or an exception with it when it fails. */
-    private static String execute(List<String> cmd, String what) throws IOException {
+    private static String execute(List<String> cmd, Map<String, String> environment, String what) throws IOException {
         Process p;
         try {
-            p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            ProcessBuilder builder = new ProcessBuilder(cmd).redirectErrorStream(true);
+            builder.environment().putAll(environment);
+            p = builder.start();
         } catch (IOException e) {
             throw new IllegalStateException("cannot start " + cmd.get(0) + " " + what + ": " + e.getMessage(), e);
         }

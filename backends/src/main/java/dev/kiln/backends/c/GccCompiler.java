@@ -11,10 +11,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
-/** Writes a {@link CCodeGenerator.CProgram} as model.c and weights.bin and compiles it with gcc into model.so. */
+/** Writes a {@link CCodeGenerator.CProgram} as model.c and weights.bin and compiles it with gcc into a shared library. */
 public final class GccCompiler {
     /** Flags for the machine that compiles: optimised for its own CPU. */
     public static final List<String> HOST_FLAGS = List.of("-O3", "-march=native", "-fPIC", "-shared", "-pthread");
+    private static final long TIMEOUT_MINUTES = 10;
 
     private GccCompiler() {}
 
@@ -32,38 +33,71 @@ public final class GccCompiler {
      * @throws IllegalStateException when the compiler is missing or fails (with its output)
      */
     public static Compiled compile(CCodeGenerator.CProgram program, Path dir, String compiler, List<String> flags) {
+        return compile(program, dir, compiler, flags, "model.so", List.of("-lm"));
+    }
+
+    /** Compiles into {@code dir} with {@code compiler flags... -o libraryName model.c libraries...}. */
+    static Compiled compile(CCodeGenerator.CProgram program, Path dir, String compiler, List<String> flags,
+                            String libraryName, List<String> libraries) {
+        Path source = writeSources(program, dir);
+        Path library = dir.resolve(libraryName);
+        List<String> cmd = new ArrayList<>(List.of(compiler));
+        cmd.addAll(flags);
+        cmd.addAll(List.of("-o", library.toString(), source.toString()));
+        cmd.addAll(libraries);
+        run(cmd, "the C compiler", "to compile " + source);
+        return new Compiled(library, dir.resolve("weights.bin"), source, program.arenaBytes());
+    }
+
+    /** Writes model.c and weights.bin into {@code dir} (created if missing); returns model.c. */
+    static Path writeSources(CCodeGenerator.CProgram program, Path dir) {
         try {
             Files.createDirectories(dir);
             Path source = dir.resolve("model.c");
-            Path weights = dir.resolve("weights.bin");
-            Path library = dir.resolve("model.so");
             Files.writeString(source, program.source(), StandardCharsets.UTF_8);
-            try (FileChannel ch = FileChannel.open(weights, StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
+            try (FileChannel ch = FileChannel.open(dir.resolve("weights.bin"), StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+                    StandardOpenOption.TRUNCATE_EXISTING)) {
                 var buf = program.weights().duplicate();
                 while (buf.hasRemaining()) ch.write(buf);
             }
-            List<String> cmd = new ArrayList<>(List.of(compiler));
-            cmd.addAll(flags);
-            cmd.addAll(List.of("-o", library.toString(), source.toString(), "-lm"));
-            Process p;
-            try {
-                p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-            } catch (IOException e) {
-                throw new IllegalStateException("backend c cannot start the C compiler '" + compiler + "' (is gcc installed and on the PATH?) to compile "
-                        + source + ": " + e.getMessage(), e);
-            }
+            return source;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * Runs a toolchain command to completion and returns its combined output.
+     *
+     * @param tool what {@code cmd.get(0)} is, for messages ("the C compiler", "nm")
+     * @param what what it does, for messages ("to compile /tmp/model.c")
+     * @throws IllegalStateException when it cannot start, fails or takes more than 10 minutes (with its output)
+     */
+    static String run(List<String> cmd, String tool, String what) {
+        Process p;
+        try {
+            p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        } catch (IOException e) {
+            throw new IllegalStateException("backend c cannot start " + tool + " '" + cmd.get(0)
+                    + "' (is gcc installed and on the PATH?) " + what + ": " + e.getMessage(), e);
+        }
+        try {
             String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            if (!p.waitFor(10, TimeUnit.MINUTES)) {
+            if (!p.waitFor(TIMEOUT_MINUTES, TimeUnit.MINUTES)) {
                 p.destroyForcibly();
-                throw new IllegalStateException(compiler + " did not finish compiling " + source + " in 10 minutes");
+                throw new IllegalStateException(cmd.get(0) + " did not finish in " + TIMEOUT_MINUTES + " minutes " + what);
             }
-            if (p.exitValue() != 0) throw new IllegalStateException(compiler + " failed (exit " + p.exitValue() + ") on " + source + ":\n" + output);
-            return new Compiled(library, weights, source, program.arenaBytes());
+            if (p.exitValue() != 0) {
+                throw new IllegalStateException(cmd.get(0) + " failed (exit " + p.exitValue() + ") " + what + ":\n"
+                        + String.join(" ", cmd) + "\n" + output);
+            }
+            return output;
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         } catch (InterruptedException e) {
+            p.destroyForcibly();
             Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted while compiling " + dir, e);
+            throw new IllegalStateException("interrupted " + what, e);
         }
     }
 }

@@ -1,6 +1,7 @@
 /*
- * Kiln test harness: runs a generated model (model.c, linked in) as a program, for targets whose code
- * cannot be loaded in-process here (ARM under qemu-user).
+ * Kiln test harness: runs a generated model (model.c linked in, or the compiled library linked against)
+ * as a program, for targets whose code cannot be loaded in-process here (ARM under qemu-user, Windows
+ * under Wine, Android libraries under glibc).
  *
  *   harness WEIGHTS INPUTS OUTPUTS [THREADS]
  *
@@ -9,10 +10,17 @@
  * OUTPUTS receives, per output in graph order: int32 rank, rank x int64 dims, then the f32 values.
  * Prints "kiln_run_ns N" (the time of one kiln_run) on stdout; exits non-zero with a message on failure.
  */
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#ifdef _WIN32
+#define WIN32_LEAN_AND_MEAN
+#include <windows.h>
+#include <malloc.h>
+#else
 #include <time.h>
+#endif
 
 long kiln_arena_bytes(void);
 int kiln_init(const void* weights, void* arena);
@@ -26,6 +34,37 @@ long kiln_output_dim(int i, int d);
 int kiln_set_threads(int n);
 void kiln_shutdown(void);
 
+/* 64-byte-aligned memory (Windows has no posix_memalign); NULL when out of memory. */
+static void* aligned_memory(size_t bytes) {
+#ifdef _WIN32
+    return _aligned_malloc(bytes, 64);
+#else
+    void* p = NULL;
+    return posix_memalign(&p, 64, bytes) == 0 ? p : NULL;
+#endif
+}
+
+static void aligned_free(void* p) {
+#ifdef _WIN32
+    _aligned_free(p);
+#else
+    free(p);
+#endif
+}
+
+static int64_t now_ns(void) {
+#ifdef _WIN32
+    LARGE_INTEGER ticks, frequency;
+    QueryPerformanceCounter(&ticks);
+    QueryPerformanceFrequency(&frequency);
+    return (int64_t) ((double) ticks.QuadPart * 1e9 / (double) frequency.QuadPart);
+#else
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t) t.tv_sec * 1000000000LL + t.tv_nsec;
+#endif
+}
+
 static int fail(const char* what, const char* path) {
     fprintf(stderr, "harness: %s %s\n", what, path);
     return 1;
@@ -38,10 +77,9 @@ static void* read_file(const char* path, long* bytes) {
     fseek(f, 0, SEEK_END);
     *bytes = ftell(f);
     fseek(f, 0, SEEK_SET);
-    void* data = NULL;
-    if (posix_memalign(&data, 64, (size_t) (*bytes > 0 ? *bytes : 64)) != 0) data = NULL;
+    void* data = aligned_memory((size_t) (*bytes > 0 ? *bytes : 64));
     if (data && *bytes > 0 && fread(data, 1, (size_t) *bytes, f) != (size_t) *bytes) {
-        free(data);
+        aligned_free(data);
         data = NULL;
     }
     fclose(f);
@@ -78,20 +116,17 @@ int main(int argc, char** argv) {
         outputs[i] = malloc((size_t) elements(kiln_output_rank(i), kiln_output_dim, i) * sizeof(float) + 1);
         if (!outputs[i]) return fail("out of memory for outputs of", argv[0]);
     }
-    void* arena = NULL;
-    if (kiln_arena_bytes() > 0 && posix_memalign(&arena, 64, (size_t) kiln_arena_bytes()) != 0) {
-        return fail("out of memory for the arena of", argv[0]);
-    }
+    void* arena = kiln_arena_bytes() > 0 ? aligned_memory((size_t) kiln_arena_bytes()) : NULL;
+    if (kiln_arena_bytes() > 0 && !arena) return fail("out of memory for the arena of", argv[0]);
     if (kiln_init(weights, arena) != 0) return fail("kiln_init failed with weights", argv[1]);
     if (kiln_set_threads(argc == 5 ? atoi(argv[4]) : 1) != 0) return fail("kiln_set_threads failed for thread count", argc == 5 ? argv[4] : "1");
 
-    struct timespec start, end;
-    clock_gettime(CLOCK_MONOTONIC, &start);
+    int64_t start = now_ns();
     int status = kiln_run((const void* const*) inputs, (void* const*) outputs);
-    clock_gettime(CLOCK_MONOTONIC, &end);
+    int64_t end = now_ns();
     kiln_shutdown();
     if (status != 0) return fail("kiln_run failed on inputs", argv[2]);
-    printf("kiln_run_ns %lld\n", (long long) (end.tv_sec - start.tv_sec) * 1000000000LL + (end.tv_nsec - start.tv_nsec));
+    printf("kiln_run_ns %" PRId64 "\n", end - start);
 
     FILE* f = fopen(argv[3], "wb");
     if (!f) return fail("cannot write outputs", argv[3]);

@@ -12,6 +12,9 @@
  */
 #include <stdlib.h>
 #ifdef _WIN32
+/* Only the thread API, and no min/max macros to clash with the kernels' names. */
+#define WIN32_LEAN_AND_MEAN
+#define NOMINMAX
 #include <windows.h>
 typedef HANDLE kiln_thread;
 typedef CRITICAL_SECTION kiln_mutex;
