@@ -49,7 +49,7 @@ import java.util.Set;
  * </pre>
  * kiln_run is not reentrant (one arena); it returns -1 when kiln_init was not called. It runs on one
  * thread until kiln_set_threads starts a pool: n - 1 workers, created once, each with its own GEMM
- * workspace, that the GEMM, im2col, depthwise convolution and pooling kernels split their output over.
+ * workspace, that the GEMM, convolution and pooling kernels split their output over.
  * Every output element is computed by one thread in the same order whatever n is, so results are
  * bitwise the same for every thread count. Call kiln_shutdown before unloading the library. Static
  * and shared libraries link with -pthread (POSIX threads; Win32 threads under _WIN32).
@@ -76,11 +76,15 @@ public final class CCodeGenerator {
             "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Swish", "Gelu", "GeluTanh", "Elu", "Softplus", "Softsign", "Mish");
     /** The C side's GEMM workspace: KILN_MC * KILN_KC + KILN_KC * KILN_NC floats for the largest blocking (AVX-512). */
     private static final long GEMM_WORKSPACE_FLOATS = 96L * 256 + 256L * 1024;
+    /** Rows of a packed A panel (gemm.h's KILN_PANEL). */
+    private static final int PANEL_ROWS = 12;
 
     private final Graph graph;
     private final MemoryPlan plan;
     private final Map<String, String> pointers = new HashMap<>();
     private final Map<String, Long> weightOffsets = new LinkedHashMap<>();
+    /** Where the weights blob holds a GEMM convolution's weights packed for the micro-kernel (gemm.h's packed A). */
+    private final Map<String, Long> packedWeightOffsets = new HashMap<>();
     private final StringBuilder body = new StringBuilder();
     private final StringBuilder init = new StringBuilder();
     private long workspaceFloats;
@@ -110,6 +114,7 @@ public final class CCodeGenerator {
         for (Node n : graph.nodes()) {
             boolean known = VIEWS.contains(n.op()) || BINARY.contains(n.op()) || UNARY.contains(n.op()) || OTHERS.contains(n.op());
             String problem = known ? unsupportedTypes(n) : "";
+            if (problem == null) problem = unsupportedForm(n);
             if (problem != null) missing.add(n.op() + problem + " at node " + n.name());
         }
         if (!missing.isEmpty()) {
@@ -120,7 +125,7 @@ public final class CCodeGenerator {
     /** Whether the generator has a kernel for the node as typed (the test {@link #checkSupported} applies). */
     static boolean supports(Node n) {
         boolean known = VIEWS.contains(n.op()) || BINARY.contains(n.op()) || UNARY.contains(n.op()) || OTHERS.contains(n.op());
-        return known && unsupportedTypes(n) == null;
+        return known && unsupportedTypes(n) == null && unsupportedForm(n) == null;
     }
 
     /** Null when the node's values are static f32 in a plain layout, else what is wrong in brackets. */
@@ -143,12 +148,62 @@ public final class CCodeGenerator {
         return (n.op().equals("Clip") || n.op().equals("Slice")) && n.inputs().indexOf(v) > 0;
     }
 
+    /**
+     * Null when the emission takes the node's rank, arity and attributes, else what it does not take in brackets
+     * (asked once the node's values are known to be static f32).
+     */
+    private static String unsupportedForm(Node n) {
+        if (n.attribute("activation") instanceof Attribute.Str a && !ACTIVATIONS.contains(a.value())) return " (activation " + a.value() + ")";
+        switch (n.op()) {
+            case "Conv", "FusedConv", "MaxPool", "AveragePool" -> {
+                int spatial = n.input(0).type().rank() - 2;
+                if (spatial != 1 && spatial != 2) return " (" + spatial + "-D)";
+                if (n.outputs().size() > 1) return " (Indices output)";
+            }
+            case "LayerNormalization" -> {
+                if (n.outputs().size() > 1) return " (Mean and InvStdDev outputs)";
+                long[] xs = dims(n.input(0));
+                long rows = 1;
+                for (int d = 0; d < normalizeAxis(n, "axis", -1, xs.length); d++) rows *= xs[d];
+                long size = count(n.input(0)) / Math.max(rows, 1);
+                for (int i = 1; i <= 2; i++) {
+                    Value v = n.input(i);
+                    if (v != null && count(v) != 1 && count(v) != size) return " (scale or bias of " + count(v) + " values for rows of " + size + ")";
+                }
+            }
+            case "MatMul", "FusedMatMul" -> {
+                long[] cs = n.input(2) == null ? new long[0] : dims(n.input(2));
+                for (int d = 0; d < cs.length - 2; d++) if (cs[d] != 1) return " (bias differing by batch)";
+            }
+            case "Attention" -> {
+                if (!isPlainAttention(n)) return " (mask, cache, causal or window limits, softcap or extra outputs)";
+            }
+            case "Clip" -> {
+                for (int i = 1; i <= 2; i++) {
+                    Value v = n.input(i);
+                    if (v != null && !(v instanceof Constant c && count(c) == 1 && c.type().dtype() == DType.F32)) return " (bounds that are not f32 constants)";
+                }
+            }
+            case "Slice" -> {
+                for (int i = 1; i < n.inputs().size(); i++) {
+                    Value v = n.input(i);
+                    if (v != null && !(v instanceof Constant c && (c.type().dtype() == DType.I64 || c.type().dtype() == DType.I32))) {
+                        return " (starts, ends, axes or steps that are not integer constants)";
+                    }
+                }
+            }
+            default -> { }
+        }
+        return null;
+    }
+
     private CProgram emit() {
         ByteBuffer weights = layoutWeights();
         for (int i = 0; i < graph.inputs().size(); i++) pointers.put(graph.inputs().get(i).name(), "kiln_in" + i);
         for (int i = 0; i < graph.outputs().size(); i++) {
             String name = graph.outputs().get(i).name();
-            if (!pointers.containsKey(name)) pointers.put(name, "kiln_out" + i);
+            // A constant output stays in the weights and is copied out at the end like an input.
+            if (!pointers.containsKey(name) && !(graph.outputs().get(i) instanceof Constant)) pointers.put(name, "kiln_out" + i);
         }
         List<Node> nodes = graph.nodes();
         for (int i = 0; i < nodes.size(); i++) emitNode(i, nodes.get(i));
@@ -200,15 +255,88 @@ public final class CCodeGenerator {
     }
 
     private ByteBuffer layoutWeights() {
+        Map<String, Node> packedWeightUsers = packedWeightUsers();
         long size = 0;
         for (Constant k : graph.constants().values()) {
+            if (packedWeightUsers.containsKey(k.name()) && !usedUnpacked(k)) continue;
             weightOffsets.put(k.name(), size);
             size = align(size + k.data().remaining());
         }
+        for (Map.Entry<String, Node> p : packedWeightUsers.entrySet()) {
+            packedWeightOffsets.put(p.getKey(), size);
+            size = align(size + packedConvWeightFloats(p.getValue()) * 4);
+        }
         if (size > Integer.MAX_VALUE) throw new IllegalArgumentException("weights of " + size + " bytes exceed 2 GiB");
         ByteBuffer w = ByteBuffer.allocate((int) size).order(ByteOrder.LITTLE_ENDIAN);
-        for (Constant k : graph.constants().values()) w.position(weightOffsets.get(k.name()).intValue()).put(k.data());
+        for (Constant k : graph.constants().values()) {
+            Long offset = weightOffsets.get(k.name());
+            if (offset != null) w.position(offset.intValue()).put(k.data());
+        }
+        for (Map.Entry<String, Node> p : packedWeightUsers.entrySet()) {
+            packConvWeights(p.getValue(), w.position(packedWeightOffsets.get(p.getKey()).intValue()).asFloatBuffer());
+        }
         return w.position(0);
+    }
+
+    /** The constant weights that GEMM convolutions read packed, each with one of its convolutions (they share the shape). */
+    private Map<String, Node> packedWeightUsers() {
+        Map<String, Node> users = new LinkedHashMap<>();
+        for (Node n : graph.nodes()) {
+            if (isGemmConv(n) && n.input(1) instanceof Constant w) users.putIfAbsent(w.name(), n);
+        }
+        return users;
+    }
+
+    /** Whether anything reads the constant other than as the weights of a GEMM convolution. */
+    private boolean usedUnpacked(Constant k) {
+        if (graph.outputs().contains(k)) return true;
+        for (Node n : graph.nodes()) {
+            for (int i = 0; i < n.inputs().size(); i++) {
+                if (n.input(i) == k && !(i == 1 && isGemmConv(n))) return true;
+            }
+        }
+        return false;
+    }
+
+    /** A Conv or FusedConv that runs as GEMMs (every convolution but the depthwise one). */
+    private static boolean isGemmConv(Node n) {
+        if (!n.op().equals("Conv") && !n.op().equals("FusedConv")) return false;
+        long group = n.attribute("group") instanceof Attribute.Int g ? g.value() : 1;
+        return !(group == dims(n.input(0))[1] && group == dims(n.output(0))[1]);
+    }
+
+    /** Floats of a GEMM convolution's packed weights: per group roundup(m / group, 12) * k (gemm.h's packed A). */
+    private static long packedConvWeightFloats(Node n) {
+        long[] ws = dims(n.input(1));
+        long group = n.attribute("group") instanceof Attribute.Int g ? g.value() : 1;
+        long mg = ws[0] / group;
+        long k = count(n.input(1)) / ws[0];
+        return group * ((mg + PANEL_ROWS - 1) / PANEL_ROWS * PANEL_ROWS) * k;
+    }
+
+    /**
+     * Writes a convolution's weights [m, k] (k = c / group x kernel) as gemm.h's packed A, group after group:
+     * panel p of a group holds W(p * 12 + r, k) at [(p * k_total + k) * 12 + r], zero past the group's rows.
+     */
+    private static void packConvWeights(Node n, java.nio.FloatBuffer dst) {
+        long[] ws = dims(n.input(1));
+        long group = n.attribute("group") instanceof Attribute.Int g ? g.value() : 1;
+        int mg = (int) (ws[0] / group);
+        int k = (int) (count(n.input(1)) / ws[0]);
+        java.nio.FloatBuffer src = ((Constant) n.input(1)).data().asFloatBuffer();
+        int panels = (mg + PANEL_ROWS - 1) / PANEL_ROWS;
+        int base = dst.position();
+        for (int g = 0; g < group; g++) {
+            for (int p = 0; p < panels; p++) {
+                for (int kk = 0; kk < k; kk++) {
+                    for (int r = 0; r < PANEL_ROWS; r++) {
+                        int row = p * PANEL_ROWS + r;
+                        float v = row < mg ? src.get((g * mg + row) * k + kk) : 0f;
+                        dst.put(base + ((g * panels + p) * k + kk) * PANEL_ROWS + r, v);
+                    }
+                }
+            }
+        }
     }
 
     private static long align(long n) { return (n + MemoryPlan.ALIGNMENT - 1) / MemoryPlan.ALIGNMENT * MemoryPlan.ALIGNMENT; }
@@ -253,6 +381,7 @@ public final class CCodeGenerator {
         String op = n.op();
         if (VIEWS.contains(op)) emitView(n);
         else if (op.equals("Conv") || op.equals("FusedConv")) emitConv(n);
+        else if (isSmallMatMul(n)) emitSmallMatMul(n);
         else if (op.equals("Gemm") || op.equals("FusedGemm")) emitGemm(n);
         else if (op.equals("MatMul") || op.equals("FusedMatMul")) emitMatMul(n);
         else if (op.equals("MaxPool") || op.equals("AveragePool")) emitPool(n);
@@ -339,23 +468,12 @@ public final class CCodeGenerator {
             depthwiseRowFloats = Math.max(depthwiseRowFloats, ow);
             line("kiln_conv_depthwise(&s, " + ptr(x) + ", " + ptr(w) + ", " + ptr(y) + ", &e, KILN_WS);");
         } else {
-            boolean direct = kh == 1 && kw == 1 && sh == 1 && sw == 1 && pads[0] == 0 && pads[1] == 0;
-            needWorkspace(GEMM_WORKSPACE_FLOATS + (direct ? 0 : xs[1] / group * kh * kw * oh * ow));
-            String packed = group == 1 && w instanceof Constant ? prepack(ys[1], xs[1] * kh * kw, ptr(w)) : "0";
-            line("kiln_conv(&s, " + ptr(x) + ", " + ptr(w) + ", " + packed + ", " + ptr(y) + ", &e, KILN_WS);");
+            needWorkspace(GEMM_WORKSPACE_FLOATS);
+            // constant weights come packed in the weights blob (layoutWeights), often without their unpacked copy
+            Long packed = packedWeightOffsets.get(w.name());
+            String unpacked = packed == null ? ptr(w) : "0";
+            line("kiln_conv(&s, " + ptr(x) + ", " + unpacked + ", " + (packed == null ? "0" : "KILN_W(" + packed + "L)") + ", " + ptr(y) + ", &e, KILN_WS);");
         }
-    }
-
-    /**
-     * Has kiln_init pack a constant row-major [m, k] weight matrix for the GEMM once; returns the C
-     * expression of the packed copy (in the arena's prepacked region, after the workspace).
-     */
-    private String prepack(long m, long k, String weights) {
-        String packed = "(KILN_PACKED + " + prepackedFloats + "L)";
-        init.append("    kiln_pack_a_all(").append(m).append("L, ").append(k).append("L, ").append(weights).append(", ").append(k)
-                .append("L, 1L, ").append(packed).append(");\n");
-        prepackedFloats += align((m + 11) / 12 * 12 * k * 4) / 4;
-        return packed;
     }
 
     /** An ints attribute of {@code length} values, or that many copies of {@code fallback} when absent. */
@@ -420,6 +538,67 @@ public final class CCodeGenerator {
     }
 
     // ---- matrix products -------------------------------------------------------------------------------------------
+
+    /** The most rows (of A, batch dims folded in) that go to kiln_small_matmul rather than the packed GEMM. */
+    private static final long SMALL_MATMUL_MAX_ROWS = 64;
+
+    /**
+     * Whether a product goes to kiln_small_matmul: a few rows times constant 2-D weights (transformer
+     * projections at small batch, classifier heads); a MatMul's batch dims then fold into the rows when
+     * its bias is the same for every row.
+     */
+    private static boolean isSmallMatMul(Node n) {
+        String op = n.op();
+        boolean gemm = op.equals("Gemm") || op.equals("FusedGemm");
+        if (!gemm && !op.equals("MatMul") && !op.equals("FusedMatMul")) return false;
+        if (!(n.input(1) instanceof Constant) || dims(n.input(1)).length != 2) return false;
+        long[] as = dims(n.input(0));
+        if (as.length == 0) return false;
+        Value y = n.output(0);
+        long cols = dims(y)[dims(y).length - 1];
+        long rows = gemm ? dims(y)[0] : count(y) / Math.max(cols, 1);
+        if (rows == 0 || cols == 0 || rows > SMALL_MATMUL_MAX_ROWS) return false;
+        Value bias = n.inputs().size() > 2 ? n.input(2) : null;
+        if (!gemm && bias != null && count(bias) != 1 && (count(bias) != cols || dims(bias)[dims(bias).length - 1] != cols)) return false;
+        Value residual = n.inputs().size() > 3 ? n.input(3) : null;
+        return residual == null || count(residual) == count(y);
+    }
+
+    /** C = epilogue(A B) with B packed at init into column panels (roundup(N, 32) x K floats reserved, the widest panels). */
+    private void emitSmallMatMul(Node n) {
+        Value a = n.input(0);
+        Value b = n.input(1);
+        Value y = n.output(0);
+        boolean gemm = n.op().equals("Gemm") || n.op().equals("FusedGemm");
+        boolean ta = gemm && n.attribute("transA") instanceof Attribute.Int t && t.value() != 0;
+        boolean tb = gemm && n.attribute("transB") instanceof Attribute.Int t2 && t2.value() != 0;
+        long[] as = dims(a);
+        long[] bs = dims(b);
+        long k = tb ? bs[1] : bs[0];
+        long cols = tb ? bs[0] : bs[1];
+        long rows = count(y) / cols;
+        long aRs = ta ? 1 : k;
+        long aCs = ta ? as[1] : 1;
+        String bias = n.inputs().size() > 2 ? optionalPtr(n, 2) : null;
+        long biasRs = 0;
+        long biasCs = 0;
+        if (bias != null) {
+            long[] cs = dims(n.input(2));
+            long biasCols = cs.length >= 1 ? cs[cs.length - 1] : 1;
+            long biasRows = cs.length >= 2 ? cs[cs.length - 2] : 1;
+            biasRs = biasRows == 1 ? 0 : biasCols;
+            biasCs = biasCols == 1 ? 0 : 1;
+        }
+        double alpha = gemm ? floatAttr(n, "alpha", 1.0) : 1.0;
+        double beta = gemm ? floatAttr(n, "beta", 1.0) : 1.0;
+        epilogue(n, alpha, beta, bias, biasRs, biasCs, n.inputs().size() > 3 ? optionalPtr(n, 3) : null, cols);
+        String packed = "(KILN_PACKED + " + prepackedFloats + "L)";
+        init.append("    kiln_smm_pack_b(").append(k).append("L, ").append(cols).append("L, ").append(ptr(b)).append(", ")
+                .append(tb ? 1 : cols).append("L, ").append(tb ? k : 1).append("L, ").append(packed).append(");\n");
+        prepackedFloats += align((cols + 31) / 32 * 32 * k * 4) / 4;
+        line("kiln_small_matmul(" + rows + "L, " + cols + "L, " + k + "L, " + ptr(a) + ", " + aRs + "L, " + aCs + "L, " + packed + ", "
+                + ptr(y) + ", " + cols + "L, &e);");
+    }
 
     private void emitGemm(Node n) {
         Value a = n.input(0);
@@ -626,22 +805,47 @@ public final class CCodeGenerator {
     /** y[i] = x[base + sum_d coordinate_d(i) * steps[d]]: a strided view copied out (Transpose, Slice). */
     private void emitGather(Node n, long base, long[] steps) {
         long[] ys = dims(n.output(0));
-        StringBuilder e = new StringBuilder().append(base).append('L');
-        long outStride = 1;
-        for (int d = ys.length - 1; d >= 0; d--) {
-            if (ys[d] != 1) e.append(" + ((i / ").append(outStride).append("L) % ").append(ys[d]).append("L) * (").append(steps[d]).append("L)");
-            outStride *= ys[d];
+        if (count(n.output(0)) == 0) return;
+        // loops over the output's dims, size-1 dims dropped and neighbours merged where the input steps over them as one
+        List<long[]> loops = new ArrayList<>(); // {size, input step}
+        for (int d = 0; d < ys.length; d++) {
+            if (ys[d] == 1) continue;
+            long[] last = loops.isEmpty() ? null : loops.get(loops.size() - 1);
+            if (last != null && last[1] == steps[d] * ys[d]) {
+                last[0] *= ys[d];
+                last[1] = steps[d];
+            } else {
+                loops.add(new long[] {ys[d], steps[d]});
+            }
         }
-        line("for (long i = 0; i < " + count(n.output(0)) + "L; i++) " + ptr(n.output(0)) + "[i] = " + ptr(n.input(0)) + "[" + e + "];");
+        if (loops.isEmpty()) loops.add(new long[] {1, 1});
+        line("float* dst = " + ptr(n.output(0)) + ";");
+        StringBuilder src = new StringBuilder(ptr(n.input(0)) + " + " + base + "L");
+        String indent = "";
+        for (int d = 0; d < loops.size() - 1; d++) {
+            line(indent + "for (long i" + d + " = 0; i" + d + " < " + loops.get(d)[0] + "L; i" + d + "++)");
+            src.append(" + i").append(d).append(" * ").append(loops.get(d)[1]).append('L');
+            indent += "    ";
+        }
+        long[] inner = loops.get(loops.size() - 1);
+        if (inner[1] == 1) {
+            line(indent + "memcpy(dst, " + src + ", " + inner[0] * 4 + "), dst += " + inner[0] + "L;");
+        } else {
+            line(indent + "for (long i = 0; i < " + inner[0] + "L; i++) *dst++ = (" + src + ")[i * " + inner[1] + "L];");
+        }
     }
 
-    private void emitAttention(Node n) {
-        boolean plain = n.inputs().size() <= 3 && n.outputs().size() == 1
+    /** Attention as kiln_attention computes it: no mask, cache, causal or window limits, softcap or extra outputs. */
+    private static boolean isPlainAttention(Node n) {
+        return n.inputs().size() <= 3 && n.outputs().size() == 1
                 && !(n.attribute("is_causal") instanceof Attribute.Int c && c.value() != 0)
                 && !(n.attribute("softcap") instanceof Attribute.Float f && f.value() != 0)
                 && !(n.attribute("left_window_size") instanceof Attribute.Int l && l.value() >= 0)
                 && !(n.attribute("right_window_size") instanceof Attribute.Int r && r.value() >= 0);
-        if (!plain) throw new IllegalArgumentException("node " + n.name() + ": backend c runs Attention without mask, cache, causal or window limits, softcap or extra outputs only");
+    }
+
+    private void emitAttention(Node n) {
+        if (!isPlainAttention(n)) throw new IllegalArgumentException("node " + n.name() + ": backend c runs Attention without mask, cache, causal or window limits, softcap or extra outputs only");
         long[] q = dims(n.input(0));
         long[] k = dims(n.input(1));
         long[] v = dims(n.input(2));
@@ -659,7 +863,8 @@ public final class CCodeGenerator {
         String ysd = layoutStrides(threeD, qHeads, qSeq, vHead);
         line("static const kiln_attention_shape s = {" + q[0] + ", " + qHeads + ", " + kvHeads + ", " + qSeq + ", " + kvSeq + ", " + head + ", " + vHead + ", "
                 + qs + ", " + ks + ", " + vs + ", " + ysd + ", " + lit(scale) + "};");
-        needWorkspace(kvSeq);
+        if (head > 4096) throw new IllegalArgumentException("node " + n.name() + ": backend c runs Attention with heads of at most 4096 values, not " + head);
+        needWorkspace(head * 16 + 4 * 16 + 2 * 64); // KILN_ATTENTION_WORKSPACE(head)
         line("kiln_attention(&s, " + ptr(n.input(0)) + ", " + ptr(n.input(1)) + ", " + ptr(n.input(2)) + ", " + ptr(n.output(0)) + ", KILN_WS);");
     }
 
@@ -676,8 +881,10 @@ public final class CCodeGenerator {
         String op = n.op();
         if (op.equals("FusedElementwise")) return ElementwiseProgram.parse(((Attribute.Strs) n.attribute("program")).values(), n.inputs().size());
         if (BINARY.contains(op)) {
-            if (n.inputs().size() != 2) throw new IllegalArgumentException("node " + n.name() + ": backend c takes " + op + " of 2 inputs only");
-            return List.of(Step.binary(op, ElementwiseProgram.X, new Input(1)));
+            // Max and Min take one or more inputs: a chain of binary steps (one input is a copy).
+            List<Step> steps = new ArrayList<>();
+            for (int i = 1; i < n.inputs().size(); i++) steps.add(Step.binary(op, ElementwiseProgram.X, new Input(i)));
+            return steps;
         }
         return switch (op) {
             case "LeakyRelu" -> List.of(Step.unary(op, floatAttr(n, "alpha", 0.01)));

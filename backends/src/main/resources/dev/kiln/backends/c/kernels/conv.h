@@ -1,4 +1,4 @@
-/* Kiln CPU kernels: convolution (im2col + GEMM, 1x1 as plain GEMM, depthwise direct) and pooling. */
+/* Kiln CPU kernels: convolution (GEMM packing im2col columns on the fly, 1x1 as plain GEMM, depthwise direct) and pooling. */
 
 typedef struct {
     long n, c, h, w;          /* input */
@@ -7,76 +7,118 @@ typedef struct {
     long group;
 } kiln_conv_shape;
 
-/* col[(ci * kh * kw + y * kw + x) * oh * ow + oy * ow + ox] for input channels [c0, c1) of one group. */
-static void kiln_im2col_channels(const kiln_conv_shape* s, long c0, long c1, const float* x, float* col) {
-    long ohw = s->oh * s->ow;
-    for (long ci = c0; ci < c1; ci++) {
-        const float* plane = x + ci * s->h * s->w;
-        for (long ky = 0; ky < s->kh; ky++) {
-            for (long kx = 0; kx < s->kw; kx++) {
-                float* dst = col + ((ci * s->kh + ky) * s->kw + kx) * ohw;
-                for (long oy = 0; oy < s->oh; oy++) {
-                    long iy = oy * s->sh - s->pt + ky * s->dh;
-                    float* row = dst + oy * s->ow;
-                    if (iy < 0 || iy >= s->h) {
-                        memset(row, 0, (size_t) s->ow * sizeof(float));
-                        continue;
-                    }
-                    const float* src = plane + iy * s->w;
-                    for (long ox = 0; ox < s->ow; ox++) {
-                        long ix = ox * s->sw - s->pl + kx * s->dw;
-                        row[ox] = ix >= 0 && ix < s->w ? src[ix] : 0.0f;
-                    }
-                }
-            }
-        }
-    }
-}
-
+/* The im2col matrix of one group's input, B(ci * kh * kw + ky * kw + kx, oy * ow + ox), never stored: packed as the GEMM needs it. */
 typedef struct {
     const kiln_conv_shape* s;
     const float* x;
-    float* col;
-} kiln_im2col_args;
+} kiln_conv_b;
 
-static void kiln_im2col_task(void* ctx, long begin, long end, float* ws) {
-    const kiln_im2col_args* a = ctx;
-    (void) ws;
-    kiln_im2col_channels(a->s, begin, end, a->x, a->col);
+/* d[c] = row[ix0 + c * sw] for c < len, 0 where ix0 + c * sw is outside [0, w). */
+static inline void kiln_gather_segment(float* d, const float* row, long ix0, long len, long sw, long w) {
+#if defined(__AVX512F__)
+    if (sw == 1 || sw == 2) {
+        /* source positions [ix0, ix0 + sw * 32) as two (sw 1) or four (sw 2) masked 16-lane loads, then the lanes taken */
+        long lo = -ix0 > 0 ? -ix0 : 0, hi = w - ix0;
+        for (int half = 0; half < 2 && half * 16 < len; half++) {
+            long n = len - half * 16 < 16 ? len - half * 16 : 16;
+            uint16_t store = (uint16_t) ((1u << n) - 1);
+            __m512 v;
+            if (sw == 1) {
+                long a = lo - half * 16, b = hi - half * 16;
+                a = a < 0 ? 0 : a;
+                b = b > n ? n : b;
+                uint16_t load = a >= b ? 0 : (uint16_t) (((1u << b) - 1) & ~((1u << a) - 1));
+                v = _mm512_maskz_loadu_ps(load, row + ix0 + half * 16);
+            } else {
+                __m512 part[2];
+                for (int q = 0; q < 2; q++) {
+                    long base = half * 32 + q * 16;
+                    long a = lo - base, b = hi - base;
+                    a = a < 0 ? 0 : a;
+                    b = b > 16 ? 16 : b;
+                    uint16_t load = a >= b ? 0 : (uint16_t) (((1u << b) - 1) & ~((1u << a) - 1));
+                    part[q] = _mm512_maskz_loadu_ps(load, row + ix0 + base);
+                }
+                const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+                v = _mm512_permutex2var_ps(part[0], even, part[1]);
+            }
+            _mm512_mask_storeu_ps(d + half * 16, store, v);
+        }
+        return;
+    }
+#endif
+    if (sw == 1 && ix0 >= 0 && ix0 + len <= w) {
+        for (long c = 0; c < len; c++) d[c] = row[ix0 + c];
+        return;
+    }
+    for (long c = 0; c < len; c++) {
+        long ix = ix0 + c * sw;
+        d[c] = ix >= 0 && ix < w ? row[ix] : 0.0f;
+    }
 }
 
-/* The im2col matrix of one group's input channels, the pool's threads splitting the channels. */
-static void kiln_im2col(const kiln_conv_shape* s, long channels, const float* x, float* col) {
-    kiln_im2col_args a = {s, x, col};
-    kiln_parallel_for(channels, s->kh * s->kw * s->oh * s->ow, kiln_im2col_task, &a, 0);
+/*
+ * kiln_pack_b_fn of the im2col matrix: the block's columns split into segments inside one output row and
+ * one panel; each segment gathers every row of the block.
+ */
+static void kiln_pack_b_conv(const void* src, long pc, long kc, long jc, long nc, float* dst) {
+    const kiln_conv_b* cb = src;
+    const kiln_conv_shape* s = cb->s;
+    long taps = s->kh * s->kw, tail = nc % KILN_NR, last_panel = nc / KILN_NR;
+    long oy = jc / s->ow, ox = jc % s->ow;
+    for (long n = 0; n < nc;) {
+        long col = n % KILN_NR, len = nc - n;
+        if (len > s->ow - ox) len = s->ow - ox;
+        if (len > KILN_NR - col) len = KILN_NR - col;
+        float* d = dst + n / KILN_NR * kc * KILN_NR + col;
+        long ci = pc / taps, ky = pc % taps / s->kw, kx = pc % s->kw;
+        for (long kk = 0; kk < kc; kk++, d += KILN_NR) {
+            long iy = oy * s->sh + ky * s->dh - s->pt;
+            if (iy < 0 || iy >= s->h) {
+                for (long c = 0; c < len; c++) d[c] = 0.0f;
+            } else {
+                kiln_gather_segment(d, cb->x + (ci * s->h + iy) * s->w, ox * s->sw + kx * s->dw - s->pl, len, s->sw, s->w);
+            }
+            if (++kx == s->kw) {
+                kx = 0;
+                if (++ky == s->kh) ky = 0, ci++;
+            }
+        }
+        n += len;
+        ox += len;
+        if (ox == s->ow) ox = 0, oy++;
+    }
+    if (tail) {
+        for (long kk = 0; kk < kc; kk++) for (long c = tail; c < KILN_NR; c++) dst[(last_panel * kc + kk) * KILN_NR + c] = 0.0f;
+    }
 }
 
-/* Workspace floats kiln_conv needs beyond the GEMM's (the im2col matrix of one group; none for 1x1 stride 1 unpadded). */
-static long kiln_conv_col_floats(const kiln_conv_shape* s) {
-    int direct = s->kh == 1 && s->kw == 1 && s->sh == 1 && s->sw == 1 && s->pt == 0 && s->pl == 0;
-    return direct ? 0 : (s->c / s->group) * s->kh * s->kw * s->oh * s->ow;
-}
-
-/* y = epilogue(conv(x, w)), NCHW; bias (per output channel) and residual (y's shape) in e, which this adjusts per group. */
-/* packed_w: for one group, w as kiln_pack_a_all packed it (or NULL). */
-static void kiln_conv(const kiln_conv_shape* s, const float* x, const float* w, const float* packed_w, float* y,
-                      const kiln_epilogue* e, float* workspace) {
+/*
+ * y = epilogue(conv(x, w)), NCHW, as one GEMM per group (1x1 stride-1 unpadded convolutions read x as B directly);
+ * bias (per output channel) and residual (y's shape) in e, which this adjusts per group. packed_w: w packed
+ * for the GEMM (gemm.h), group after group, each group's roundup(m / group, 12) * k floats, or NULL to pack
+ * w (row-major [m, k]) as the GEMM goes; workspace: the GEMM's.
+ */
+static void kiln_conv(const kiln_conv_shape* s, const float* x, const float* w, const float* packed_w, float* y, const kiln_epilogue* e,
+                      float* workspace) {
     long cg = s->c / s->group, mg = s->m / s->group, ohw = s->oh * s->ow, k = cg * s->kh * s->kw;
-    float* col = workspace;
-    float* gemm_ws = workspace + kiln_conv_col_floats(s);
+    int direct = s->kh == 1 && s->kw == 1 && s->sh == 1 && s->sw == 1 && s->pt == 0 && s->pl == 0;
     for (long b = 0; b < s->n; b++) {
         for (long g = 0; g < s->group; g++) {
             const float* xg = x + (b * s->c + g * cg) * s->h * s->w;
             float* yg = y + (b * s->m + g * mg) * ohw;
+            const float* wg = w + g * mg * k;
+            const float* packed_wg = packed_w ? packed_w + g * ((mg + KILN_PANEL - 1) / KILN_PANEL * KILN_PANEL) * k : 0;
             kiln_epilogue eg = *e;
             if (eg.bias) eg.bias += g * mg;
             if (eg.residual) eg.residual += (b * s->m + g * mg) * ohw;
-            const float* bmat = xg;
-            if (kiln_conv_col_floats(s) > 0) {
-                kiln_im2col(s, cg, xg, col);
-                bmat = col;
+            if (direct) {
+                kiln_matrix_b mb = {xg, ohw, 1};
+                kiln_sgemm_packing(mg, ohw, k, wg, k, 1, packed_wg, kiln_pack_b_matrix, &mb, yg, ohw, &eg, workspace);
+            } else {
+                kiln_conv_b cb = {s, xg};
+                kiln_sgemm_packing(mg, ohw, k, wg, k, 1, packed_wg, kiln_pack_b_conv, &cb, yg, ohw, &eg, workspace);
             }
-            kiln_sgemm(mg, ohw, k, w + g * mg * k, k, 1, s->group == 1 ? packed_w : 0, bmat, ohw, 1, yg, ohw, &eg, gemm_ws);
         }
     }
 }
@@ -218,24 +260,55 @@ typedef struct {
     int count_include_pad;
 } kiln_pool_shape;
 
+/*
+ * Max pooling one tap at a time over each output row: columns whose tap falls inside the input run in a
+ * loop without bounds checks that the compiler vectorises. A NaN anywhere in the window gives NaN.
+ */
 static void kiln_max_pool_planes(const kiln_pool_shape* s, const float* x, float* y, long p0, long p1) {
     for (long p = p0; p < p1; p++) {
         const float* plane = x + p * s->h * s->w;
         float* out = y + p * s->oh * s->ow;
         for (long oy = 0; oy < s->oh; oy++) {
-            for (long ox = 0; ox < s->ow; ox++) {
-                float m = -INFINITY;
-                for (long ky = 0; ky < s->kh; ky++) {
-                    long iy = oy * s->sh - s->pt + ky * s->dh;
-                    if (iy < 0 || iy >= s->h) continue;
-                    for (long kx = 0; kx < s->kw; kx++) {
-                        long ix = ox * s->sw - s->pl + kx * s->dw;
-                        if (ix < 0 || ix >= s->w) continue;
-                        float v = plane[iy * s->w + ix];
-                        if (v > m || isnan(v)) m = v;
+            float* row = out + oy * s->ow;
+            for (long ox = 0; ox < s->ow; ox++) row[ox] = -INFINITY;
+            for (long ky = 0; ky < s->kh; ky++) {
+                long iy = oy * s->sh - s->pt + ky * s->dh;
+                if (iy < 0 || iy >= s->h) continue;
+                const float* src = plane + iy * s->w;
+                for (long kx = 0; kx < s->kw; kx++) {
+                    long off = kx * s->dw - s->pl;
+                    /* ox in [lo, hi) reads columns ox * sw + off inside [0, w) */
+                    long lo = off >= 0 ? 0 : (-off + s->sw - 1) / s->sw;
+                    long hi = s->w - off <= 0 ? 0 : (s->w - off + s->sw - 1) / s->sw;
+                    if (hi > s->ow) hi = s->ow;
+                    if (s->sw == 1) {
+                        const float* sp = src + off;
+                        for (long ox = lo; ox < hi; ox++) row[ox] = sp[ox] > row[ox] || sp[ox] != sp[ox] ? sp[ox] : row[ox];
+                    } else if (s->sw == 2) {
+                        const float* sp = src + off;
+                        long ox = lo;
+#if defined(__AVX512F__)
+                        /* 16 outputs from 32 consecutive inputs (masked to the row's end and the outputs left) */
+                        const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+                        for (; ox < hi; ox += 16) {
+                            long n = hi - ox < 16 ? hi - ox : 16, valid = s->w - (2 * ox + off);
+                            uint16_t lo16 = valid >= 16 ? 0xFFFF : (uint16_t) ((1u << valid) - 1);
+                            uint16_t hi16 = valid >= 32 ? 0xFFFF : valid <= 16 ? 0 : (uint16_t) ((1u << (valid - 16)) - 1);
+                            uint16_t out = n == 16 ? 0xFFFF : (uint16_t) ((1u << n) - 1);
+                            __m512 v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(lo16, sp + 2 * ox), even, _mm512_maskz_loadu_ps(hi16, sp + 2 * ox + 16));
+                            __m512 m = _mm512_maskz_loadu_ps(out, row + ox);
+                            uint16_t take = _mm512_cmp_ps_mask(v, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+                            _mm512_mask_storeu_ps(row + ox, out, _mm512_mask_blend_ps(take, m, v));
+                        }
+#endif
+                        for (; ox < hi; ox++) row[ox] = sp[2 * ox] > row[ox] || sp[2 * ox] != sp[2 * ox] ? sp[2 * ox] : row[ox];
+                    } else {
+                        for (long ox = lo; ox < hi; ox++) {
+                            float v = src[ox * s->sw + off];
+                            row[ox] = v > row[ox] || v != v ? v : row[ox];
+                        }
                     }
                 }
-                out[oy * s->ow + ox] = m;
             }
         }
     }
