@@ -189,7 +189,7 @@ class OnnxConformanceTest {
         }
     }
 
-    private static Tensor tensor(byte[] bytes) {
+    static Tensor tensor(byte[] bytes) {
         Attribute.Tensor t = OnnxTensors.parse(bytes);
         return Tensor.wrap(t.type().dtype(), t.type().shape().sizes(), t.data());
     }
@@ -216,7 +216,7 @@ class OnnxConformanceTest {
         return null;
     }
 
-    private static List<Path> numbered(Path dir, String prefix) throws IOException {
+    static List<Path> numbered(Path dir, String prefix) throws IOException {
         if (!Files.isDirectory(dir)) return List.of();
         Map<Integer, Path> files = new TreeMap<>();
         try (Stream<Path> s = Files.list(dir)) {
