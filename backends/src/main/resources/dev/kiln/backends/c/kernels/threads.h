@@ -7,8 +7,11 @@
  * are done; below KILN_PARALLEL_MIN_WORK multiply-adds in all (count x work per item) the caller runs
  * everything, as waking the pool would cost more. Kernels split only over output elements, so every
  * element is computed by one thread in the same order as with one thread: results do not depend on the
- * thread count. Between calls workers spin briefly (the next kernel usually follows within
- * microseconds), then sleep on a condition variable. POSIX threads, or Win32 threads under _WIN32.
+ * thread count. A call hands its chunks over through two counters, without locks or system calls: the
+ * next kernel usually follows within microseconds, so between calls workers spin (some milliseconds)
+ * before they sleep on a condition variable, and the caller wakes them only when some sleep; the caller
+ * spins until the workers are done, yielding its core if they take long. POSIX threads, or Win32 threads
+ * under _WIN32.
  */
 #include <stdlib.h>
 #ifdef _WIN32
@@ -27,7 +30,7 @@ typedef CONDITION_VARIABLE kiln_cond;
 #define kiln_cond_destroy(c) ((void) 0)
 #define kiln_wait(c, m) SleepConditionVariableCS(c, m, INFINITE)
 #define kiln_broadcast(c) WakeAllConditionVariable(c)
-#define kiln_signal(c) WakeConditionVariable(c)
+#define kiln_yield() SwitchToThread()
 #else
 #include <pthread.h>
 typedef pthread_t kiln_thread;
@@ -41,14 +44,19 @@ typedef pthread_cond_t kiln_cond;
 #define kiln_cond_destroy(c) pthread_cond_destroy(c)
 #define kiln_wait(c, m) pthread_cond_wait(c, m)
 #define kiln_broadcast(c) pthread_cond_broadcast(c)
-#define kiln_signal(c) pthread_cond_signal(c)
+#include <sched.h>
+#define kiln_yield() sched_yield()
 #endif
 
 #define KILN_MAX_THREADS 256
 #define KILN_PARALLEL_MIN_WORK 65536L
-#define KILN_SPIN_ITERATIONS 1000
+/* Spins of a worker waiting for work before it sleeps, and of the caller waiting for workers before it yields. */
+#define KILN_SPIN_ITERATIONS 200000
+#define KILN_WAIT_SPINS 4000
 #if defined(__x86_64__) || defined(__i386__)
 #define kiln_pause() __builtin_ia32_pause()
+#elif defined(__aarch64__) || (defined(__ARM_ARCH) && __ARM_ARCH >= 7)
+#define kiln_pause() __asm__ __volatile__("yield")
 #else
 #define kiln_pause() ((void) 0)
 #endif
@@ -61,9 +69,10 @@ static struct {
     kiln_thread ids[KILN_MAX_THREADS];
     float* ws[KILN_MAX_THREADS];
     kiln_mutex mutex;
-    kiln_cond go, done;
-    long generation;          /* incremented per parallel-for (atomically, under the mutex): workers run each generation once */
+    kiln_cond go;
+    long generation;          /* incremented (atomically) per parallel-for: workers run each generation once */
     int pending;              /* workers still running the current generation (decremented atomically) */
+    int sleeping;             /* workers waiting on go (changed atomically under the mutex) */
     int stop;
     kiln_task fn;
     void* ctx;
@@ -78,20 +87,23 @@ static void kiln_run_chunk(int t, float* ws) {
 static void kiln_worker_loop(int t) {
     long seen = 0;
     for (;;) {
-        for (int i = 0; i < KILN_SPIN_ITERATIONS && __atomic_load_n(&kiln_pool.generation, __ATOMIC_ACQUIRE) == seen; i++) kiln_pause();
-        kiln_lock(&kiln_pool.mutex);
-        while (kiln_pool.generation == seen && !kiln_pool.stop) kiln_wait(&kiln_pool.go, &kiln_pool.mutex);
-        int stop = kiln_pool.stop;
-        seen = kiln_pool.generation;
-        kiln_unlock(&kiln_pool.mutex);
-        if (stop) return;
-        kiln_run_chunk(t, kiln_pool.ws[t]);
-        if (__atomic_sub_fetch(&kiln_pool.pending, 1, __ATOMIC_ACQ_REL) == 0) {
-            /* under the mutex, so the caller either sees pending == 0 or is already waiting */
+        for (int i = 0; i < KILN_SPIN_ITERATIONS && __atomic_load_n(&kiln_pool.generation, __ATOMIC_ACQUIRE) == seen
+                        && !__atomic_load_n(&kiln_pool.stop, __ATOMIC_ACQUIRE); i++) {
+            kiln_pause();
+        }
+        if (__atomic_load_n(&kiln_pool.generation, __ATOMIC_ACQUIRE) == seen) {
             kiln_lock(&kiln_pool.mutex);
-            kiln_signal(&kiln_pool.done);
+            /* sleeping is raised before generation is read again, and the caller raises generation before it
+               reads sleeping (both sequentially consistent): a worker either sees the new generation or is woken */
+            __atomic_add_fetch(&kiln_pool.sleeping, 1, __ATOMIC_SEQ_CST);
+            while (__atomic_load_n(&kiln_pool.generation, __ATOMIC_SEQ_CST) == seen && !kiln_pool.stop) kiln_wait(&kiln_pool.go, &kiln_pool.mutex);
+            __atomic_sub_fetch(&kiln_pool.sleeping, 1, __ATOMIC_SEQ_CST);
             kiln_unlock(&kiln_pool.mutex);
         }
+        if (__atomic_load_n(&kiln_pool.stop, __ATOMIC_ACQUIRE)) return;
+        seen = __atomic_load_n(&kiln_pool.generation, __ATOMIC_ACQUIRE);
+        kiln_run_chunk(t, kiln_pool.ws[t]);
+        __atomic_sub_fetch(&kiln_pool.pending, 1, __ATOMIC_RELEASE);
     }
 }
 
@@ -111,7 +123,7 @@ static void kiln_thread_join(kiln_thread id) { pthread_join(id, NULL); }
 static void kiln_pool_stop(void) {
     if (kiln_pool.threads <= 1) return;
     kiln_lock(&kiln_pool.mutex);
-    kiln_pool.stop = 1;
+    __atomic_store_n(&kiln_pool.stop, 1, __ATOMIC_RELEASE);
     kiln_broadcast(&kiln_pool.go);
     kiln_unlock(&kiln_pool.mutex);
     for (int t = 1; t < kiln_pool.threads; t++) {
@@ -119,7 +131,6 @@ static void kiln_pool_stop(void) {
         free(kiln_pool.ws[t]);
     }
     kiln_cond_destroy(&kiln_pool.go);
-    kiln_cond_destroy(&kiln_pool.done);
     kiln_mutex_destroy(&kiln_pool.mutex);
     kiln_pool.threads = 1;
 }
@@ -138,8 +149,8 @@ static int kiln_pool_start(int n, long ws_floats) {
     }
     kiln_mutex_init(&kiln_pool.mutex);
     kiln_cond_init(&kiln_pool.go);
-    kiln_cond_init(&kiln_pool.done);
     kiln_pool.stop = 0;
+    kiln_pool.sleeping = 0;
     kiln_pool.generation = 0;
     kiln_pool.threads = 1;
     for (int t = 1; t < n; t++) {
@@ -158,17 +169,20 @@ static void kiln_parallel_for(long count, long work, kiln_task fn, void* ctx, fl
         if (count > 0) fn(ctx, 0, count, ws0);
         return;
     }
-    kiln_lock(&kiln_pool.mutex);
+    /* the task is published by the generation's release and read after the workers' acquire of it */
     kiln_pool.fn = fn;
     kiln_pool.ctx = ctx;
     kiln_pool.count = count;
-    kiln_pool.pending = kiln_pool.threads - 1;
-    __atomic_add_fetch(&kiln_pool.generation, 1, __ATOMIC_RELEASE);
-    kiln_broadcast(&kiln_pool.go);
-    kiln_unlock(&kiln_pool.mutex);
+    __atomic_store_n(&kiln_pool.pending, kiln_pool.threads - 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&kiln_pool.generation, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&kiln_pool.sleeping, __ATOMIC_SEQ_CST) > 0) {
+        kiln_lock(&kiln_pool.mutex);
+        kiln_broadcast(&kiln_pool.go);
+        kiln_unlock(&kiln_pool.mutex);
+    }
     kiln_run_chunk(0, ws0);
-    for (int i = 0; i < KILN_SPIN_ITERATIONS && __atomic_load_n(&kiln_pool.pending, __ATOMIC_ACQUIRE) > 0; i++) kiln_pause();
-    kiln_lock(&kiln_pool.mutex);
-    while (__atomic_load_n(&kiln_pool.pending, __ATOMIC_ACQUIRE) > 0) kiln_wait(&kiln_pool.done, &kiln_pool.mutex);
-    kiln_unlock(&kiln_pool.mutex);
+    for (long i = 0; __atomic_load_n(&kiln_pool.pending, __ATOMIC_ACQUIRE) > 0; i++) {
+        if (i < KILN_WAIT_SPINS) kiln_pause();
+        else kiln_yield();
+    }
 }
