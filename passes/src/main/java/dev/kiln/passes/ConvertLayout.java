@@ -40,7 +40,8 @@ import java.util.regex.Pattern;
  * from the first transform at the input to the one before the classifier head. Graph inputs and
  * outputs keep their layouts.
  *
- * <p>Blocked layouts pad channel counts to a multiple of the block with zeros (filters and
+ * <p>A convolution that reads fewer channels than a block (an image) stays plain. Blocked layouts pad
+ * channel counts to a multiple of the block with zeros (filters and
  * per-channel vectors too, a depthwise convolution's group with them); that padding must stay zero,
  * so an op whose padded output channels the reference evaluator does not compute as zero is
  * followed by a LayoutTransform that zeroes them (none is needed in the CNN fixtures).
@@ -260,6 +261,11 @@ public final class ConvertLayout extends Pass {
             long ci = staticSize(x.type().shape().dim(1));
             long co = staticSize(ys.dim(1));
             if (target.blocked() && (ci < 0 || co < 0)) return "its channel counts are not static";
+            // A few channels (an image's) padded to a whole block would multiply a convolution's work by up to the
+            // block size; a backend reads them plain and can still write its output blocked.
+            if (target.blocked() && spec.weightInput() >= 0 && ci < target.block()) {
+                return "its " + ci + " input channels are fewer than a block of " + target.block();
+            }
             boolean padding = target.pads(ci) || target.pads(co);
             if (padding && !x.type().dtype().isFloatingPoint()) {
                 return "padding its channels to blocks of " + target.block() + " would change its " + x.type().dtype() + " data";

@@ -85,27 +85,51 @@ class ConvertLayoutTest {
 
     @Test
     void blockedChainPadsChannelsAndBlocksFilters() {
-        assertConverts("NCHW4c", CHAIN, """
+        assertConverts("NCHW2c", CHAIN, """
                 kiln.ir 1
                 graph g {
                   input %x : f32[1,2,4,4]
-                  const %w1_OIHW4i4o : f32[1,1,1,1,4,4]@OIHW4i4o = [1.0, 0.5, -0.5, 2.0, -1.0, 2.0, 1.5, -2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
+                  const %w1_OIHW2i2o : f32[2,1,1,1,2,2]@OIHW2i2o = [1.0, 0.5, -1.0, 2.0, -0.5, 2.0, 1.5, -2.0]
                   const %b1 : f32[4] = [0.1, 0.2, -0.3, 0.4]
-                  const %w2_OIHW4i4o : f32[1,1,1,1,4,4]@OIHW4i4o = [1.0, -1.0, 0.0, 0.0, 2.0, -2.0, 0.0, 0.0, 3.0, -3.0, 0.0, 0.0, 4.0, -4.0, 0.0, 0.0]
-                  node @x_NCHW4c %x_NCHW4c = LayoutTransform(%x) {dst_layout = "NCHW4c", src_layout = "NCHW"} : f32[1,1,4,4,4]@NCHW4c
-                  node @conv1 %a = Conv(%x_NCHW4c, %w1_OIHW4i4o, %b1) : f32[1,1,4,4,4]@NCHW4c
-                  node @relu %b = Relu(%a) : f32[1,1,4,4,4]@NCHW4c
-                  node @conv2 %c = Conv(%b, %w2_OIHW4i4o) : f32[1,1,4,4,4]@NCHW4c
-                  node @pool %y_NCHW4c = MaxPool(%c) {kernel_shape = [2, 2], strides = [2, 2]} : f32[1,1,2,2,4]@NCHW4c
-                  node @y_plain %y = LayoutTransform(%y_NCHW4c) {channels = 2, dst_layout = "NCHW", src_layout = "NCHW4c"} : f32[1,2,2,2]
+                  const %w2_OIHW2i2o : f32[1,2,1,1,2,2]@OIHW2i2o = [1.0, -1.0, 2.0, -2.0, 3.0, -3.0, 4.0, -4.0]
+                  node @x_NCHW2c %x_NCHW2c = LayoutTransform(%x) {dst_layout = "NCHW2c", src_layout = "NCHW"} : f32[1,1,4,4,2]@NCHW2c
+                  node @conv1 %a = Conv(%x_NCHW2c, %w1_OIHW2i2o, %b1) : f32[1,2,4,4,2]@NCHW2c
+                  node @relu %b = Relu(%a) : f32[1,2,4,4,2]@NCHW2c
+                  node @conv2 %c = Conv(%b, %w2_OIHW2i2o) : f32[1,1,4,4,2]@NCHW2c
+                  node @pool %y_NCHW2c = MaxPool(%c) {kernel_shape = [2, 2], strides = [2, 2]} : f32[1,1,2,2,2]@NCHW2c
+                  node @y_plain %y = LayoutTransform(%y_NCHW2c) {dst_layout = "NCHW", src_layout = "NCHW2c"} : f32[1,2,2,2]
                   output %y
                 }
                 """);
     }
 
     @Test
+    void convolutionsOfFewerChannelsThanABlockStayPlainAndTheirOutputsMove() {
+        List<String> log = new ArrayList<>();
+        Graph out = convert(parse(CHAIN), "NCHW4c", log);
+        assertEquals("""
+                kiln.ir 1
+                graph g {
+                  input %x : f32[1,2,4,4]
+                  const %w1 : f32[4,2,1,1] = [1.0, -1.0, 0.5, 2.0, -0.5, 1.5, 2.0, -2.0]
+                  const %b1 : f32[4] = [0.1, 0.2, -0.3, 0.4]
+                  const %w2_OIHW4i4o : f32[1,1,1,1,4,4]@OIHW4i4o = [1.0, -1.0, 0.0, 0.0, 2.0, -2.0, 0.0, 0.0, 3.0, -3.0, 0.0, 0.0, 4.0, -4.0, 0.0, 0.0]
+                  node @conv1 %a = Conv(%x, %w1, %b1) : f32[1,4,4,4]
+                  node @relu %b = Relu(%a) : f32[1,4,4,4]
+                  node @b_NCHW4c %b_NCHW4c = LayoutTransform(%b) {dst_layout = "NCHW4c", src_layout = "NCHW"} : f32[1,1,4,4,4]@NCHW4c
+                  node @conv2 %c = Conv(%b_NCHW4c, %w2_OIHW4i4o) : f32[1,1,4,4,4]@NCHW4c
+                  node @pool %y_NCHW4c = MaxPool(%c) {kernel_shape = [2, 2], strides = [2, 2]} : f32[1,1,2,2,4]@NCHW4c
+                  node @y_plain %y = LayoutTransform(%y_NCHW4c) {channels = 2, dst_layout = "NCHW", src_layout = "NCHW4c"} : f32[1,2,2,2]
+                  output %y
+                }
+                """, print(out));
+        assertSameOutputs(parse(CHAIN), out, 1e-6);
+        assertTrue(log.stream().anyMatch(m -> m.contains("@conv1") && m.contains("its 2 input channels are fewer than a block of 4")), log.toString());
+    }
+
+    @Test
     void depthwiseConvolutionPadsItsGroupsAndBroadcastConstantsFollow() {
-        assertConverts("NCHW8c", """
+        assertConverts("NCHW2c", """
                 kiln.ir 1
                 graph g {
                   input %x : f32[1,3,4,4]
@@ -124,16 +148,16 @@ class ConvertLayoutTest {
                 kiln.ir 1
                 graph g {
                   input %x : f32[1,3,4,4]
-                  const %w_OIHW8o : f32[1,1,1,1,8]@OIHW8o = [2.0, -1.0, 0.5, 0.0, 0.0, 0.0, 0.0, 0.0]
-                  const %b_padded : f32[8] = [0.5, 0.0, -0.5, 0.0, 0.0, 0.0, 0.0, 0.0]
-                  const %shift_NCHW8c : f32[1,1,1,1,8]@NCHW8c = [1.0, 2.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0]
-                  const %mask_NCHW8c : f32[1,1,4,4,1]@NCHW8c = [1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0]
-                  node @x_NCHW8c %x_NCHW8c = LayoutTransform(%x) {dst_layout = "NCHW8c", src_layout = "NCHW"} : f32[1,1,4,4,8]@NCHW8c
-                  node @dw %a = Conv(%x_NCHW8c, %w_OIHW8o, %b_padded) {group = 8} : f32[1,1,4,4,8]@NCHW8c
-                  node @add %c = Add(%a, %shift_NCHW8c) : f32[1,1,4,4,8]@NCHW8c
-                  node @mul %d = Mul(%c, %mask_NCHW8c) : f32[1,1,4,4,8]@NCHW8c
-                  node @gap %e = GlobalAveragePool(%d) : f32[1,1,1,1,8]@NCHW8c
-                  node @e_plain %e_plain = LayoutTransform(%e) {channels = 3, dst_layout = "NCHW", src_layout = "NCHW8c"} : f32[1,3,1,1]
+                  const %w_OIHW2o : f32[2,1,1,1,2]@OIHW2o = [2.0, -1.0, 0.5, 0.0]
+                  const %b_padded : f32[4] = [0.5, 0.0, -0.5, 0.0]
+                  const %shift_NCHW2c : f32[1,2,1,1,2]@NCHW2c = [1.0, 2.0, 3.0, 0.0]
+                  const %mask_NCHW2c : f32[1,1,4,4,1]@NCHW2c = [1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0, 1.0, 0.0, 1.0, 0.0, 0.0, 1.0, 0.0, 1.0]
+                  node @x_NCHW2c %x_NCHW2c = LayoutTransform(%x) {dst_layout = "NCHW2c", src_layout = "NCHW"} : f32[1,2,4,4,2]@NCHW2c
+                  node @dw %a = Conv(%x_NCHW2c, %w_OIHW2o, %b_padded) {group = 4} : f32[1,2,4,4,2]@NCHW2c
+                  node @add %c = Add(%a, %shift_NCHW2c) : f32[1,2,4,4,2]@NCHW2c
+                  node @mul %d = Mul(%c, %mask_NCHW2c) : f32[1,2,4,4,2]@NCHW2c
+                  node @gap %e = GlobalAveragePool(%d) : f32[1,2,1,1,2]@NCHW2c
+                  node @e_plain %e_plain = LayoutTransform(%e) {channels = 3, dst_layout = "NCHW", src_layout = "NCHW2c"} : f32[1,3,1,1]
                   node @flat %y = Flatten(%e_plain) : f32[1,3]
                   output %y
                 }
@@ -189,19 +213,19 @@ class ConvertLayoutTest {
                   output %y
                 }
                 """;
-        Graph out = assertConverts("NCHW4c", before, """
+        Graph out = assertConverts("NCHW2c", before, """
                 kiln.ir 1
                 graph g {
                   input %x : f32[1,2,3,3]
-                  const %w1_OIHW4i4o : f32[1,1,1,1,4,4]@OIHW4i4o = [1.0, 0.5, -0.5, 0.0, -1.0, 2.0, 1.5, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
-                  const %w2_OIHW4i4o : f32[1,1,1,1,4,4]@OIHW4i4o = [1.0, -1.0, 0.0, 0.0, 2.0, -2.0, 0.0, 0.0, 3.0, -3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]
-                  node @x_NCHW4c %x_NCHW4c = LayoutTransform(%x) {dst_layout = "NCHW4c", src_layout = "NCHW"} : f32[1,1,3,3,4]@NCHW4c
-                  node @conv1 %a = Conv(%x_NCHW4c, %w1_OIHW4i4o) : f32[1,1,3,3,4]@NCHW4c
-                  node @abs %b = Abs(%a) : f32[1,1,3,3,4]@NCHW4c
-                  node @log %c = Log(%b) : f32[1,1,3,3,4]@NCHW4c
-                  node @c_padding %c_padded = LayoutTransform(%c) {channels = 3, dst_layout = "NCHW4c", src_layout = "NCHW4c"} : f32[1,1,3,3,4]@NCHW4c
-                  node @conv2 %y_NCHW4c = Conv(%c_padded, %w2_OIHW4i4o) : f32[1,1,3,3,4]@NCHW4c
-                  node @y_plain %y = LayoutTransform(%y_NCHW4c) {channels = 2, dst_layout = "NCHW", src_layout = "NCHW4c"} : f32[1,2,3,3]
+                  const %w1_OIHW2i2o : f32[2,1,1,1,2,2]@OIHW2i2o = [1.0, 0.5, -1.0, 2.0, -0.5, 0.0, 1.5, 0.0]
+                  const %w2_OIHW2i2o : f32[1,2,1,1,2,2]@OIHW2i2o = [1.0, -1.0, 2.0, -2.0, 3.0, -3.0, 0.0, 0.0]
+                  node @x_NCHW2c %x_NCHW2c = LayoutTransform(%x) {dst_layout = "NCHW2c", src_layout = "NCHW"} : f32[1,1,3,3,2]@NCHW2c
+                  node @conv1 %a = Conv(%x_NCHW2c, %w1_OIHW2i2o) : f32[1,2,3,3,2]@NCHW2c
+                  node @abs %b = Abs(%a) : f32[1,2,3,3,2]@NCHW2c
+                  node @log %c = Log(%b) : f32[1,2,3,3,2]@NCHW2c
+                  node @c_padding %c_padded = LayoutTransform(%c) {channels = 3, dst_layout = "NCHW2c", src_layout = "NCHW2c"} : f32[1,2,3,3,2]@NCHW2c
+                  node @conv2 %y_NCHW2c = Conv(%c_padded, %w2_OIHW2i2o) : f32[1,1,3,3,2]@NCHW2c
+                  node @y_plain %y = LayoutTransform(%y_NCHW2c) {dst_layout = "NCHW", src_layout = "NCHW2c"} : f32[1,2,3,3]
                   output %y
                 }
                 """);
@@ -222,7 +246,7 @@ class ConvertLayoutTest {
                 }
                 """;
         List<String> log = new ArrayList<>();
-        Graph out = convert(parse(before), "NCHW8c", log);
+        Graph out = convert(parse(before), "NCHW4c", log);
         assertEquals(print(parse(before)), print(out));
         assertTrue(log.stream().anyMatch(m -> m.contains("@grouped") && m.contains("groups cannot be padded")), log.toString());
         assertTrue(log.stream().anyMatch(m -> m.contains("@pool") && m.contains("output 1 is used")), log.toString());
