@@ -31,6 +31,15 @@ public record Target(String name, Os os, Arch arch, Accelerator accelerator, Lis
 
     public boolean hasFeature(String feature) { return features.contains(feature); }
 
+    /**
+     * The vector registers the micro-kernels may keep values in: 32 with AVX-512 and on AArch64, 8 in
+     * 32-bit x86, else 16.
+     */
+    public int vectorRegisters() {
+        if (arch == Arch.X86) return 8;
+        return vectorIsa == VectorIsa.AVX512 || arch == Arch.ARM64 ? 32 : 16;
+    }
+
     /** DARWIN is only reached through the coreml TargetDevice; TargetPlatform offers LINUX and ANDROID. */
     public enum Os { LINUX, ANDROID, WINDOWS, DARWIN }
 

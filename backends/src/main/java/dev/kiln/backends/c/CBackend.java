@@ -54,7 +54,10 @@ public final class CBackend implements Backend {
     }
 
     @Override
-    public String preferredLayout(Target target) { return "NCHW"; }
+    public String preferredLayout(Target target) { return layout(target); }
+
+    /** Activations in blocks of one vector register of channels, NCHW{c}c (the kernels of blocked.h). */
+    static String layout(Target target) { return "NCHW" + target.activationBlockSize() + "c"; }
 
     @Override
     public Map<String, String> emit(Graph optimised, Target target, CompilerOptions options, Path artifactDir) {
@@ -62,7 +65,7 @@ public final class CBackend implements Backend {
         // Planning an already planned graph changes nothing; the backend needs the plan's offsets.
         PassContext ctx = PassContext.builder().options(PassOptions.defaults()).evaluator(new InterpreterEvaluator()).build();
         Graph planned = new PlanMemory().apply(optimised, ctx);
-        GccCompiler.Compiled compiled = compile(CCodeGenerator.generate(planned, ctx.result(MemoryPlan.class)), target, artifactDir);
+        GccCompiler.Compiled compiled = compile(CCodeGenerator.generate(planned, ctx.result(MemoryPlan.class), target.vectorRegisters()), target, artifactDir);
         return Map.of("library", artifactDir.relativize(compiled.library()).toString(),
                 "weights", artifactDir.relativize(compiled.weights()).toString(),
                 "source", artifactDir.relativize(compiled.source()).toString());

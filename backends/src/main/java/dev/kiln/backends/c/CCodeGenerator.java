@@ -4,6 +4,8 @@ import dev.kiln.ir.Attribute;
 import dev.kiln.ir.Constant;
 import dev.kiln.ir.DType;
 import dev.kiln.ir.Graph;
+import dev.kiln.ir.Layout;
+import dev.kiln.ir.Layouts;
 import dev.kiln.ir.Node;
 import dev.kiln.ir.TensorType;
 import dev.kiln.ir.Value;
@@ -26,10 +28,13 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.TreeSet;
 
 /**
- * Turns an optimised, fully static-shaped f32 graph in NCHW layout into one C source file specialised
- * to its shapes, a weights blob and an arena size.
+ * Turns an optimised, fully static-shaped f32 graph into one C source file specialised to its shapes and
+ * to the target's vector registers, a weights blob and an arena size. Activations are NCHW, or the blocked
+ * NCHW{c}c of the layout pass (one block size per graph, the target's vector width) for convolutions,
+ * pooling, elementwise ops and Concat, with filters in the pass's OIHW{c}i{c}o and OIHW{c}o layouts.
  *
  * <p>The graph must have been through the pass pipeline up to {@code PlanMemory} (intermediate values
  * live at the planned offsets of one arena). The weights blob holds every constant, each at a
@@ -62,7 +67,7 @@ public final class CCodeGenerator {
     public record CProgram(String source, ByteBuffer weights, long arenaBytes) {}
 
     /** The kernel headers, in the order the generated source includes them. */
-    static final List<String> KERNEL_FILES = List.of("activations.h", "threads.h", "gemm.h", "conv.h", "transformer.h");
+    static final List<String> KERNEL_FILES = List.of("activations.h", "threads.h", "gemm.h", "conv.h", "blocked.h", "transformer.h");
     private static final Set<String> VIEWS = Set.of("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity");
     private static final Set<String> BINARY = Set.of("Add", "Sub", "Mul", "Div", "Pow", "PRelu", "Max", "Min");
     private static final Set<String> UNARY = Set.of("Relu", "Sigmoid", "Tanh", "HardSwish", "Softplus", "Softsign",
@@ -70,7 +75,10 @@ public final class CCodeGenerator {
             "LeakyRelu", "Elu", "HardSigmoid", "Clip", "Gelu");
     private static final Set<String> OTHERS = Set.of("Conv", "FusedConv", "Gemm", "FusedGemm", "MatMul", "FusedMatMul",
             "MaxPool", "AveragePool", "GlobalAveragePool", "Concat", "Softmax", "LayerNormalization", "FusedElementwise",
-            "Transpose", "Slice", "Attention");
+            "Transpose", "Slice", "Attention", "LayoutTransform");
+    /** Ops that take activations in a blocked layout (elementwise ops read it as the plain data it is). */
+    private static final Set<String> BLOCKED_OPS = Set.of("Conv", "FusedConv", "MaxPool", "AveragePool", "GlobalAveragePool",
+            "Concat", "FusedElementwise", "LayoutTransform");
     /** Activation names in the order of the C enum KILN_ACT_*. */
     private static final List<String> ACTIVATIONS = List.of(ElementwiseProgram.NO_ACTIVATION, "Relu", "LeakyRelu", "Clip",
             "Sigmoid", "Tanh", "HardSigmoid", "HardSwish", "Swish", "Gelu", "GeluTanh", "Elu", "Softplus", "Softsign", "Mish");
@@ -81,6 +89,16 @@ public final class CCodeGenerator {
 
     private final Graph graph;
     private final MemoryPlan plan;
+    private final int vectorRegisters;
+    /** Channels per block of the graph's blocked values (blocked.h's KILN_CB); 0 when none is blocked. */
+    private final int block;
+    /** The tile of each direct blocked convolution; its filter packed for the tile, by constant and tile. */
+    private final Map<Node, ConvTiling> tilings = new HashMap<>();
+    private final Map<String, Long> tiledFilterOffsets = new HashMap<>();
+    /** Tile kernels the convolutions use, defined after the kernel headers. */
+    private final Set<String> tileDefinitions = new TreeSet<>();
+    /** NCHW convolutions computed by the LayoutTransform that follows them, straight into the blocked layout. */
+    private final Map<Node, Node> convOfTransform = new HashMap<>();
     private final Map<String, String> pointers = new HashMap<>();
     private final Map<String, Long> weightOffsets = new LinkedHashMap<>();
     /** Where the weights blob holds a GEMM convolution's weights packed for the micro-kernel (gemm.h's packed A). */
@@ -91,21 +109,39 @@ public final class CCodeGenerator {
     private long depthwiseRowFloats;
     private long prepackedFloats;
 
-    private CCodeGenerator(Graph graph, MemoryPlan plan) {
+    private CCodeGenerator(Graph graph, MemoryPlan plan, int vectorRegisters, int block) {
         this.graph = graph;
         this.plan = plan;
+        this.vectorRegisters = vectorRegisters;
+        this.block = block;
     }
 
     /**
-     * Generates the program of a graph and its memory plan.
+     * Generates the program of a graph and its memory plan for a target with {@code vectorRegisters} vector
+     * registers (the tiles of the convolution kernels are sized to them).
      *
      * @throws UnsupportedOperationException listing every node with no kernel here ("OperatorNotImplemented: ...")
      * @throws IllegalArgumentException      for a graph that is not static-shaped or not planned
      */
-    public static CProgram generate(Graph graph, MemoryPlan plan) {
+    public static CProgram generate(Graph graph, MemoryPlan plan, int vectorRegisters) {
         if (plan == null) throw new IllegalArgumentException("graph " + graph.name() + " has no memory plan; run the pipeline through PlanMemory first");
         checkSupported(graph);
-        return new CCodeGenerator(graph, plan).emit();
+        return new CCodeGenerator(graph, plan, vectorRegisters, blockSize(graph)).emit();
+    }
+
+    /** The one channel block size of the graph's blocked values, 0 when there are none. */
+    private static int blockSize(Graph graph) {
+        Set<Integer> blocks = new TreeSet<>();
+        List<Value> values = new ArrayList<>(graph.constants().values());
+        values.addAll(graph.inputs());
+        for (Node n : graph.nodes()) values.addAll(n.outputs());
+        for (Value v : values) {
+            Layout l = v.type().layout();
+            if (isBlockedActivation(l)) blocks.add(Layouts.blockSize(l, 'C'));
+            if (isBlockedFilter(l)) blocks.add(Layouts.blockSize(l, 'O'));
+        }
+        if (blocks.size() > 1) throw new UnsupportedOperationException("OperatorNotImplemented: backend c takes one channel block size per graph, not " + blocks);
+        return blocks.isEmpty() ? 0 : blocks.iterator().next();
     }
 
     /** Fails naming every node whose op, dtype or layout this backend has no kernel for. */
@@ -128,7 +164,7 @@ public final class CCodeGenerator {
         return known && unsupportedTypes(n) == null && unsupportedForm(n) == null;
     }
 
-    /** Null when the node's values are static f32 in a plain layout, else what is wrong in brackets. */
+    /** Null when the node's values are static f32 in layouts its kernel takes, else what is wrong in brackets. */
     private static String unsupportedTypes(Node n) {
         List<Value> values = new ArrayList<>(n.outputs());
         if (!VIEWS.contains(n.op())) {
@@ -138,10 +174,39 @@ public final class CCodeGenerator {
             TensorType t = v.type();
             if (t.dtype() != DType.F32) return " (" + t.dtype() + ")";
             if (!t.shape().isStatic()) return " (symbolic shape " + t.shape() + ")";
-            if (!t.layout().isAny() && !t.layout().name().equals("NCHW")) return " (layout " + t.layout() + ")";
+            if (!layoutTaken(n, v)) return " (layout " + t.layout() + ")";
         }
         return null;
     }
+
+    /** Plain layouts everywhere; blocked activations where the op has a blocked kernel; blocked filters as convolution weights. */
+    private static boolean layoutTaken(Node n, Value v) {
+        Layout l = v.type().layout();
+        if (Layouts.isPlain(l)) return true;
+        boolean elementwise = BINARY.contains(n.op()) || UNARY.contains(n.op());
+        if (isBlockedActivation(l)) return elementwise || BLOCKED_OPS.contains(n.op());
+        return isBlockedFilter(l) && isConvolution(n) && n.inputs().indexOf(v) == 1;
+    }
+
+    /** NCW{c}c or NCHW{c}c: channels blocked, nothing else. */
+    private static boolean isBlockedActivation(Layout l) {
+        if (l.isAny() || Layouts.isPlain(l)) return false;
+        String logical = Layouts.logical(l).name();
+        return (logical.equals("NCW") || logical.equals("NCHW")) && l.name().equals(logical + Layouts.blockSize(l, 'C') + "c");
+    }
+
+    /** OI(H)W{c}o or OI(H)W{c}i{c}o: the layout pass's convolution filters. */
+    private static boolean isBlockedFilter(Layout l) {
+        if (l.isAny() || Layouts.isPlain(l)) return false;
+        String logical = Layouts.logical(l).name();
+        int o = Layouts.blockSize(l, 'O');
+        return (logical.equals("OIW") || logical.equals("OIHW")) && o > 0
+                && (l.name().equals(logical + o + "o") || l.name().equals(logical + o + "i" + o + "o"));
+    }
+
+    private static boolean isConvolution(Node n) { return n.op().equals("Conv") || n.op().equals("FusedConv"); }
+
+    private static boolean isBlocked(Value v) { return isBlockedActivation(v.type().layout()); }
 
     /** Inputs that are compile-time parameters rather than data (Clip's bounds, Slice's starts, ends, axes and steps). */
     private static boolean isParameterInput(Node n, Value v) {
@@ -156,9 +221,21 @@ public final class CCodeGenerator {
         if (n.attribute("activation") instanceof Attribute.Str a && !ACTIVATIONS.contains(a.value())) return " (activation " + a.value() + ")";
         switch (n.op()) {
             case "Conv", "FusedConv", "MaxPool", "AveragePool" -> {
-                int spatial = n.input(0).type().rank() - 2;
+                int spatial = logical(n.input(0)).length - 2;
                 if (spatial != 1 && spatial != 2) return " (" + spatial + "-D)";
                 if (n.outputs().size() > 1) return " (Indices output)";
+                if (isBlocked(n.input(0)) != isBlocked(n.output(0))) return " (input and output in different layouts)";
+            }
+            case "GlobalAveragePool" -> {
+                if (isBlocked(n.input(0)) && logical(n.input(0)).length != 4) return " (blocked " + (logical(n.input(0)).length - 2) + "-D)";
+            }
+            case "LayoutTransform" -> {
+                Layout from = n.input(0).type().layout();
+                Layout to = n.output(0).type().layout();
+                boolean plainToBlocked = Layouts.isPlain(from) && isBlockedActivation(to);
+                boolean blockedToPlain = isBlockedActivation(from) && Layouts.isPlain(to);
+                boolean zeroing = isBlockedActivation(from) && from.equals(to);
+                if (!plainToBlocked && !blockedToPlain && !zeroing) return " (from " + layoutName(from) + " to " + layoutName(to) + ")";
             }
             case "LayerNormalization" -> {
                 if (n.outputs().size() > 1) return " (Mean and InvStdDev outputs)";
@@ -197,7 +274,16 @@ public final class CCodeGenerator {
         return null;
     }
 
+    private static String layoutName(Layout l) { return l.isAny() ? "plain" : l.name(); }
+
+    /** A value's logical dims (NCHW for NCHW{c}c, whose channels include the padding). */
+    private static long[] logical(Value v) {
+        Layout l = v.type().layout();
+        return Layouts.isPlain(l) ? dims(v) : Layouts.logicalSizes(dims(v), l);
+    }
+
     private CProgram emit() {
+        planConvolutions();
         ByteBuffer weights = layoutWeights();
         for (int i = 0; i < graph.inputs().size(); i++) pointers.put(graph.inputs().get(i).name(), "kiln_in" + i);
         for (int i = 0; i < graph.outputs().size(); i++) {
@@ -220,7 +306,9 @@ public final class CCodeGenerator {
         // each worker thread needs what one GEMM or one depthwise row needs, never more than thread 0's workspace
         long threadWorkspace = Math.min(workspaceFloats, Math.max(GEMM_WORKSPACE_FLOATS, depthwiseRowFloats));
         StringBuilder c = new StringBuilder("/* Generated by Kiln (backend c). */\n");
+        if (block > 0) c.append("#define KILN_CB ").append(block).append('\n');
         for (String f : KERNEL_FILES) c.append(kernelSource(f)).append('\n');
+        for (String t : tileDefinitions) c.append(t).append('\n');
         c.append("static const char* kiln_w;\nstatic char* kiln_a;\n");
         c.append("#define KILN_W(off) ((float*) (kiln_w + (off)))\n#define KILN_A(off) ((float*) (kiln_a + (off)))\n");
         c.append("#define KILN_WS KILN_A(").append(workspaceOffset).append("L)\n");
@@ -254,17 +342,75 @@ public final class CCodeGenerator {
         c.append("    return -1;\n}\n");
     }
 
+    /**
+     * Chooses the tile of every direct blocked convolution, and finds the NCHW convolutions that the
+     * LayoutTransform right after them computes into the blocked layout: those that read few channels
+     * (an image), which the layout pass leaves plain rather than pad to a block.
+     */
+    private void planConvolutions() {
+        Map<Value, Integer> readers = new HashMap<>();
+        for (Node n : graph.nodes()) for (Value v : n.inputs()) if (v != null) readers.merge(v, 1, Integer::sum);
+        List<Node> nodes = graph.nodes();
+        for (int i = 0; i < nodes.size(); i++) {
+            Node n = nodes.get(i);
+            if (n.op().equals("LayoutTransform") && i > 0 && computesConv(n, nodes.get(i - 1), readers)) {
+                Node conv = nodes.get(i - 1);
+                convOfTransform.put(n, conv);
+                tilings.put(conv, tiling(conv, 1));
+            } else if (isConvolution(n) && isBlocked(n.input(0)) && n.input(1) instanceof Constant && geometry(n).group() == 1) {
+                tilings.put(n, tiling(n, block));
+            }
+        }
+    }
+
+    private ConvTiling tiling(Node conv, int inBlock) {
+        Geometry g = geometry(conv);
+        long inBlocks = inBlock == 1 ? g.c() : g.c() / block;
+        return ConvTiling.choose(vectorRegisters, block, inBlock, inBlocks, g.m() / block, g.pointwise() ? 1 : g.oh(), g.rowPositions(),
+                g.kh() * g.kw(), g.pointwise() ? 1 : g.sw());
+    }
+
+    /**
+     * Whether the LayoutTransform t (NCHW to NCHW{c}c, whole blocks) can compute the convolution before it:
+     * t reads only its output, it has constant weights, no group and no residual, and t's output does not
+     * overlap the convolution's input (which t reads in its place).
+     */
+    private boolean computesConv(Node t, Node conv, Map<Value, Integer> readers) {
+        if (block == 0 || !isConvolution(conv) || t.input(0) != conv.output(0) || readers.get(conv.output(0)) != 1
+                || graph.outputs().contains(conv.output(0)) || !isBlocked(t.output(0)) || isBlocked(conv.input(0))) return false;
+        if (!(conv.input(1) instanceof Constant w) || !Layouts.isPlain(w.type().layout())) return false;
+        if (conv.inputs().size() > 3 && conv.input(3) != null) return false;
+        Geometry g = geometry(conv);
+        long channels = t.attribute("channels") instanceof Attribute.Int c ? c.value() : 0;
+        if (g.group() != 1 || g.m() % block != 0 || (channels != 0 && channels != g.m())) return false;
+        MemoryPlan.Slot in = plan.slot(conv.input(0).name());
+        MemoryPlan.Slot out = plan.slot(t.output(0).name());
+        return in == null || out == null || in.offset() + in.bytes() <= out.offset() || out.offset() + out.bytes() <= in.offset();
+    }
+
+    /** The weights blob's key of a tiled convolution's packed filter: the same filter packed for the same tile is shared. */
+    private String filterKey(Node conv) {
+        ConvTiling t = tilings.get(conv);
+        return conv.input(1).name() + "/" + t.inBlock() + "/" + t.j();
+    }
+
     private ByteBuffer layoutWeights() {
         Map<String, Node> packedWeightUsers = packedWeightUsers();
+        Map<String, Node> tiledFilterUsers = new LinkedHashMap<>();
+        for (Node n : graph.nodes()) if (tilings.containsKey(n)) tiledFilterUsers.putIfAbsent(filterKey(n), n);
         long size = 0;
         for (Constant k : graph.constants().values()) {
-            if (packedWeightUsers.containsKey(k.name()) && !usedUnpacked(k)) continue;
+            if (!usedUnpacked(k)) continue;
             weightOffsets.put(k.name(), size);
             size = align(size + k.data().remaining());
         }
         for (Map.Entry<String, Node> p : packedWeightUsers.entrySet()) {
             packedWeightOffsets.put(p.getKey(), size);
             size = align(size + packedConvWeightFloats(p.getValue()) * 4);
+        }
+        for (Map.Entry<String, Node> p : tiledFilterUsers.entrySet()) {
+            tiledFilterOffsets.put(p.getKey(), size);
+            size = align(size + tiledFilterFloats(p.getValue()) * 4);
         }
         if (size > Integer.MAX_VALUE) throw new IllegalArgumentException("weights of " + size + " bytes exceed 2 GiB");
         ByteBuffer w = ByteBuffer.allocate((int) size).order(ByteOrder.LITTLE_ENDIAN);
@@ -275,7 +421,29 @@ public final class CCodeGenerator {
         for (Map.Entry<String, Node> p : packedWeightUsers.entrySet()) {
             packConvWeights(p.getValue(), w.position(packedWeightOffsets.get(p.getKey()).intValue()).asFloatBuffer());
         }
+        for (Map.Entry<String, Node> p : tiledFilterUsers.entrySet()) {
+            packTiledFilter(p.getValue(), w.position(tiledFilterOffsets.get(p.getKey()).intValue()).asFloatBuffer());
+        }
         return w.position(0);
+    }
+
+    /** Floats of a tiled convolution's packed filter: output blocks x input blocks x taps x in-block x block. */
+    private long tiledFilterFloats(Node conv) {
+        Geometry g = geometry(conv);
+        long inChannels = tilings.get(conv).inBlock() == 1 ? g.c() : g.c() / block * block;
+        return g.m() / block * block * inChannels * g.kh() * g.kw();
+    }
+
+    /** The filter as plain OIHW (blocked filters moved back, their padding included), packed for the convolution's tile. */
+    private void packTiledFilter(Node conv, java.nio.FloatBuffer dst) {
+        Constant w = (Constant) conv.input(1);
+        Layout l = w.type().layout();
+        java.nio.ByteBuffer plain = Layouts.isPlain(l) ? w.data()
+                : Layouts.transform(w.data(), 4, dims(w), l, Layouts.logical(l), null).order(ByteOrder.LITTLE_ENDIAN);
+        Geometry g = geometry(conv);
+        ConvTiling t = tilings.get(conv);
+        long inBlocks = t.inBlock() == 1 ? g.c() : g.c() / block;
+        t.pack(plain.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer(), g.m(), g.c(), g.kh() * g.kw(), block, g.m() / block, inBlocks, dst);
     }
 
     /** The constant weights that GEMM convolutions read packed, each with one of its convolutions (they share the shape). */
@@ -287,20 +455,20 @@ public final class CCodeGenerator {
         return users;
     }
 
-    /** Whether anything reads the constant other than as the weights of a GEMM convolution. */
+    /** Whether anything reads the constant other than as the packed weights of a GEMM or tiled convolution. */
     private boolean usedUnpacked(Constant k) {
         if (graph.outputs().contains(k)) return true;
         for (Node n : graph.nodes()) {
             for (int i = 0; i < n.inputs().size(); i++) {
-                if (n.input(i) == k && !(i == 1 && isGemmConv(n))) return true;
+                if (n.input(i) == k && !(i == 1 && (isGemmConv(n) || tilings.containsKey(n)))) return true;
             }
         }
         return false;
     }
 
-    /** A Conv or FusedConv that runs as GEMMs (every convolution but the depthwise one). */
-    private static boolean isGemmConv(Node n) {
-        if (!n.op().equals("Conv") && !n.op().equals("FusedConv")) return false;
+    /** An NCHW Conv or FusedConv that runs as GEMMs (every one but the depthwise ones and those a layout transform computes). */
+    private boolean isGemmConv(Node n) {
+        if (!isConvolution(n) || isBlocked(n.input(0)) || tilings.containsKey(n)) return false;
         long group = n.attribute("group") instanceof Attribute.Int g ? g.value() : 1;
         return !(group == dims(n.input(0))[1] && group == dims(n.output(0))[1]);
     }
@@ -379,7 +547,8 @@ public final class CCodeGenerator {
     private void emitNode(int index, Node n) {
         body.append("    /* node ").append(index).append(": ").append(n.op()).append(" */\n    {\n");
         String op = n.op();
-        if (VIEWS.contains(op)) emitView(n);
+        if (convOfTransform.containsValue(n)) line("/* computed by the layout transform that follows */");
+        else if (VIEWS.contains(op)) emitView(n);
         else if (op.equals("Conv") || op.equals("FusedConv")) emitConv(n);
         else if (isSmallMatMul(n)) emitSmallMatMul(n);
         else if (op.equals("Gemm") || op.equals("FusedGemm")) emitGemm(n);
@@ -387,9 +556,11 @@ public final class CCodeGenerator {
         else if (op.equals("MaxPool") || op.equals("AveragePool")) emitPool(n);
         else if (op.equals("GlobalAveragePool")) {
             long[] x = dims(n.input(0));
-            line("kiln_global_average_pool(" + (x[0] * x[1]) + "L, " + (count(n.input(0)) / (x[0] * x[1])) + "L, "
-                    + ptr(n.input(0)) + ", " + ptr(n.output(0)) + ");");
-        } else if (op.equals("Concat")) emitConcat(n);
+            String kernel = isBlocked(n.input(0)) ? "kiln_global_average_poolb" : "kiln_global_average_pool";
+            long size = count(n.input(0)) / (x[0] * x[1]) / Math.max(1, isBlocked(n.input(0)) ? block : 1);
+            line(kernel + "(" + (x[0] * x[1]) + "L, " + size + "L, " + ptr(n.input(0)) + ", " + ptr(n.output(0)) + ");");
+        } else if (op.equals("LayoutTransform")) emitLayoutTransform(n);
+        else if (op.equals("Concat")) emitConcat(n);
         else if (op.equals("Softmax")) emitSoftmax(n);
         else if (op.equals("LayerNormalization")) emitLayerNorm(n);
         else if (op.equals("Transpose")) emitTranspose(n);
@@ -437,21 +608,29 @@ public final class CCodeGenerator {
 
     // ---- convolution -----------------------------------------------------------------------------------------------
 
-    private void emitConv(Node n) {
-        Value x = n.input(0);
-        Value w = n.input(1);
-        Value y = n.output(0);
-        long[] xs = dims(x);
-        long[] ws = dims(w);
-        long[] ys = dims(y);
+    /** A 1-D or 2-D convolution's or pooling's geometry from logical dims, 1-D as height 1; pads top, left, bottom, right. */
+    private record Geometry(long n, long c, long h, long w, long m, long oh, long ow, long kh, long kw, long sh, long sw,
+                            long dh, long dw, long pt, long pl, long pb, long pr, long group) {
+        /** A 1x1 convolution with stride 1 and no padding: its planes read as one row of h * w positions. */
+        boolean pointwise() { return kh == 1 && kw == 1 && sh == 1 && sw == 1 && pt == 0 && pl == 0 && pb == 0 && pr == 0; }
+
+        /** The output positions of one row of the tiled convolution. */
+        long rowPositions() { return pointwise() ? oh * ow : ow; }
+    }
+
+    /** The geometry of a convolution (kernel from its filter) or pooling (kernel_shape). */
+    private static Geometry geometry(Node n) {
+        long[] xs = logical(n.input(0));
+        long[] ys = logical(n.output(0));
         int spatial = xs.length - 2;
-        if (spatial != 1 && spatial != 2) throw new IllegalArgumentException("node " + n.name() + ": backend c convolves 1-D and 2-D inputs only, not " + spatial + "-D");
+        if (spatial != 1 && spatial != 2) throw new IllegalArgumentException("node " + n.name() + ": backend c takes 1-D and 2-D " + n.op() + " only, not " + spatial + "-D");
+        long[] kernel = isConvolution(n) ? java.util.Arrays.copyOfRange(logical(n.input(1)), 2, 2 + spatial) : ints(n, "kernel_shape", spatial, 1);
         long h = spatial == 2 ? xs[2] : 1;
         long wd = xs[xs.length - 1];
         long oh = spatial == 2 ? ys[2] : 1;
         long ow = ys[ys.length - 1];
-        long kh = spatial == 2 ? ws[2] : 1;
-        long kw = ws[ws.length - 1];
+        long kh = spatial == 2 ? kernel[0] : 1;
+        long kw = kernel[spatial - 1];
         long[] strides = ints(n, "strides", spatial, 1);
         long[] dil = ints(n, "dilations", spatial, 1);
         long sh = spatial == 2 ? strides[0] : 1;
@@ -460,19 +639,80 @@ public final class CCodeGenerator {
         long dw = dil[spatial - 1];
         long[] pads = pads(n, new long[] {h, wd}, new long[] {oh, ow}, new long[] {kh, kw}, new long[] {sh, sw}, new long[] {dh, dw}, spatial);
         long group = n.attribute("group") instanceof Attribute.Int g ? g.value() : 1;
-        line("static const kiln_conv_shape s = {" + xs[0] + ", " + xs[1] + ", " + h + ", " + wd + ", " + ys[1] + ", " + oh + ", " + ow + ", "
-                + kh + ", " + kw + ", " + sh + ", " + sw + ", " + dh + ", " + dw + ", " + pads[0] + ", " + pads[1] + ", " + group + "};");
-        epilogue(n, 1, 1, optionalPtr(n, 2), 1, 0, optionalPtr(n, 3), oh * ow);
-        if (group == xs[1] && group == ys[1]) {
-            needWorkspace(ow);
-            depthwiseRowFloats = Math.max(depthwiseRowFloats, ow);
-            line("kiln_conv_depthwise(&s, " + ptr(x) + ", " + ptr(w) + ", " + ptr(y) + ", &e, KILN_WS);");
+        return new Geometry(xs[0], xs[1], h, wd, ys[1], oh, ow, kh, kw, sh, sw, dh, dw, pads[0], pads[1], pads[2], pads[3], group);
+    }
+
+    private static boolean isDepthwise(Geometry g) { return g.group() == g.c() && g.group() == g.m(); }
+
+    private void emitConv(Node n) {
+        Geometry g = geometry(n);
+        epilogue(n, 1, 1, optionalPtr(n, 2), 1, 0, optionalPtr(n, 3), g.oh() * g.ow());
+        if (tilings.containsKey(n)) {
+            emitTiledConv(n, g, ptr(n.output(0)));
+        } else if (isBlocked(n.input(0))) {
+            emitBlockedConv(n, g);
         } else {
-            needWorkspace(GEMM_WORKSPACE_FLOATS);
-            // constant weights come packed in the weights blob (layoutWeights), often without their unpacked copy
-            Long packed = packedWeightOffsets.get(w.name());
-            String unpacked = packed == null ? ptr(w) : "0";
-            line("kiln_conv(&s, " + ptr(x) + ", " + unpacked + ", " + (packed == null ? "0" : "KILN_W(" + packed + "L)") + ", " + ptr(y) + ", &e, KILN_WS);");
+            line("static const kiln_conv_shape s = {" + g.n() + ", " + g.c() + ", " + g.h() + ", " + g.w() + ", " + g.m() + ", " + g.oh() + ", "
+                    + g.ow() + ", " + g.kh() + ", " + g.kw() + ", " + g.sh() + ", " + g.sw() + ", " + g.dh() + ", " + g.dw() + ", " + g.pt() + ", "
+                    + g.pl() + ", " + g.group() + "};");
+            Value w = n.input(1);
+            if (isDepthwise(g)) {
+                needWorkspace(g.ow());
+                depthwiseRowFloats = Math.max(depthwiseRowFloats, g.ow());
+                line("kiln_conv_depthwise(&s, " + ptr(n.input(0)) + ", " + ptr(w) + ", " + ptr(n.output(0)) + ", &e, KILN_WS);");
+            } else {
+                needWorkspace(GEMM_WORKSPACE_FLOATS);
+                // constant weights come packed in the weights blob (layoutWeights), often without their unpacked copy
+                Long packed = packedWeightOffsets.get(w.name());
+                String unpacked = packed == null ? ptr(w) : "0";
+                line("kiln_conv(&s, " + ptr(n.input(0)) + ", " + unpacked + ", " + (packed == null ? "0" : "KILN_W(" + packed + "L)") + ", "
+                        + ptr(n.output(0)) + ", &e, KILN_WS);");
+            }
+        }
+    }
+
+    /**
+     * The direct convolution of blocked.h with the node's tile (its epilogue e declared), into {@code y}:
+     * the node's own output, or the blocked output of the LayoutTransform that computes an NCHW convolution.
+     */
+    private void emitTiledConv(Node n, Geometry g, String y) {
+        ConvTiling tiling = tilings.get(n);
+        long inBlocks = tiling.inBlock() == 1 ? g.c() : g.c() / block;
+        long outBlocks = g.m() / block;
+        boolean flat = g.pointwise();
+        line("static const kiln_convb_shape s = {" + g.n() + ", " + inBlocks + ", " + (flat ? 1 : g.h()) + ", " + (flat ? g.h() * g.w() : g.w()) + ", "
+                + outBlocks + ", " + (flat ? 1 : g.oh()) + ", " + g.rowPositions() + ", " + g.kh() + ", " + g.kw() + ", " + g.sh() + ", " + g.sw() + ", "
+                + g.dh() + ", " + g.dw() + ", " + g.pt() + ", " + g.pl() + "};");
+        int[] groupBlocks = {tiling.j(), outBlocks % tiling.j() == 0 ? tiling.j() : (int) (outBlocks % tiling.j())};
+        int[] widths = {tiling.t(), g.rowPositions() % tiling.t() == 0 ? tiling.t() : (int) (g.rowPositions() % tiling.t())};
+        StringBuilder tiles = new StringBuilder();
+        for (int r = 0; r < 2; r++) {
+            tiles.append(r == 0 ? "{" : ", {");
+            for (int q = 0; q < 2; q++) {
+                tileDefinitions.add(tiling.tileDefinition(groupBlocks[r], widths[q]));
+                tiles.append(q == 0 ? "" : ", ").append(tiling.tileName(groupBlocks[r], widths[q]));
+            }
+            tiles.append('}');
+        }
+        line("kiln_convb_args a = {&s, " + ptr(n.input(0)) + ", KILN_W(" + tiledFilterOffsets.get(filterKey(n)) + "L), " + y + ", &e, "
+                + tiling.j() + ", " + tiling.t() + ", " + tiling.chunk() + ", " + tiling.tilesPerItem() + ", {" + tiles + "}};");
+        line("kiln_convb(&a);");
+    }
+
+    /** A blocked convolution without a tile: depthwise with its OIHW{c}o filter, else the element-at-a-time kernel. */
+    private void emitBlockedConv(Node n, Geometry g) {
+        Value w = n.input(1);
+        Layout wl = w.type().layout();
+        line("static const kiln_convb_shape s = {" + g.n() + ", " + g.c() / block + ", " + g.h() + ", " + g.w() + ", " + g.m() / block + ", " + g.oh() + ", "
+                + g.ow() + ", " + g.kh() + ", " + g.kw() + ", " + g.sh() + ", " + g.sw() + ", " + g.dh() + ", " + g.dw() + ", " + g.pt() + ", " + g.pl() + "};");
+        boolean inputBlocked = Layouts.blockSize(wl, 'I') > 0;
+        if (isDepthwise(g) && isBlockedFilter(wl) && !inputBlocked) {
+            line("kiln_dwb_args a = {&s, " + ptr(n.input(0)) + ", " + ptr(w) + ", " + ptr(n.output(0)) + ", &e};");
+            line("kiln_dwb(&a);");
+        } else {
+            int form = Layouts.isPlain(wl) ? 0 : inputBlocked ? 2 : 1;
+            line("kiln_convb_any_args a = {&s, " + g.group() + ", " + form + ", " + ptr(n.input(0)) + ", " + ptr(w) + ", " + ptr(n.output(0)) + ", &e};");
+            line("kiln_convb_any(&a);");
         }
     }
 
@@ -506,35 +746,51 @@ public final class CCodeGenerator {
         return result;
     }
 
-    // ---- pooling ---------------------------------------------------------------------------------------------------
+    // ---- pooling and layout transforms -------------------------------------------------------------------------------
 
     private void emitPool(Node n) {
         if (n.outputs().size() > 1) throw new IllegalArgumentException("node " + n.name() + ": backend c has no MaxPool with Indices");
+        Geometry g = geometry(n);
+        boolean blocked = isBlocked(n.input(0));
+        boolean includePad = n.attribute("count_include_pad") instanceof Attribute.Int c && c.value() != 0;
+        boolean average = !n.op().equals("MaxPool");
+        line("static const kiln_pool_shape s = {" + g.n() * (blocked ? g.c() / block : g.c()) + ", " + g.h() + ", " + g.w() + ", " + g.oh() + ", " + g.ow() + ", "
+                + g.kh() + ", " + g.kw() + ", " + g.sh() + ", " + g.sw() + ", " + g.dh() + ", " + g.dw() + ", " + g.pt() + ", " + g.pl() + ", " + g.pb() + ", "
+                + g.pr() + ", " + (includePad ? 1 : 0) + "};");
+        if (blocked) {
+            line("kiln_poolb_args a = {&s, " + ptr(n.input(0)) + ", " + ptr(n.output(0)) + ", " + (average ? 1 : 0) + "};");
+            line("kiln_poolb(&a);");
+        } else {
+            line((average ? "kiln_average_pool" : "kiln_max_pool") + "(&s, " + ptr(n.input(0)) + ", " + ptr(n.output(0)) + ");");
+        }
+    }
+
+    /** NCHW to NCHW{c}c (padding zero), back (padding dropped), or zeroing a blocked tensor's padding. */
+    private void emitLayoutTransform(Node n) {
+        Node conv = convOfTransform.get(n);
+        if (conv != null) {
+            Geometry g = geometry(conv);
+            epilogue(conv, 1, 1, optionalPtr(conv, 2), 1, 0, null, 0);
+            emitTiledConv(conv, g, ptr(n.output(0)));
+            return;
+        }
         Value x = n.input(0);
         Value y = n.output(0);
-        long[] xs = dims(x);
-        long[] ys = dims(y);
-        int spatial = xs.length - 2;
-        if (spatial != 1 && spatial != 2) throw new IllegalArgumentException("node " + n.name() + ": backend c pools 1-D and 2-D inputs only");
-        long h = spatial == 2 ? xs[2] : 1;
-        long wd = xs[xs.length - 1];
-        long oh = spatial == 2 ? ys[2] : 1;
-        long ow = ys[ys.length - 1];
-        long[] kernel = ints(n, "kernel_shape", spatial, 1);
-        long kh = spatial == 2 ? kernel[0] : 1;
-        long kw = kernel[spatial - 1];
-        long[] strides = ints(n, "strides", spatial, 1);
-        long[] dil = ints(n, "dilations", spatial, 1);
-        long sh = spatial == 2 ? strides[0] : 1;
-        long sw = strides[spatial - 1];
-        long dh = spatial == 2 ? dil[0] : 1;
-        long dw = dil[spatial - 1];
-        long[] pads = pads(n, new long[] {h, wd}, new long[] {oh, ow}, new long[] {kh, kw}, new long[] {sh, sw}, new long[] {dh, dw}, spatial);
-        boolean includePad = n.attribute("count_include_pad") instanceof Attribute.Int c && c.value() != 0;
-        line("static const kiln_pool_shape s = {" + (xs[0] * xs[1]) + ", " + h + ", " + wd + ", " + oh + ", " + ow + ", " + kh + ", " + kw + ", "
-                + sh + ", " + sw + ", " + dh + ", " + dw + ", " + pads[0] + ", " + pads[1] + ", " + pads[2] + ", " + pads[3] + ", " + (includePad ? 1 : 0) + "};");
-        String kernel2 = n.op().equals("MaxPool") ? "kiln_max_pool" : "kiln_average_pool";
-        line(kernel2 + "(&s, " + ptr(x) + ", " + ptr(y) + ");");
+        long channels = n.attribute("channels") instanceof Attribute.Int c ? c.value() : 0;
+        String args = ", " + ptr(x) + ", " + ptr(y) + ");";
+        if (isBlocked(x) && isBlocked(y)) {
+            long[] xs = dims(x);
+            line("kiln_zero_blocked_padding(" + xs[0] + "L, " + channels + "L, " + xs[1] + "L, " + count(x) / (xs[0] * xs[1] * block) + "L" + args);
+        } else if (isBlocked(y)) {
+            long[] xs = dims(x);
+            long[] ys = dims(y);
+            long valid = channels > 0 ? Math.min(channels, xs[1]) : xs[1];
+            line("kiln_to_blocked(" + xs[0] + "L, " + xs[1] + "L, " + valid + "L, " + ys[1] + "L, " + count(x) / (xs[0] * xs[1]) + "L" + args);
+        } else {
+            long[] xs = dims(x);
+            long[] ys = dims(y);
+            line("kiln_from_blocked(" + ys[0] + "L, " + ys[1] + "L, " + xs[1] + "L, " + count(y) / (ys[0] * ys[1]) + "L" + args);
+        }
     }
 
     // ---- matrix products -------------------------------------------------------------------------------------------

@@ -64,7 +64,7 @@ class AndroidTargetsTest {
     @MethodSource("archesAndLevels")
     void libraryNeedsOnlyBionic(String arch, int apiLevel) throws Exception {
         Target target = android(arch, apiLevel);
-        GccCompiler.Compiled compiled = CBackend.compile(PlatformTesting.program(PlatformTesting.smallGraph()), target, dir);
+        GccCompiler.Compiled compiled = CBackend.compile(NativeTesting.program(PlatformTesting.smallGraph(), target), target, dir);
         String library = compiled.library().toString();
         assertEquals("model.so", compiled.library().getFileName().toString());
 
@@ -100,7 +100,7 @@ class AndroidTargetsTest {
         Target target = android(arch, 21);
         requireRunner(target);
         Graph g = PlatformTesting.smallGraph();
-        CTestHarness.Executable exe = CTestHarness.buildAgainstLibrary(PlatformTesting.program(g), target, dir);
+        CTestHarness.Executable exe = CTestHarness.buildAgainstLibrary(NativeTesting.program(g, target), target, dir);
         PlatformTesting.assertRunMatches("platform graph", target, exe, g, NativeTesting.randomInputs(g, 3));
     }
 
@@ -110,7 +110,7 @@ class AndroidTargetsTest {
         Target target = android(arch, 26);
         requireRunner(target);
         Graph g = PlatformTesting.squeezenet();
-        CTestHarness.Executable exe = CTestHarness.buildAgainstLibrary(PlatformTesting.program(g), target, dir);
+        CTestHarness.Executable exe = CTestHarness.buildAgainstLibrary(NativeTesting.program(g, target), target, dir);
         PlatformTesting.assertRunMatches("squeezenet1_1", target, exe, g, PlatformTesting.squeezenetInputs());
     }
 

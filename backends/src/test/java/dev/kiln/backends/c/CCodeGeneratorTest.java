@@ -234,7 +234,7 @@ class CCodeGeneratorTest {
         g.addOutput(node(g, "r", "Relu", List.of(x), Map.of()));
         NativeTesting.Compiled planned = NativeTesting.planAndCompile(g, dir.resolve("ok"));
         IllegalStateException e = assertThrows(IllegalStateException.class, () -> GccCompiler.compile(
-                CCodeGenerator.generate(planned.graph(), NativeTesting.plan(planned.graph())), dir.resolve("missing"), "/nonexistent/gcc", GccCompiler.HOST_FLAGS));
+                CCodeGenerator.generate(planned.graph(), NativeTesting.plan(planned.graph()), NativeTesting.HOST.vectorRegisters()), dir.resolve("missing"), "/nonexistent/gcc", GccCompiler.HOST_FLAGS));
         assertTrue(e.getMessage().startsWith("backend c cannot start the C compiler '/nonexistent/gcc' (is gcc installed and on the PATH?)"), e.getMessage());
     }
 
@@ -278,16 +278,16 @@ class CCodeGeneratorTest {
     }
 
     @Test
-    void blockedLayoutsAreRefusedClearly() {
+    void channelsLastLayoutsAreRefusedClearly() {
         Random r = new Random(10);
-        Graph g = new Graph("blocked");
+        Graph g = new Graph("nhwc");
         Value x = g.addInput("x", TensorType.of(DType.F32, 1, 8, 6, 6));
         Value c = node(g, "c", "Conv", List.of(x, randomConstant(g, "w", r, 0.3, 8, 8, 3, 3)), attrs("pads", new long[] {1, 1, 1, 1}));
         g.addOutput(node(g, "relu", "Relu", List.of(c), Map.of()));
-        PassContext ctx = PassContext.builder().options(PassOptions.defaults().withLayout("NCHW8c")).evaluator(new InterpreterEvaluator()).build();
-        Graph blocked = Pipelines.forLevel(3, ctx.options()).run(g, ctx);
+        PassContext ctx = NativeTesting.context("NHWC");
+        Graph nhwc = Pipelines.forLevel(3, ctx.options()).run(g, ctx);
         UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class,
-                () -> CCodeGenerator.generate(blocked, ctx.result(MemoryPlan.class)));
-        assertTrue(e.getMessage().startsWith("OperatorNotImplemented: backend c has no kernel for ") && e.getMessage().contains("(layout NCHW8c)"), e.getMessage());
+                () -> CCodeGenerator.generate(nhwc, ctx.result(MemoryPlan.class), NativeTesting.HOST.vectorRegisters()));
+        assertTrue(e.getMessage().startsWith("OperatorNotImplemented: backend c has no kernel for ") && e.getMessage().contains("(layout NHWC)"), e.getMessage());
     }
 }

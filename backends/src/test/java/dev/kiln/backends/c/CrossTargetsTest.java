@@ -115,11 +115,9 @@ class CrossTargetsTest {
 
     private void assertRunMatches(Target target, String name, Graph g, List<Tensor> inputs) {
         List<Tensor> want = NativeTesting.reference(g, inputs);
-        PassContext ctx = NativeTesting.context();
-        Graph optimised = Pipelines.forLevel(3, PassOptions.defaults()).run(g, ctx);
+        CCodeGenerator.CProgram program = NativeTesting.program(g, target);
         long start = System.nanoTime();
-        CTestHarness.Executable exe = CTestHarness.build(
-                CCodeGenerator.generate(optimised, ctx.result(MemoryPlan.class)), target, dir.resolve(target.name()));
+        CTestHarness.Executable exe = CTestHarness.build(program, target, dir.resolve(target.name()));
         double compileMs = (System.nanoTime() - start) / 1e6;
         CTestHarness.Run run = exe.run(inputs);
         CTestHarness.Run twoThreads = exe.run(inputs, 2);

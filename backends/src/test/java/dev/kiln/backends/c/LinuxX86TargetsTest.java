@@ -30,7 +30,7 @@ class LinuxX86TargetsTest {
     void smallGraphMatchesInterpreter(String cpu) {
         Target target = x86(cpu);
         Graph g = PlatformTesting.smallGraph();
-        CTestHarness.Executable exe = CTestHarness.build(PlatformTesting.program(g), target, dir);
+        CTestHarness.Executable exe = CTestHarness.build(NativeTesting.program(g, target), target, dir);
         PlatformTesting.assertRunMatches("platform graph (" + cpu + ")", target, exe, g, NativeTesting.randomInputs(g, 6));
     }
 
@@ -39,7 +39,7 @@ class LinuxX86TargetsTest {
     void squeezenetMatchesInterpreter(String cpu) throws Exception {
         Target target = x86(cpu);
         Graph g = PlatformTesting.squeezenet();
-        CTestHarness.Executable exe = CTestHarness.build(PlatformTesting.program(g), target, dir);
+        CTestHarness.Executable exe = CTestHarness.build(NativeTesting.program(g, target), target, dir);
         PlatformTesting.assertRunMatches("squeezenet1_1 (" + cpu + ")", target, exe, g, PlatformTesting.squeezenetInputs());
     }
 }

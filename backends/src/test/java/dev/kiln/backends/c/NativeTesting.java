@@ -1,5 +1,7 @@
 package dev.kiln.backends.c;
 
+import dev.kiln.backends.Target;
+import dev.kiln.backends.Targets;
 import dev.kiln.ir.Attribute;
 import dev.kiln.ir.Constant;
 import dev.kiln.ir.DType;
@@ -17,8 +19,11 @@ import dev.kiln.runtime.interpreter.Interpreter;
 import dev.kiln.runtime.interpreter.InterpreterEvaluator;
 import dev.kiln.runtime.nativelib.NativeModel;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -33,6 +38,24 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** What the C backend tests share: compiling graphs to native code and comparing with the interpreter. */
 final class NativeTesting {
     private NativeTesting() {}
+
+    /** The target of this machine's -march=native code: ml_c5 where the CPU has AVX-512, else ml_c4 (AVX2). */
+    static final Target HOST = Targets.device(hostHasAvx512() ? "ml_c5" : "ml_c4");
+
+    private static boolean hostHasAvx512() {
+        try {
+            return Files.readString(Path.of("/proc/cpuinfo")).contains(" avx512f");
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The level-3 pipeline for the target's layout and the program the backend generates from it. */
+    static CCodeGenerator.CProgram program(Graph g, Target target) {
+        PassContext ctx = context(CBackend.layout(target));
+        Graph optimised = Pipelines.forLevel(3, ctx.options()).run(g, ctx);
+        return CCodeGenerator.generate(optimised, ctx.result(MemoryPlan.class), target.vectorRegisters());
+    }
 
     /** A constant of the given shape with values uniform in [-scale, scale). */
     static Constant randomConstant(Graph g, String name, Random r, double scale, long... shape) {
@@ -76,10 +99,14 @@ final class NativeTesting {
         return PassContext.builder().options(PassOptions.defaults()).evaluator(new InterpreterEvaluator()).build();
     }
 
-    /** The level-3 NCHW pipeline's graph and its memory plan. */
+    static PassContext context(String layout) {
+        return PassContext.builder().options(PassOptions.defaults().withLayout(layout)).evaluator(new InterpreterEvaluator()).build();
+    }
+
+    /** The level-3 pipeline's graph in the host's blocked layout, as the backend compiles it for this machine. */
     static Compiled optimiseAndCompile(Graph g, Path dir) {
-        PassContext ctx = context();
-        Graph out = Pipelines.forLevel(3, PassOptions.defaults()).run(g, ctx);
+        PassContext ctx = context(CBackend.layout(HOST));
+        Graph out = Pipelines.forLevel(3, ctx.options()).run(g, ctx);
         return compile(out, ctx.result(MemoryPlan.class), dir);
     }
 
@@ -89,7 +116,7 @@ final class NativeTesting {
     static Compiled planAndCompile(Graph g, Path dir, List<String> flags) {
         PassContext ctx = context();
         Graph out = new PlanMemory().apply(new InferShapes().apply(g, ctx), ctx);
-        return new Compiled(out, GccCompiler.compile(CCodeGenerator.generate(out, ctx.result(MemoryPlan.class)), dir, flags));
+        return new Compiled(out, GccCompiler.compile(CCodeGenerator.generate(out, ctx.result(MemoryPlan.class), HOST.vectorRegisters()), dir, flags));
     }
 
     /** The memory plan of an already planned graph (planning again changes nothing). */
@@ -106,7 +133,7 @@ final class NativeTesting {
     }
 
     static Compiled compile(Graph g, MemoryPlan plan, Path dir) {
-        return new Compiled(g, GccCompiler.compile(CCodeGenerator.generate(g, plan), dir, GccCompiler.HOST_FLAGS));
+        return new Compiled(g, GccCompiler.compile(CCodeGenerator.generate(g, plan, HOST.vectorRegisters()), dir, GccCompiler.HOST_FLAGS));
     }
 
     /** Reference outputs of the graph (run before any pass touches it). */

@@ -74,12 +74,6 @@ final class PlatformTesting {
         return g.addNode(name, op, inputs, attributes, List.of(name + "_y")).output(0);
     }
 
-    /** The level-3 pipeline's program for the graph, as the backend generates it. */
-    static CCodeGenerator.CProgram program(Graph g) {
-        PassContext ctx = NativeTesting.context();
-        Graph optimised = Pipelines.forLevel(3, PassOptions.defaults()).run(g, ctx);
-        return CCodeGenerator.generate(optimised, ctx.result(MemoryPlan.class));
-    }
 
     /** Builds the harness, runs it on 1 and 2 threads and compares with the interpreter (2 threads bitwise equal to 1). */
     static void assertRunMatches(String name, Target target, CTestHarness.Executable exe, Graph g, List<Tensor> inputs) {

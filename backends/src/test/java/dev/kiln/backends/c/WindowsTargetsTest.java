@@ -80,7 +80,7 @@ class WindowsTargetsTest {
     @ValueSource(strings = {"x86_win64", "x86_win32"})
     void dllExportsTheAbiAndImportsOnlyWindows(String device) throws Exception {
         Target target = windows(device);
-        GccCompiler.Compiled compiled = CBackend.compile(PlatformTesting.program(PlatformTesting.smallGraph()), target, dir);
+        GccCompiler.Compiled compiled = CBackend.compile(NativeTesting.program(PlatformTesting.smallGraph(), target), target, dir);
         assertEquals("model.dll", compiled.library().getFileName().toString());
         String headers = tool(objdump(target), "-p", compiled.library().toString());
         assertEquals(new TreeSet<>(ABI), matches(EXPORT, headers.substring(headers.indexOf("[Ordinal/Name Pointer] Table"))), headers);
@@ -108,7 +108,7 @@ class WindowsTargetsTest {
         Target target = windows("x86_win64");
         PlatformTesting.requireCommand(CTestHarness.WINE64.toString(), "wine64");
         Graph g = PlatformTesting.smallGraph();
-        CTestHarness.Executable exe = CTestHarness.buildAgainstLibrary(PlatformTesting.program(g), target, dir);
+        CTestHarness.Executable exe = CTestHarness.buildAgainstLibrary(NativeTesting.program(g, target), target, dir);
         PlatformTesting.assertRunMatches("platform graph", target, exe, g, NativeTesting.randomInputs(g, 4));
     }
 
@@ -120,7 +120,7 @@ class WindowsTargetsTest {
         windows("x86_win64");
         PlatformTesting.requireCommand(CTestHarness.WINE64.toString(), "wine64");
         Graph g = PlatformTesting.squeezenet();
-        CTestHarness.Executable exe = CTestHarness.buildAgainstLibrary(PlatformTesting.program(g), target, dir);
+        CTestHarness.Executable exe = CTestHarness.buildAgainstLibrary(NativeTesting.program(g, target), target, dir);
         PlatformTesting.assertRunMatches("squeezenet1_1 (" + cpu + ")", target, exe, g, PlatformTesting.squeezenetInputs());
     }
 

@@ -80,7 +80,8 @@ typedef float kiln_vf_u __attribute__((vector_size(KILN_VL * 4), aligned(4)));
 
 static inline kiln_vf kiln_vload(const float* p) { return *(const kiln_vf_u*) p; }
 static inline void kiln_vstore(float* p, kiln_vf v) { *(kiln_vf_u*) p = v; }
-static inline kiln_vf kiln_vsplat(float x) { return (kiln_vf) {0} + x; }
+/* x in every lane: lane 0 broadcast (adding x to a zero vector would be an addition, as -0.0 + 0.0 is not -0.0) */
+static inline kiln_vf kiln_vsplat(float x) { return __builtin_shuffle((kiln_vf) {x}, (kiln_vi) {0}); }
 /* mask ? a : b, lane by lane (mask lanes all ones or zero, as comparisons give) */
 static inline kiln_vf kiln_vselect(kiln_vi mask, kiln_vf a, kiln_vf b) { return (kiln_vf) (((kiln_vi) a & mask) | ((kiln_vi) b & ~mask)); }
 
