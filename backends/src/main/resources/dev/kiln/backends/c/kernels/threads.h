@@ -2,16 +2,17 @@
  * Kiln CPU kernels: a persistent thread pool and a deterministic parallel-for.
  *
  * kiln_pool_start(n, ws) creates n - 1 workers once (the calling thread is the n-th); each worker owns a
- * workspace of ws floats. kiln_parallel_for(count, work, fn, ctx, ws0) splits [0, count) into n
- * contiguous chunks, chunk t always to thread t (thread 0, the caller, uses ws0), and returns when all
- * are done; below KILN_PARALLEL_MIN_WORK multiply-adds in all (count x work per item) the caller runs
- * everything, as waking the pool would cost more. Kernels split only over output elements, so every
- * element is computed by one thread in the same order as with one thread: results do not depend on the
- * thread count. A call hands its chunks over through two counters, without locks or system calls: the
- * next kernel usually follows within microseconds, so between calls workers spin (some milliseconds)
- * before they sleep on a condition variable, and the caller wakes them only when some sleep; the caller
- * spins until the workers are done, yielding its core if they take long. POSIX threads, or Win32 threads
- * under _WIN32.
+ * workspace of ws floats. kiln_parallel_for(count, work, fn, ctx, ws0) splits [0, count) into a few
+ * contiguous chunks per thread, fixed by count and the thread count alone; the caller (with ws0) and the
+ * workers claim chunks until none is left, and the call returns when all are done. Below
+ * KILN_PARALLEL_MIN_WORK multiply-adds in all (count x work per item) the caller runs everything, as
+ * handing work over would cost more. Kernels split only over output elements, so every element is
+ * computed by one thread in the same order as with one thread, whichever thread claims its chunk: results
+ * do not depend on the thread count. Claiming rather than assigning chunks keeps a call from waiting on a
+ * worker the operating system has descheduled. Work is handed over through atomics, without locks or
+ * system calls: the next kernel usually follows within microseconds, so between calls workers spin (some
+ * milliseconds) before they sleep on a condition variable, and the caller wakes them only when some
+ * sleep. POSIX threads, or Win32 threads under _WIN32.
  */
 #include <stdlib.h>
 #ifdef _WIN32
@@ -50,6 +51,8 @@ typedef pthread_cond_t kiln_cond;
 
 #define KILN_MAX_THREADS 256
 #define KILN_PARALLEL_MIN_WORK 65536L
+/* Chunks per thread of a parallel-for: a worker late to start leaves its chunks to the others. */
+#define KILN_CHUNKS_PER_THREAD 4
 /* Spins of a worker waiting for work before it sleeps, and of the caller waiting for workers before it yields. */
 #define KILN_SPIN_ITERATIONS 200000
 #define KILN_WAIT_SPINS 4000
@@ -64,14 +67,25 @@ typedef pthread_cond_t kiln_cond;
 /* fn computes items [begin, end) with a workspace of the pool's per-thread size. */
 typedef void (*kiln_task)(void* ctx, long begin, long end, float* ws);
 
+/*
+ * The claim word of a parallel-for: its generation (12 bits, wrapping), its chunk count and the next chunk
+ * to claim (10 bits each). A chunk is claimed by a compare-and-swap of the whole word, so a thread that
+ * read an older generation claims nothing; the caller changes the task only once every claimed chunk is done.
+ */
+#define KILN_TICKET(generation, chunks, next) ((((uint32_t) (generation) & 0xFFFu) << 20) | ((uint32_t) (chunks) << 10) | (uint32_t) (next))
+#define KILN_TICKET_GENERATION(t) ((t) >> 20)
+#define KILN_TICKET_CHUNKS(t) (((t) >> 10) & 0x3FFu)
+#define KILN_TICKET_NEXT(t) ((t) & 0x3FFu)
+#define KILN_MAX_CHUNKS 1023
+
 static struct {
     int threads;              /* 1 when no pool is running */
     kiln_thread ids[KILN_MAX_THREADS];
     float* ws[KILN_MAX_THREADS];
     kiln_mutex mutex;
     kiln_cond go;
-    long generation;          /* incremented (atomically) per parallel-for: workers run each generation once */
-    int pending;              /* workers still running the current generation (decremented atomically) */
+    uint32_t ticket;          /* the current parallel-for's claim word (atomic) */
+    long done;                /* chunks of the current parallel-for finished (atomic) */
     int sleeping;             /* workers waiting on go (changed atomically under the mutex) */
     int stop;
     kiln_task fn;
@@ -79,31 +93,39 @@ static struct {
     long count;
 } kiln_pool = {.threads = 1};
 
-static void kiln_run_chunk(int t, float* ws) {
-    long begin = kiln_pool.count * t / kiln_pool.threads, end = kiln_pool.count * (t + 1) / kiln_pool.threads;
-    if (begin < end) kiln_pool.fn(kiln_pool.ctx, begin, end, ws);
+/* Claims and runs chunks of the parallel-for of this generation until none is left. */
+static void kiln_run_chunks(uint32_t generation, float* ws) {
+    uint32_t t = __atomic_load_n(&kiln_pool.ticket, __ATOMIC_ACQUIRE);
+    while (KILN_TICKET_GENERATION(t) == generation && KILN_TICKET_NEXT(t) < KILN_TICKET_CHUNKS(t)) {
+        if (!__atomic_compare_exchange_n(&kiln_pool.ticket, &t, t + 1, 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) continue;
+        long chunks = KILN_TICKET_CHUNKS(t), c = KILN_TICKET_NEXT(t);
+        long begin = kiln_pool.count * c / chunks, end = kiln_pool.count * (c + 1) / chunks;
+        if (begin < end) kiln_pool.fn(kiln_pool.ctx, begin, end, ws);
+        __atomic_add_fetch(&kiln_pool.done, 1, __ATOMIC_RELEASE);
+        t = __atomic_load_n(&kiln_pool.ticket, __ATOMIC_ACQUIRE);
+    }
 }
 
+static uint32_t kiln_generation(void) { return KILN_TICKET_GENERATION(__atomic_load_n(&kiln_pool.ticket, __ATOMIC_SEQ_CST)); }
+
 static void kiln_worker_loop(int t) {
-    long seen = 0;
+    uint32_t seen = 0;
     for (;;) {
-        for (int i = 0; i < KILN_SPIN_ITERATIONS && __atomic_load_n(&kiln_pool.generation, __ATOMIC_ACQUIRE) == seen
-                        && !__atomic_load_n(&kiln_pool.stop, __ATOMIC_ACQUIRE); i++) {
+        for (int i = 0; i < KILN_SPIN_ITERATIONS && kiln_generation() == seen && !__atomic_load_n(&kiln_pool.stop, __ATOMIC_ACQUIRE); i++) {
             kiln_pause();
         }
-        if (__atomic_load_n(&kiln_pool.generation, __ATOMIC_ACQUIRE) == seen) {
+        if (kiln_generation() == seen) {
             kiln_lock(&kiln_pool.mutex);
-            /* sleeping is raised before generation is read again, and the caller raises generation before it
-               reads sleeping (both sequentially consistent): a worker either sees the new generation or is woken */
+            /* sleeping is raised before the generation is read again, and the caller publishes a generation before
+               it reads sleeping (both sequentially consistent): a worker either sees the new generation or is woken */
             __atomic_add_fetch(&kiln_pool.sleeping, 1, __ATOMIC_SEQ_CST);
-            while (__atomic_load_n(&kiln_pool.generation, __ATOMIC_SEQ_CST) == seen && !kiln_pool.stop) kiln_wait(&kiln_pool.go, &kiln_pool.mutex);
+            while (kiln_generation() == seen && !kiln_pool.stop) kiln_wait(&kiln_pool.go, &kiln_pool.mutex);
             __atomic_sub_fetch(&kiln_pool.sleeping, 1, __ATOMIC_SEQ_CST);
             kiln_unlock(&kiln_pool.mutex);
         }
         if (__atomic_load_n(&kiln_pool.stop, __ATOMIC_ACQUIRE)) return;
-        seen = __atomic_load_n(&kiln_pool.generation, __ATOMIC_ACQUIRE);
-        kiln_run_chunk(t, kiln_pool.ws[t]);
-        __atomic_sub_fetch(&kiln_pool.pending, 1, __ATOMIC_RELEASE);
+        seen = kiln_generation();
+        kiln_run_chunks(seen, kiln_pool.ws[t]);
     }
 }
 
@@ -151,7 +173,7 @@ static int kiln_pool_start(int n, long ws_floats) {
     kiln_cond_init(&kiln_pool.go);
     kiln_pool.stop = 0;
     kiln_pool.sleeping = 0;
-    kiln_pool.generation = 0;
+    kiln_pool.ticket = 0;
     kiln_pool.threads = 1;
     for (int t = 1; t < n; t++) {
         if (kiln_thread_start(&kiln_pool.ids[t], t) != 0) {
@@ -169,19 +191,23 @@ static void kiln_parallel_for(long count, long work, kiln_task fn, void* ctx, fl
         if (count > 0) fn(ctx, 0, count, ws0);
         return;
     }
-    /* the task is published by the generation's release and read after the workers' acquire of it */
+    /* the task is published by the ticket's release and read after the claim's acquire of it */
     kiln_pool.fn = fn;
     kiln_pool.ctx = ctx;
     kiln_pool.count = count;
-    __atomic_store_n(&kiln_pool.pending, kiln_pool.threads - 1, __ATOMIC_RELAXED);
-    __atomic_add_fetch(&kiln_pool.generation, 1, __ATOMIC_SEQ_CST);
+    long chunks = (long) KILN_CHUNKS_PER_THREAD * kiln_pool.threads;
+    if (chunks > count) chunks = count;
+    if (chunks > KILN_MAX_CHUNKS) chunks = KILN_MAX_CHUNKS;
+    __atomic_store_n(&kiln_pool.done, 0, __ATOMIC_RELAXED);
+    uint32_t generation = (kiln_generation() + 1) & 0xFFFu;
+    __atomic_store_n(&kiln_pool.ticket, KILN_TICKET(generation, chunks, 0), __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&kiln_pool.sleeping, __ATOMIC_SEQ_CST) > 0) {
         kiln_lock(&kiln_pool.mutex);
         kiln_broadcast(&kiln_pool.go);
         kiln_unlock(&kiln_pool.mutex);
     }
-    kiln_run_chunk(0, ws0);
-    for (long i = 0; __atomic_load_n(&kiln_pool.pending, __ATOMIC_ACQUIRE) > 0; i++) {
+    kiln_run_chunks(generation, ws0);
+    for (long i = 0; __atomic_load_n(&kiln_pool.done, __ATOMIC_ACQUIRE) < chunks; i++) {
         if (i < KILN_WAIT_SPINS) kiln_pause();
         else kiln_yield();
     }
