@@ -18,9 +18,10 @@ import java.util.Map;
  *
  * <p>Values that reuse bytes: a view (Reshape, Flatten, Squeeze, Unsqueeze, Identity) is an
  * {@link Reuse#ALIAS} of its input and costs nothing; an elementwise op writes {@link Reuse#IN_PLACE}
- * into an input of its size, dtype and layout that is read for the last time at that node. A
- * value whose shape is symbolic, or a view of something outside the arena, is listed in
- * {@link #outsideArena()} with the reason.
+ * into an input of its size, dtype and layout that is read for the last time at that node; the
+ * inputs of a Concat that are contiguous pieces of its output are written as {@link Reuse#PART}s of
+ * it, where the Concat would copy them. A value whose shape is symbolic, or a view of something
+ * outside the arena, is listed in {@link #outsideArena()} with the reason.
  */
 public final class MemoryPlan {
     /** Every offset is a multiple of this, and every buffer is rounded up to it (one cache line, one AVX-512 vector). */
@@ -33,7 +34,9 @@ public final class MemoryPlan {
         /** Written over the bytes of {@link Slot#source()}, which the defining node reads for the last time. */
         IN_PLACE,
         /** A view of {@link Slot#source()}'s bytes (same elements, another shape). */
-        ALIAS
+        ALIAS,
+        /** Written inside the bytes of {@link Slot#source()}, a later Concat's output, where the Concat puts it. */
+        PART
     }
 
     /**
@@ -100,26 +103,28 @@ public final class MemoryPlan {
         int own = 0;
         int inPlace = 0;
         int aliases = 0;
+        int parts = 0;
         for (Slot s : slots) {
             switch (s.reuse()) {
                 case OWN -> own++;
                 case IN_PLACE -> inPlace++;
                 case ALIAS -> aliases++;
+                case PART -> parts++;
             }
         }
         return String.format(Locale.ROOT,
                 "memory plan of %s: arena %s, lower bound %s (x%.3f), one buffer per value %s (x%.1f of the arena); "
-                        + "%d values in %d buffers (in place: %d, aliases: %d), outside the arena: %d",
+                        + "%d values in %d buffers (in place: %d, aliases: %d, parts of a Concat: %d), outside the arena: %d",
                 graphName, megabytes(arenaBytes), megabytes(lowerBoundBytes), ratio(arenaBytes, lowerBoundBytes),
-                megabytes(naiveBytes()), ratio(naiveBytes(), arenaBytes), slots.size(), own, inPlace, aliases,
+                megabytes(naiveBytes()), ratio(naiveBytes(), arenaBytes), slots.size(), own, inPlace, aliases, parts,
                 outsideArena.size());
     }
 
     /**
      * Checks the plan is safe: every slot is aligned and inside the arena, an alias or in-place value
-     * sits on its source's bytes, and two values live at the same time share bytes only when one is
-     * a view of the other's buffer or was written in place over a value read for the last time at
-     * that node.
+     * sits on its source's bytes, a part inside a later value's bytes, and two values live at the same
+     * time share bytes only when one is a view of the other's buffer, was written in place over a value
+     * read for the last time at that node, or is a part of the other.
      *
      * @throws IllegalStateException naming the values at fault
      */
@@ -128,7 +133,12 @@ public final class MemoryPlan {
             if (s.offset() < 0 || s.offset() % ALIGNMENT != 0 || s.offset() + s.bytes() > arenaBytes) {
                 throw new IllegalStateException(graphName + ": " + s + " is unaligned or outside the arena of " + arenaBytes + " bytes");
             }
-            if (s.reuse() != Reuse.OWN) {
+            if (s.reuse() == Reuse.PART) {
+                Slot src = slotsByValue.get(s.source());
+                if (src == null || s.offset() < src.offset() || s.offset() + s.bytes() > src.offset() + src.bytes() || src.firstNode() <= s.firstNode()) {
+                    throw new IllegalStateException(graphName + ": " + s + " does not sit inside the bytes of a later planned %" + s.source());
+                }
+            } else if (s.reuse() != Reuse.OWN) {
                 Slot src = slotsByValue.get(s.source());
                 if (src == null || src.offset() != s.offset() || src.bytes() != s.bytes() || src.firstNode() >= s.firstNode()) {
                     throw new IllegalStateException(graphName + ": " + s + " does not sit on the bytes of an earlier planned %" + s.source());
@@ -157,10 +167,11 @@ public final class MemoryPlan {
     /** Whether {@code later} (defined no earlier than {@code earlier}) may overlap it in bytes while both are live. */
     private boolean mayShare(Slot earlier, Slot later) {
         if (!root(earlier).equals(root(later))) return false;
+        if (earlier.reuse() == Reuse.PART && earlier.source().equals(later.value())) return true;
         return switch (later.reuse()) {
             case ALIAS -> true;
             case IN_PLACE -> earlier.firstNode() < later.firstNode() && earlier.lastNode() == later.firstNode();
-            case OWN -> false;
+            case OWN, PART -> false;
         };
     }
 

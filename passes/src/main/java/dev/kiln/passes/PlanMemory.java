@@ -1,5 +1,6 @@
 package dev.kiln.passes;
 
+import dev.kiln.ir.Attribute;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.Layout;
 import dev.kiln.ir.Node;
@@ -30,9 +31,11 @@ import java.util.regex.Pattern;
  * they are left out of the arena (listed with the reason) rather than failing, since such graphs
  * are valid and still run with buffers allocated at run time.
  *
- * <p>First, values are grouped into buffers: a view aliases its input's buffer, and an elementwise
- * op (layout rule AGNOSTIC or BROADCAST) takes over the buffer of an input of the same size, dtype
- * and layout when that buffer is read for the last time at this node. Then the buffers are placed
+ * <p>First, values are grouped into buffers: a view aliases its input's buffer, an elementwise op
+ * (layout rule AGNOSTIC or BROADCAST) takes over the buffer of an input of the same size, dtype and
+ * layout when that buffer is read for the last time at this node, and a Concat whose inputs are
+ * contiguous, aligned pieces of its output (all dims before the axis 1) has them written straight into
+ * its buffer, which then lives from the first of them on. Then the buffers are placed
  * one by one, each in the smallest gap between the buffers already placed whose lifetimes overlap
  * its own, or on top of them; in two orders, by size and by breadth, keeping the smaller arena
  * ("greedy by size" and "greedy by breadth", Pisarchyk and Lee, "Efficient Memory Management for
@@ -100,8 +103,12 @@ public final class PlanMemory extends Pass {
         boolean livesWith(Buffer o) { return firstNode <= o.lastNode && o.firstNode <= lastNode; }
     }
 
-    /** A planned value before offsets are known. */
-    private record Member(Value value, int firstNode, int lastNode, MemoryPlan.Reuse reuse, Value source, Buffer buffer) {}
+    /** A planned value before offsets are known: {@code bytes} at {@code offset} in its buffer. */
+    private record Member(Value value, int firstNode, int lastNode, MemoryPlan.Reuse reuse, Value source, Buffer buffer,
+                          long offset, long bytes) {}
+
+    /** Where a Concat input goes: in the Concat output's buffer, at its place in the output. */
+    private record Part(Value concat, long offset) {}
 
     /** One planning run over one graph. */
     private static final class Planner {
@@ -113,6 +120,9 @@ public final class PlanMemory extends Pass {
         private final List<Buffer> buffers = new ArrayList<>();
         private final List<Member> members = new ArrayList<>();
         private final Map<String, String> outsideArena = new LinkedHashMap<>();
+        /** Concat inputs written into their Concat's buffer, and the buffers of those Concats' outputs. */
+        private final Map<Value, Part> parts = new HashMap<>();
+        private final Map<Value, Buffer> concatBuffers = new HashMap<>();
 
         Planner(Graph graph, PassContext ctx) {
             this.graph = graph;
@@ -126,6 +136,7 @@ public final class PlanMemory extends Pass {
 
         MemoryPlan plan() {
             List<Node> nodes = graph.nodes();
+            for (int i = 0; i < nodes.size(); i++) if (nodes.get(i).op().equals("Concat")) planConcat(nodes.get(i), i);
             for (int i = 0; i < nodes.size(); i++) assign(nodes.get(i), i);
             long[] liveBytes = liveBytes(nodes.size());
             place(liveBytes);
@@ -135,13 +146,51 @@ public final class PlanMemory extends Pass {
             long arena = 0;
             for (Buffer b : buffers) arena = Math.max(arena, b.offset + align(b.bytes));
             for (Member m : members) {
-                slots.add(new MemoryPlan.Slot(m.value().name(), m.buffer().offset, m.buffer().bytes, m.firstNode(),
+                slots.add(new MemoryPlan.Slot(m.value().name(), m.buffer().offset + m.offset(), m.bytes(), m.firstNode(),
                         m.lastNode(), m.reuse(), m.source() == null ? null : m.source().name()));
             }
             return new MemoryPlan(graph.name(), slots, outsideArena, arena, lowerBound);
         }
 
-        /** Decides where each output of node {@code index} lives: its own buffer, an alias, in place, or outside. */
+        /**
+         * Makes the Concat's inputs parts of its output's buffer when each is a whole, 64-byte aligned piece
+         * of it, the output of a node (not a view) in the arena, read by no other Concat taking it so, and
+         * not itself a Concat output given its parts. The buffer lives from the first part's node.
+         */
+        private void planConcat(Node concat, int index) {
+            Value y = concat.output(0);
+            long bytes = byteSize(y.type());
+            if (graphOutputs.contains(y) || bytes < 0 || concat.outputs().size() != 1) return;
+            long[] dims = y.type().shape().sizes();
+            long axis = concat.attribute("axis") instanceof Attribute.Int a ? a.value() : 0;
+            if (axis < 0) axis += dims.length;
+            for (int d = 0; d < axis; d++) if (dims[d] != 1) return;
+            Set<Value> seen = new HashSet<>();
+            long offset = 0;
+            int first = index;
+            int last = lastUse.getOrDefault(y, index);
+            for (Value in : concat.inputs()) {
+                long size = in == null ? -1 : byteSize(in.type());
+                if (size < 0 || offset % MemoryPlan.ALIGNMENT != 0 || !seen.add(in) || in.producer() == null || graphOutputs.contains(in)
+                        || VIEWS.contains(in.producer().op()) || parts.containsKey(in) || concatBuffers.containsKey(in)) {
+                    return;
+                }
+                first = Math.min(first, graph.nodes().indexOf(in.producer()));
+                last = Math.max(last, lastUse.getOrDefault(in, index));
+                offset += size;
+            }
+            if (offset != bytes) return;
+            Buffer b = new Buffer(buffers.size(), bytes, first, last);
+            buffers.add(b);
+            concatBuffers.put(y, b);
+            offset = 0;
+            for (Value in : concat.inputs()) {
+                parts.put(in, new Part(y, offset));
+                offset += byteSize(in.type());
+            }
+        }
+
+        /** Decides where each output of node {@code index} lives: its own buffer, a part of a Concat's, an alias, in place, or outside. */
         private void assign(Node node, int index) {
             boolean known = OpRegistry.contains(node.op());
             if (!known) ctx.debug("plan-memory: op " + node.op() + " at node " + node.name() + " is unknown; its outputs get buffers of their own");
@@ -156,17 +205,26 @@ public final class PlanMemory extends Pass {
                             + out.type() + "; it is left out of the arena");
                     continue;
                 }
+                Part part = parts.get(out);
+                if (part != null) {
+                    add(new Member(out, index, last, MemoryPlan.Reuse.PART, part.concat(), concatBuffers.get(part.concat()), part.offset(), bytes));
+                    continue;
+                }
+                if (concatBuffers.containsKey(out)) {
+                    add(new Member(out, index, last, MemoryPlan.Reuse.OWN, null, concatBuffers.get(out), 0, bytes));
+                    continue;
+                }
                 if (VIEWS.contains(node.op()) && out == node.output(0) && aliasInput(node, out, bytes, index, last)) continue;
                 Value source = known ? inPlaceSource(node, out, bytes, index, takenOver) : null;
                 if (source != null) {
                     Buffer b = bufferOf.get(source);
                     takenOver.add(b);
                     b.lastNode = Math.max(b.lastNode, last);
-                    add(new Member(out, index, last, MemoryPlan.Reuse.IN_PLACE, source, b));
+                    add(new Member(out, index, last, MemoryPlan.Reuse.IN_PLACE, source, b, 0, bytes));
                 } else {
                     Buffer b = new Buffer(buffers.size(), bytes, index, last);
                     buffers.add(b);
-                    add(new Member(out, index, last, MemoryPlan.Reuse.OWN, null, b));
+                    add(new Member(out, index, last, MemoryPlan.Reuse.OWN, null, b, 0, bytes));
                 }
             }
         }
@@ -182,9 +240,9 @@ public final class PlanMemory extends Pass {
                 outsideArena.put(out.name(), "view of " + describeOutside(in));
                 return true;
             }
-            if (b.bytes != bytes) return false;
+            if (b.bytes != bytes || parts.containsKey(in)) return false;
             b.lastNode = Math.max(b.lastNode, last);
-            add(new Member(out, index, last, MemoryPlan.Reuse.ALIAS, in, b));
+            add(new Member(out, index, last, MemoryPlan.Reuse.ALIAS, in, b, 0, bytes));
             return true;
         }
 
@@ -205,7 +263,7 @@ public final class PlanMemory extends Pass {
             if (rule != LayoutRule.AGNOSTIC && rule != LayoutRule.BROADCAST) return null;
             for (Value in : node.inputs()) {
                 Buffer b = in == null ? null : bufferOf.get(in);
-                if (b == null || b.lastNode != index || takenOver.contains(b) || b.bytes != bytes) continue;
+                if (b == null || b.lastNode != index || takenOver.contains(b) || b.bytes != bytes || parts.containsKey(in)) continue;
                 TensorType it = in.type();
                 if (it.dtype() == out.type().dtype() && it.layout().equals(out.type().layout())) return in;
             }

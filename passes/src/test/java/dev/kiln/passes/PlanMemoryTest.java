@@ -90,6 +90,54 @@ class PlanMemoryTest {
     }
 
     @Test
+    void concatInputsAreWrittenStraightIntoItsOutput() {
+        MemoryPlan p = plan("""
+                kiln.ir 1
+                graph g {
+                  input %x : f32[1,16,4,4]
+                  node @n0 %a = Relu(%x) : f32[1,16,4,4]
+                  node @n1 %b = Sigmoid(%x) : f32[1,16,4,4]
+                  node @n2 %c = Concat(%a, %b) {axis = 1} : f32[1,32,4,4]
+                  node @n3 %y = Softmax(%c) : f32[1,32,4,4]
+                  node @n4 %z = Relu(%a) : f32[1,16,4,4]
+                  output %y
+                  output %z
+                }
+                """);
+        // %c's buffer lives from %a's node to %a's last reader, so @n4 does not write over %a.
+        assertEquals(List.of(
+                slot("a", 0, 1024, 0, 4, Reuse.PART, "c"),
+                slot("b", 1024, 1024, 1, 2, Reuse.PART, "c"),
+                slot("c", 0, 2048, 2, 3, Reuse.OWN, null)), p.slots());
+        assertEquals(2048, p.arenaBytes());
+        assertTrue(p.summary().contains("parts of a Concat: 2"), p.summary());
+    }
+
+    @Test
+    void concatsWhoseInputsAreNotWholePiecesCopyThem() {
+        MemoryPlan p = plan("""
+                kiln.ir 1
+                graph g {
+                  input %x : f32[2,16,4]
+                  node @n0 %a = Relu(%x) : f32[2,16,4]
+                  node @n1 %b = Sigmoid(%x) : f32[2,16,4]
+                  node @n2 %c = Concat(%a, %b) {axis = 1} : f32[2,32,4]
+                  node @n3 %y = Softmax(%c) : f32[2,32,4]
+                  output %y
+                }
+                """);
+        for (Slot s : p.slots()) assertEquals(Reuse.OWN, s.reuse(), s.toString());
+    }
+
+    @Test
+    void aPartOutsideItsConcatIsRefusedByVerification() {
+        MemoryPlan bad = new MemoryPlan("g", List.of(slot("c", 0, 128, 2, 3, Reuse.OWN, null), slot("a", 128, 64, 0, 2, Reuse.PART, "c")),
+                Map.of(), 256, 192);
+        IllegalStateException e = assertThrows(IllegalStateException.class, bad::verify);
+        assertTrue(e.getMessage().contains("does not sit inside the bytes of a later planned %c"), e.getMessage());
+    }
+
+    @Test
     void reluWritesOverItsInputWhenTheInputDiesThere() {
         MemoryPlan p = plan("""
                 kiln.ir 1

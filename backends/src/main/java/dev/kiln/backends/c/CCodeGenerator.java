@@ -957,7 +957,9 @@ public final class CCodeGenerator {
         long offset = 0;
         for (Value in : n.inputs()) {
             long chunk = dims(in)[axis] * inner;
-            if (chunk > 0) {
+            MemoryPlan.Slot slot = plan.slot(in.name());
+            boolean inPlace = slot != null && slot.reuse() == MemoryPlan.Reuse.PART && slot.source().equals(y.name());
+            if (chunk > 0 && !inPlace) {
                 line("for (long o = 0; o < " + outer + "L; o++) memcpy(" + ptr(y) + " + o * " + (ys[axis] * inner) + "L + " + offset + "L, "
                         + ptr(in) + " + o * " + chunk + "L, " + (chunk * 4) + ");");
             }

@@ -135,6 +135,8 @@ class BlockedKernelsTest {
     void aNetworkMatchesTheInterpreter(String layout, String flags, int registers) throws Exception {
         String source = assertNativeMatches(network(), layout, flags, registers);
         assertTrue(source.contains("/* computed by the layout transform that follows */"), "the image convolution writes the blocked layout");
+        String concat = source.substring(source.indexOf(": Concat */"), source.indexOf("/* node", source.indexOf(": Concat */")));
+        assertTrue(!concat.contains("memcpy"), "the Concat's inputs are written in its place: " + concat);
         for (String kernel : List.of("kiln_convb(&a)", "kiln_poolb(&a)", "kiln_global_average_poolb(", "kiln_from_blocked(")) {
             assertTrue(source.contains(kernel), layout + " code calls " + kernel);
         }
