@@ -32,9 +32,12 @@ typedef struct {
 } kiln_convb_shape;
 
 struct kiln_convb_args;
-/* One tile: output blocks [ocb, ocb + J) x positions (oy, ox0 .. ox0 + T) of image b, input channel blocks [c0, c1). */
+/*
+ * One tile: output blocks [ocb, ocb + J) x positions (oy, ox0 .. ox0 + T) of image b, input channel blocks [c0, c1);
+ * first: no partial sums in y yet; last: the epilogue applies; fetch: the chunk's filter is not in cache yet.
+ */
 typedef void (*kiln_convb_tile_fn)(const struct kiln_convb_args* a, long b, long ocb, long oy, long ox0, long c0, long c1,
-                                   int first, int last);
+                                   int first, int last, int fetch);
 
 /*
  * A direct convolution into NCHW{B}c, from NCHW{B}c or (in_block 1) from NCHW. The generator packs the
@@ -60,11 +63,13 @@ typedef struct kiln_convb_args {
  * The tile kernel: IB input channels per block (KILN_CB or 1), J output blocks, T positions, S the
  * horizontal stride when 1 or 2 (0: read from the shape). Interior tiles (every tap of every position
  * inside the row) read the input at constant offsets from one pointer; border tiles point their
- * out-of-row taps at zeros.
+ * out-of-row taps at zeros. A tile that reads its chunk's filter first (fetch) prefetches it KILN_CONVB_PREFETCH
+ * bytes ahead: weights that do not fit in the caches come from memory faster than the hardware would fetch them.
  */
+#define KILN_CONVB_PREFETCH 16384
 static inline __attribute__((always_inline)) void kiln_convb_tile(const int IB, const int J, const int T, const int S,
                                                                   const kiln_convb_args* a, long b, long ocb, long oy, long ox0,
-                                                                  long c0, long c1, int first, int last) {
+                                                                  long c0, long c1, int first, int last, int fetch) {
     const kiln_convb_shape* s = a->s;
     const long sw = S ? S : s->sw, taps = s->kh * s->kw, yplane = s->oh * s->ow * KILN_CB;
     float* yt = a->y + ((b * s->mb + ocb) * s->oh + oy) * s->ow * KILN_CB + ox0 * KILN_CB;
@@ -85,6 +90,9 @@ static inline __attribute__((always_inline)) void kiln_convb_tile(const int IB, 
             const float* wt = wg + (c * taps + ky * s->kw) * IB * J * KILN_CB;
             for (long kx = 0; kx < s->kw; kx++, wt += IB * J * KILN_CB) {
                 long ix0 = ix_first + kx * s->dw;
+                if (fetch) {
+                    for (int line = 0; line < IB * J * KILN_CB * 4; line += 64) __builtin_prefetch((const char*) wt + KILN_CONVB_PREFETCH + line);
+                }
                 if (interior) {
                     const float* px = row + ix0 * IB;
                     for (int ic = 0; ic < IB; ic++) {
@@ -144,8 +152,8 @@ static inline __attribute__((always_inline)) void kiln_convb_tile(const int IB, 
 /* Defines the tile kiln_convb_IB_J_T_S (see kiln_convb_tile); the generator instantiates the ones its convolutions use. */
 #define KILN_CONVB_TILE(IB, J, T, S) \
     static void kiln_convb_##IB##_##J##_##T##_##S(const kiln_convb_args* a, long b, long ocb, long oy, long ox0, long c0, long c1, \
-                                                  int first, int last) { \
-        kiln_convb_tile(IB, J, T, S, a, b, ocb, oy, ox0, c0, c1, first, last); \
+                                                  int first, int last, int fetch) { \
+        kiln_convb_tile(IB, J, T, S, a, b, ocb, oy, ox0, c0, c1, first, last, fetch); \
     }
 
 static void kiln_convb_task(void* ctx, long begin, long end, float* ws) {
@@ -162,7 +170,7 @@ static void kiln_convb_task(void* ctx, long begin, long end, float* ws) {
             long c1 = c0 + a->chunk < s->cb ? c0 + a->chunk : s->cb;
             for (long t = t0; t < t1; t++) {
                 long oy = t / tiles_per_row, ox0 = t % tiles_per_row * a->T;
-                a->tiles[partial_group][ox0 + a->T > s->ow](a, b, ocb, oy, ox0, c0, c1, c0 == 0, c1 == s->cb);
+                a->tiles[partial_group][ox0 + a->T > s->ow](a, b, ocb, oy, ox0, c0, c1, c0 == 0, c1 == s->cb, t == t0);
             }
         }
     }
