@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the JMH benchmarks (Kiln native vs ONNX Runtime, latency and resnet18 compile time) and prints the
-# Kiln/ORT median table with GFLOP/s. Defaults suit a small (2-core) machine (-f 1 -wi 3 -i 5 -w 1s -r 1s);
-# JMH options given here replace them, e.g. benchmarks/run.sh -p model=squeezenet1_1 -p threads=1 -i 10.
+# Kiln/ORT median table with GFLOP/s. Each (model, threads) pair runs Kiln and ORT back to back, for
+# KILN_BENCH_ROUNDS rounds (default 3). Defaults suit a small (2-core) machine (-f 1 -wi 3 -i 5 -w 1s -r 1s);
+# JMH options given here replace them, e.g. KILN_BENCH_ROUNDS=5 benchmarks/run.sh -p model=squeezenet1_1 -p threads=1 -i 10.
 # Build first: mvn install -DskipTests -pl benchmarks -am  (set KILN_BUILD when building with -Dkiln.build=X).
 set -euo pipefail
 home="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -12,4 +13,4 @@ if [ ! -f "$jar" ]; then
   exit 2
 fi
 cd "$home"
-exec java -Dkiln.bench.results="$build/results" -cp "$jar:$build/lib/*" dev.kiln.benchmarks.BenchmarkMain "$@"
+exec java -Dkiln.bench.results="$build/results" ${KILN_BENCH_ROUNDS:+"-Dkiln.bench.rounds=$KILN_BENCH_ROUNDS"} -cp "$jar:$build/lib/*" dev.kiln.benchmarks.BenchmarkMain "$@"
