@@ -42,12 +42,12 @@ typedef void (*kiln_convb_tile_fn)(const struct kiln_convb_args* a, long b, long
 /*
  * A direct convolution into NCHW{B}c, from NCHW{B}c or (in_block 1) from NCHW. The generator packs the
  * filter for its tiles: the output blocks in groups of J, group after group; a group of j blocks starting
- * at block o holds W(o * B + jj * B + lane, c * in_block + ic, ky, kx) at
+ * at block o holds W((o + jj) * B + lane, c * in_block + ic, ky, kx) at
  * w[o * cb * taps * in_block * B + (((c * taps + tap) * in_block + ic) * j + jj) * B + lane], so that a tile
- * reads it front to back. tiles[r][q]: the tile of J output blocks (r 0) or of the last group's fewer (r 1), of T positions (q 0) or of
- * a row's last fewer (q 1). Work items are (image, group of J output blocks, range of tiles_per_item tiles in
- * row-major order); each item walks the input channel blocks in chunks of chunk (so that the chunk's filter
- * stays in cache over the item's tiles), keeping partial sums in y between chunks.
+ * reads it front to back. tiles[r][q]: the tile of J output blocks (r 0) or of the last group's fewer (r 1),
+ * of T positions (q 0) or of a row's last fewer (q 1). Work items are (image, group of J output blocks, range
+ * of tiles_per_item tiles in row-major order); each item walks the input channel blocks in chunks of chunk
+ * (so that the chunk's filter stays in cache over the item's tiles), keeping partial sums in y between chunks.
  */
 typedef struct kiln_convb_args {
     const kiln_convb_shape* s;
@@ -63,8 +63,9 @@ typedef struct kiln_convb_args {
  * The tile kernel: IB input channels per block (KILN_CB or 1), J output blocks, T positions, S the
  * horizontal stride when 1 or 2 (0: read from the shape). Interior tiles (every tap of every position
  * inside the row) read the input at constant offsets from one pointer; border tiles point their
- * out-of-row taps at zeros. A tile that reads its chunk's filter first (fetch) prefetches it KILN_CONVB_PREFETCH
- * bytes ahead: weights that do not fit in the caches come from memory faster than the hardware would fetch them.
+ * out-of-row taps at zeros. A tile that reads its chunk's filter first (fetch) prefetches it
+ * KILN_CONVB_PREFETCH bytes ahead: weights that do not fit in the caches come from memory faster than the
+ * hardware would fetch them.
  */
 #define KILN_CONVB_PREFETCH 16384
 static inline __attribute__((always_inline)) void kiln_convb_tile(const int IB, const int J, const int T, const int S,
@@ -240,6 +241,15 @@ static void kiln_convb_any(const kiln_convb_any_args* a) {
     kiln_parallel_for(s->n * s->mb * KILN_CB, s->oh * s->ow * s->cb * KILN_CB / a->group * s->kh * s->kw, kiln_convb_any_task, (void*) a, 0);
 }
 
+/* The output columns [lo, hi) of a row whose every tap (ox * sw - pl + kx * dw) falls inside [0, w). */
+static void kiln_interior_columns(long w, long ow, long kw, long sw, long dw, long pl, long* lo, long* hi) {
+    long reach = (kw - 1) * dw - pl; /* the last tap's column is ox * sw + reach */
+    *lo = pl <= 0 ? 0 : (pl + sw - 1) / sw;
+    *hi = w - 1 - reach < 0 ? 0 : (w - 1 - reach) / sw + 1;
+    if (*hi > ow) *hi = ow;
+    if (*lo > *hi) *lo = *hi;
+}
+
 /* ---- depthwise convolution: each channel with its own filter, B channels per vector ---------------------------- */
 
 typedef struct {
@@ -274,11 +284,8 @@ static void kiln_dwb_task(void* ctx, long begin, long end, float* ws) {
     const kiln_epilogue* e = a->e;
     (void) ws;
     /* ox in [lo, hi): every tap inside the row */
-    long lo = s->pl <= 0 ? 0 : (s->pl + s->sw - 1) / s->sw;
-    long reach = (s->kw - 1) * s->dw - s->pl; /* ix of the last tap = ox * sw + reach */
-    long hi = s->w - 1 - reach < 0 ? 0 : (s->w - 1 - reach) / s->sw + 1;
-    if (hi > s->ow) hi = s->ow;
-    if (lo > hi) lo = hi;
+    long lo, hi;
+    kiln_interior_columns(s->w, s->ow, s->kw, s->sw, s->dw, s->pl, &lo, &hi);
     for (long item = begin; item < end; item++) {
         long b = item / (s->cb * s->oh), cb = item / s->oh % s->cb, oy = item % s->oh;
         const float* plane = a->x + (b * s->cb + cb) * s->h * s->w * KILN_CB;
@@ -386,11 +393,8 @@ static void kiln_poolb_task(void* ctx, long begin, long end, float* ws) {
     const kiln_poolb_args* a = ctx;
     const kiln_pool_shape* s = a->s;
     (void) ws;
-    long lo = s->pl <= 0 ? 0 : (s->pl + s->sw - 1) / s->sw;
-    long reach = (s->kw - 1) * s->dw - s->pl;
-    long hi = s->w - 1 - reach < 0 ? 0 : (s->w - 1 - reach) / s->sw + 1;
-    if (hi > s->ow) hi = s->ow;
-    if (lo > hi) lo = hi;
+    long lo, hi;
+    kiln_interior_columns(s->w, s->ow, s->kw, s->sw, s->dw, s->pl, &lo, &hi);
     for (long item = begin; item < end; item++) {
         long p = item / s->oh, oy = item % s->oh;
         const float* plane = a->x + p * s->h * s->w * KILN_CB;
