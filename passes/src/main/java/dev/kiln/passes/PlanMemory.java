@@ -115,6 +115,8 @@ public final class PlanMemory extends Pass {
         private final Graph graph;
         private final PassContext ctx;
         private final Map<Value, Integer> lastUse = new HashMap<>();
+        /** The node index of each node's outputs. */
+        private final Map<Value, Integer> definedAt = new HashMap<>();
         private final Set<Value> graphOutputs;
         private final Map<Value, Buffer> bufferOf = new HashMap<>();
         private final List<Buffer> buffers = new ArrayList<>();
@@ -131,6 +133,7 @@ public final class PlanMemory extends Pass {
             List<Node> nodes = graph.nodes();
             for (int i = 0; i < nodes.size(); i++) {
                 for (Value in : nodes.get(i).inputs()) if (in != null) lastUse.put(in, i);
+                for (Value out : nodes.get(i).outputs()) definedAt.put(out, i);
             }
         }
 
@@ -175,7 +178,7 @@ public final class PlanMemory extends Pass {
                         || VIEWS.contains(in.producer().op()) || parts.containsKey(in) || concatBuffers.containsKey(in)) {
                     return;
                 }
-                first = Math.min(first, graph.nodes().indexOf(in.producer()));
+                first = Math.min(first, definedAt.get(in));
                 last = Math.max(last, lastUse.getOrDefault(in, index));
                 offset += size;
             }

@@ -148,9 +148,7 @@ public final class CCodeGenerator {
     static void checkSupported(Graph graph) {
         List<String> missing = new ArrayList<>();
         for (Node n : graph.nodes()) {
-            boolean known = VIEWS.contains(n.op()) || BINARY.contains(n.op()) || UNARY.contains(n.op()) || OTHERS.contains(n.op());
-            String problem = known ? unsupportedTypes(n) : "";
-            if (problem == null) problem = unsupportedForm(n);
+            String problem = problem(n);
             if (problem != null) missing.add(n.op() + problem + " at node " + n.name());
         }
         if (!missing.isEmpty()) {
@@ -159,9 +157,14 @@ public final class CCodeGenerator {
     }
 
     /** Whether the generator has a kernel for the node as typed (the test {@link #checkSupported} applies). */
-    static boolean supports(Node n) {
+    static boolean supports(Node n) { return problem(n) == null; }
+
+    /** Null when the generator takes the node; else what it does not take, in brackets ("" for an unknown op). */
+    private static String problem(Node n) {
         boolean known = VIEWS.contains(n.op()) || BINARY.contains(n.op()) || UNARY.contains(n.op()) || OTHERS.contains(n.op());
-        return known && unsupportedTypes(n) == null && unsupportedForm(n) == null;
+        if (!known) return "";
+        String types = unsupportedTypes(n);
+        return types != null ? types : unsupportedForm(n);
     }
 
     /** Null when the node's values are static f32 in layouts its kernel takes, else what is wrong in brackets. */
@@ -555,10 +558,12 @@ public final class CCodeGenerator {
         else if (op.equals("MatMul") || op.equals("FusedMatMul")) emitMatMul(n);
         else if (op.equals("MaxPool") || op.equals("AveragePool")) emitPool(n);
         else if (op.equals("GlobalAveragePool")) {
+            // Planes of batch x channels (x channel blocks when blocked, each position then a vector of a block).
             long[] x = dims(n.input(0));
-            String kernel = isBlocked(n.input(0)) ? "kiln_global_average_poolb" : "kiln_global_average_pool";
-            long size = count(n.input(0)) / (x[0] * x[1]) / Math.max(1, isBlocked(n.input(0)) ? block : 1);
-            line(kernel + "(" + (x[0] * x[1]) + "L, " + size + "L, " + ptr(n.input(0)) + ", " + ptr(n.output(0)) + ");");
+            boolean blocked = isBlocked(n.input(0));
+            long positions = count(n.input(0)) / (x[0] * x[1] * (blocked ? block : 1));
+            line((blocked ? "kiln_global_average_poolb(" : "kiln_global_average_pool(") + (x[0] * x[1]) + "L, " + positions + "L, "
+                    + ptr(n.input(0)) + ", " + ptr(n.output(0)) + ");");
         } else if (op.equals("LayoutTransform")) emitLayoutTransform(n);
         else if (op.equals("Concat")) emitConcat(n);
         else if (op.equals("Softmax")) emitSoftmax(n);
