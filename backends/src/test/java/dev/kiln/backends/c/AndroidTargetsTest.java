@@ -15,7 +15,6 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -100,8 +99,7 @@ class AndroidTargetsTest {
         Target target = android(arch, 21);
         requireRunner(target);
         Graph g = PlatformTesting.smallGraph();
-        CTestHarness.Executable exe = CTestHarness.buildAgainstLibrary(NativeTesting.program(g, target), target, dir);
-        PlatformTesting.assertRunMatches("platform graph", target, exe, g, NativeTesting.randomInputs(g, 3));
+        PlatformTesting.assertLibraryRunMatches("platform graph", target, g, NativeTesting.randomInputs(g, 3), dir);
     }
 
     @ParameterizedTest
@@ -110,8 +108,7 @@ class AndroidTargetsTest {
         Target target = android(arch, 26);
         requireRunner(target);
         Graph g = PlatformTesting.squeezenet();
-        CTestHarness.Executable exe = CTestHarness.buildAgainstLibrary(NativeTesting.program(g, target), target, dir);
-        PlatformTesting.assertRunMatches("squeezenet1_1", target, exe, g, PlatformTesting.squeezenetInputs());
+        PlatformTesting.assertLibraryRunMatches("squeezenet1_1", target, g, PlatformTesting.squeezenetInputs(), dir);
     }
 
     @Test

@@ -1,6 +1,5 @@
 package dev.kiln.backends.c;
 
-import dev.kiln.ir.Attribute;
 import dev.kiln.ir.DType;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.TensorType;
@@ -24,6 +23,7 @@ import java.util.Random;
 import java.util.stream.Stream;
 
 import static dev.kiln.backends.c.NativeTesting.attrs;
+import static dev.kiln.backends.c.NativeTesting.node;
 import static dev.kiln.backends.c.NativeTesting.randomConstant;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -47,10 +47,6 @@ class BlockedKernelsTest {
                 Arguments.of("NCHW16c", String.join(" ", GccCompiler.HOST_FLAGS), NativeTesting.HOST.vectorRegisters()),
                 Arguments.of("NCHW8c", flags + " -mavx2 -mfma", 16),
                 Arguments.of("NCHW4c", flags, 16));
-    }
-
-    private static Value node(Graph g, String name, String op, List<Value> inputs, Map<String, Attribute> attributes) {
-        return g.addNode(name, op, inputs, attributes, List.of(name + "_y")).output(0);
     }
 
     /** Every form of convolution the blocked layout gives, on 20 channels (not whole blocks of 8 or 16). */

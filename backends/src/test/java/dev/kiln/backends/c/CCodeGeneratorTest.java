@@ -1,16 +1,13 @@
 package dev.kiln.backends.c;
 
-import dev.kiln.ir.Attribute;
 import dev.kiln.ir.DType;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.TensorType;
 import dev.kiln.ir.Value;
 import dev.kiln.passes.MemoryPlan;
 import dev.kiln.passes.PassContext;
-import dev.kiln.passes.PassOptions;
 import dev.kiln.passes.Pipelines;
 import dev.kiln.runtime.Tensor;
-import dev.kiln.runtime.interpreter.InterpreterEvaluator;
 import dev.kiln.runtime.nativelib.NativeModel;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -27,6 +24,7 @@ import java.util.Map;
 import java.util.Random;
 
 import static dev.kiln.backends.c.NativeTesting.attrs;
+import static dev.kiln.backends.c.NativeTesting.node;
 import static dev.kiln.backends.c.NativeTesting.randomConstant;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -48,10 +46,6 @@ class CCodeGeneratorTest {
             NativeTesting.assertClose(want, m.run(inputs), TOLERANCE);
             NativeTesting.assertClose(want, m.run(inputs), TOLERANCE);
         }
-    }
-
-    private static Value node(Graph g, String name, String op, List<Value> inputs, Map<String, Attribute> attributes) {
-        return g.addNode(name, op, inputs, attributes, List.of(name + "_y")).output(0);
     }
 
     @Test

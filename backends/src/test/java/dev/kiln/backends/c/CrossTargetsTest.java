@@ -4,15 +4,10 @@ import dev.kiln.backends.Target;
 import dev.kiln.backends.Targets;
 import dev.kiln.backends.Toolchain;
 import dev.kiln.frontend.onnx.OnnxFrontend;
-import dev.kiln.ir.Attribute;
 import dev.kiln.ir.DType;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.TensorType;
 import dev.kiln.ir.Value;
-import dev.kiln.passes.MemoryPlan;
-import dev.kiln.passes.PassContext;
-import dev.kiln.passes.PassOptions;
-import dev.kiln.passes.Pipelines;
 import dev.kiln.runtime.Npy;
 import dev.kiln.runtime.Tensor;
 import dev.kiln.testmodels.Fixtures;
@@ -38,6 +33,7 @@ import java.util.function.Supplier;
 import java.util.stream.Stream;
 
 import static dev.kiln.backends.c.NativeTesting.attrs;
+import static dev.kiln.backends.c.NativeTesting.node;
 import static dev.kiln.backends.c.NativeTesting.randomConstant;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -154,10 +150,6 @@ class CrossTargetsTest {
             if (!d.isEmpty() && Files.isExecutable(Path.of(d, command))) return true;
         }
         return false;
-    }
-
-    private static Value node(Graph g, String name, String op, List<Value> inputs, Map<String, Attribute> attributes) {
-        return g.addNode(name, op, inputs, attributes, List.of(name + "_y")).output(0);
     }
 
     /** Padded with bias, strided, 1x1, grouped, then a ReLU-fused chain; channel counts off the 4/8/12 tiles. */

@@ -65,6 +65,11 @@ final class NativeTesting {
         return g.addConstant(name, TensorType.of(DType.F32, shape), b.flip());
     }
 
+    /** Adds a one-output node whose output is named after it. */
+    static Value node(Graph g, String name, String op, List<Value> inputs, Map<String, Attribute> attributes) {
+        return g.addNode(name, op, inputs, attributes, List.of(name + "_y")).output(0);
+    }
+
     static Map<String, Attribute> attrs(Object... keyValues) {
         Map<String, Attribute> m = new java.util.LinkedHashMap<>();
         for (int i = 0; i < keyValues.length; i += 2) {

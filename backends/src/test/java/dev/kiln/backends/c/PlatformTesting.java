@@ -2,15 +2,10 @@ package dev.kiln.backends.c;
 
 import dev.kiln.backends.Target;
 import dev.kiln.frontend.onnx.OnnxFrontend;
-import dev.kiln.ir.Attribute;
 import dev.kiln.ir.DType;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.TensorType;
 import dev.kiln.ir.Value;
-import dev.kiln.passes.MemoryPlan;
-import dev.kiln.passes.PassContext;
-import dev.kiln.passes.PassOptions;
-import dev.kiln.passes.Pipelines;
 import dev.kiln.runtime.Npy;
 import dev.kiln.runtime.Tensor;
 import dev.kiln.testmodels.Fixtures;
@@ -27,6 +22,7 @@ import java.util.Random;
 import java.util.concurrent.TimeUnit;
 
 import static dev.kiln.backends.c.NativeTesting.attrs;
+import static dev.kiln.backends.c.NativeTesting.node;
 import static dev.kiln.backends.c.NativeTesting.randomConstant;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -70,10 +66,11 @@ final class PlatformTesting {
         return List.of(Npy.read(Fixtures.dir("squeezenet1_1").resolve("input0.npy")));
     }
 
-    private static Value node(Graph g, String name, String op, List<Value> inputs, Map<String, Attribute> attributes) {
-        return g.addNode(name, op, inputs, attributes, List.of(name + "_y")).output(0);
-    }
 
+    /** The backend's library for the target, a harness linked against it, run as {@link #assertRunMatches} says. */
+    static void assertLibraryRunMatches(String name, Target target, Graph g, List<Tensor> inputs, Path dir) {
+        assertRunMatches(name, target, CTestHarness.buildAgainstLibrary(NativeTesting.program(g, target), target, dir), g, inputs);
+    }
 
     /** Builds the harness, runs it on 1 and 2 threads and compares with the interpreter (2 threads bitwise equal to 1). */
     static void assertRunMatches(String name, Target target, CTestHarness.Executable exe, Graph g, List<Tensor> inputs) {

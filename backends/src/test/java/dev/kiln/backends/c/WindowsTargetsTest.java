@@ -108,8 +108,7 @@ class WindowsTargetsTest {
         Target target = windows("x86_win64");
         PlatformTesting.requireCommand(CTestHarness.WINE64.toString(), "wine64");
         Graph g = PlatformTesting.smallGraph();
-        CTestHarness.Executable exe = CTestHarness.buildAgainstLibrary(NativeTesting.program(g, target), target, dir);
-        PlatformTesting.assertRunMatches("platform graph", target, exe, g, NativeTesting.randomInputs(g, 4));
+        PlatformTesting.assertLibraryRunMatches("platform graph", target, g, NativeTesting.randomInputs(g, 4), dir);
     }
 
     /** AVX2 code on Win64, where gcc cannot align the stack for 32-byte spills (the backend makes vector moves unaligned). */
@@ -120,8 +119,7 @@ class WindowsTargetsTest {
         windows("x86_win64");
         PlatformTesting.requireCommand(CTestHarness.WINE64.toString(), "wine64");
         Graph g = PlatformTesting.squeezenet();
-        CTestHarness.Executable exe = CTestHarness.buildAgainstLibrary(NativeTesting.program(g, target), target, dir);
-        PlatformTesting.assertRunMatches("squeezenet1_1 (" + cpu + ")", target, exe, g, PlatformTesting.squeezenetInputs());
+        PlatformTesting.assertLibraryRunMatches("squeezenet1_1 (" + cpu + ")", target, g, PlatformTesting.squeezenetInputs(), dir);
     }
 
     private static Set<String> matches(Pattern p, String text) {
