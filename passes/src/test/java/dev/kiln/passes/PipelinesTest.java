@@ -13,8 +13,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.CancellationException;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The whole pipelines on the real models: what must be gone, what must be fused, and the same numbers. */
@@ -35,6 +37,26 @@ class PipelinesTest {
         assertTrue(names(3, o.withDtype(PassOptions.Precision.FP16)).contains("convert-precision"));
         assertTrue(names(3, o.withDtype(PassOptions.Precision.INT8)).contains("quantize-int8"));
         assertTrue(!names(2, o.withDtype(PassOptions.Precision.FP16)).contains("convert-precision"), "dtype transforms are level 3");
+    }
+
+    @Test
+    void anInterruptedThreadStopsBetweenPasses() {
+        Graph g = PassTesting.parse("""
+                kiln.ir 1
+                graph g {
+                  input %x : f32[2]
+                  node @relu %y = Relu(%x) : f32[2]
+                  output %y
+                }
+                """);
+        Thread.currentThread().interrupt();
+        try {
+            var e = assertThrows(CancellationException.class,
+                    () -> Pipelines.forLevel(1, PassOptions.defaults()).run(g, PassTesting.context()));
+            assertEquals("interrupted before pass infer-shapes", e.getMessage());
+        } finally {
+            Thread.interrupted();
+        }
     }
 
     private static List<String> names(int level, PassOptions o) {

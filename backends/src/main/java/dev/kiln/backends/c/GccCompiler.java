@@ -9,6 +9,11 @@ import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 
 /** Writes a {@link CCodeGenerator.CProgram} as model.c and weights.bin and compiles it with gcc into a shared library. */
@@ -16,6 +21,11 @@ public final class GccCompiler {
     /** Flags for the machine that compiles: optimised for its own CPU. */
     public static final List<String> HOST_FLAGS = List.of("-O3", "-march=native", "-fPIC", "-shared", "-pthread");
     private static final long TIMEOUT_MINUTES = 10;
+    private static final ExecutorService OUTPUT_READERS = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "kiln-toolchain-output");
+        t.setDaemon(true);
+        return t;
+    });
 
     private GccCompiler() {}
 
@@ -67,13 +77,17 @@ public final class GccCompiler {
     }
 
     /**
-     * Runs a toolchain command to completion and returns its combined output.
+     * Runs a toolchain command to completion and returns its combined output. The calling thread waits
+     * interruptibly: interrupting it (a stopped or timed-out compilation job) kills the command and every
+     * process it started (gcc's cc1, as, ld) at once.
      *
      * @param tool what {@code cmd.get(0)} is, for messages ("the C compiler", "nm")
      * @param what what it does, for messages ("to compile /tmp/model.c")
      * @throws IllegalStateException when it cannot start, fails or takes more than 10 minutes (with its output)
+     * @throws CancellationException when the calling thread is interrupted
      */
     static String run(List<String> cmd, String tool, String what) {
+        if (Thread.currentThread().isInterrupted()) throw new CancellationException("interrupted before " + what);
         Process p;
         try {
             p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
@@ -81,23 +95,36 @@ public final class GccCompiler {
             throw new IllegalStateException("backend c cannot start " + tool + " '" + cmd.get(0)
                     + "' (is gcc installed and on the PATH?) " + what + ": " + e.getMessage(), e);
         }
+        // The output is drained beside the wait, so that the wait itself is what an interrupt breaks.
+        CompletableFuture<String> output = CompletableFuture.supplyAsync(() -> {
+            try {
+                return new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
+        }, OUTPUT_READERS);
         try {
-            String output = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             if (!p.waitFor(TIMEOUT_MINUTES, TimeUnit.MINUTES)) {
-                p.destroyForcibly();
+                killTree(p);
                 throw new IllegalStateException(cmd.get(0) + " did not finish in " + TIMEOUT_MINUTES + " minutes " + what);
             }
+            String text = output.get();
             if (p.exitValue() != 0) {
                 throw new IllegalStateException(cmd.get(0) + " failed (exit " + p.exitValue() + ") " + what + ":\n"
-                        + String.join(" ", cmd) + "\n" + output);
+                        + String.join(" ", cmd) + "\n" + text);
             }
-            return output;
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+            return text;
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("cannot read the output of " + cmd.get(0) + " " + what, e.getCause());
         } catch (InterruptedException e) {
-            p.destroyForcibly();
+            killTree(p);
             Thread.currentThread().interrupt();
-            throw new IllegalStateException("interrupted " + what, e);
+            throw new CancellationException("interrupted " + what + "; " + cmd.get(0) + " and its processes were killed");
         }
+    }
+
+    private static void killTree(Process p) {
+        p.descendants().forEach(ProcessHandle::destroyForcibly);
+        p.destroyForcibly();
     }
 }
