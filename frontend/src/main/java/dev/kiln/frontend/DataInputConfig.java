@@ -24,6 +24,17 @@ public final class DataInputConfig {
 
     public static DataInputConfig empty() { return new DataInputConfig(List.of()); }
 
+    /**
+     * Shapes another parser has already read and checked (the job API parses DataInputConfig per
+     * framework); the entries must be all named (dictionary form) or all unnamed (list form).
+     */
+    public static DataInputConfig of(List<Entry> entries) {
+        if (entries.stream().map(e -> e.name() == null).distinct().count() > 1) {
+            throw new IllegalArgumentException("DataInputConfig entries must be all named or all unnamed: " + entries);
+        }
+        return new DataInputConfig(entries);
+    }
+
     public List<Entry> entries() { return entries; }
 
     public boolean isEmpty() { return entries.isEmpty(); }
