@@ -2,6 +2,7 @@ package dev.kiln.cli;
 
 import dev.kiln.frontend.ImportException;
 import dev.kiln.ir.IrException;
+import dev.kiln.jobs.CompilationJobException;
 import dev.kiln.runtime.interpreter.InterpreterException;
 
 import java.io.PrintStream;
@@ -21,6 +22,16 @@ public final class Kiln {
                         [--calibration DIR [--calibration-method minmax|percentile]] [--verbose]
                   the optimised IR (weights in OUT.ir.weights), runnable by kiln run; --dump-ir
                   writes the IR after each pass as DIR/NN-<pass>.ir
+              compile --model PATH|URI --framework F [--framework-version V] --data-input-config JSON
+                        (--target-device D | --target-platform JSON) [--compiler-options JSON]
+                        --output DIR|URI [--name NAME] [--data-dir DIR] [--max-runtime-seconds N]
+                        [--kms-key-id KEY]
+                  one compilation job (model .tar.gz in, <archive>-<target>.tar.gz out); prints
+                  DescribeCompilationJob's JSON; exit 0 only when COMPLETED
+              jobs list|describe|stop|delete|logs [NAME] [--data-dir DIR]
+                        [--name-contains S] [--status S] [--sort-by Name|CreationTime|Status]
+                        [--sort-order Ascending|Descending] [--max-results N]
+                  the compilation jobs of a data directory (default ~/.kiln); logs NAME = jobs logs NAME
               demo  import and run a bundled model end to end, saying what happens
             """;
 
@@ -43,12 +54,21 @@ public final class Kiln {
                 case "run" -> RunCommand.run(rest, out);
                 case "optimize" -> OptimizeCommand.run(rest, out, err);
                 case "demo" -> DemoCommand.run(rest, out);
-                default -> throw new UsageException("unknown command '" + argv.get(0) + "'; commands: run, optimize, demo");
+                case "compile" -> CompileCommand.run(rest, out, err);
+                case "jobs" -> JobsCommand.run(rest, out);
+                case "logs" -> JobsCommand.run(java.util.stream.Stream.concat(java.util.stream.Stream.of("logs"), rest.stream()).toList(), out);
+                default -> throw new UsageException("unknown command '" + argv.get(0) + "'; commands: run, optimize, compile, jobs, logs, demo");
             };
         } catch (UsageException | ImportException | IrException | InterpreterException | IllegalArgumentException e) {
             err.println("kiln: " + oneLine(e.getMessage()));
             if (verbose) e.printStackTrace(err);
             return 2;
+        } catch (CompilationJobException e) {
+            err.println("kiln: " + e.error().awsName() + ": " + oneLine(e.getMessage()));
+            return 2;
+        } catch (InterruptedException e) {
+            err.println("kiln: interrupted");
+            return 1;
         } catch (java.io.IOException e) {
             err.println("kiln: " + oneLine(e.getMessage()));
             if (verbose) e.printStackTrace(err);

@@ -7,7 +7,10 @@ import org.junit.jupiter.api.Test;
 
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
 
-/** The dependency arrows of the module map: the IR sees only the JDK, passes only the IR; a deployed model needs only runtime and IR. */
+/**
+ * The dependency arrows of the module map: the IR sees only the JDK, passes only the IR; a deployed model needs only
+ * runtime and IR; compilation jobs sit below the server and the command line, which compiles only through them.
+ */
 class ModuleDependenciesTest {
     private static final JavaClasses KILN = new ClassFileImporter()
             .withImportOption(ImportOption.Predefined.DO_NOT_INCLUDE_TESTS)
@@ -40,6 +43,20 @@ class ModuleDependenciesTest {
     void backendsNeverSeeFrontendsOrLaterStages() {
         noClasses().that().resideInAPackage("dev.kiln.backends..")
                 .should().dependOnClassesThat().resideInAnyPackage("dev.kiln.frontend..", "dev.kiln.jobs..", "dev.kiln.server..", "dev.kiln.cli..")
+                .check(KILN);
+    }
+
+    @Test
+    void jobsNeverSeeTheServerOrTheCommandLine() {
+        noClasses().that().resideInAPackage("dev.kiln.jobs..")
+                .should().dependOnClassesThat().resideInAnyPackage("dev.kiln.server..", "dev.kiln.cli..")
+                .check(KILN);
+    }
+
+    @Test
+    void theCommandLineCompilesThroughJobs() {
+        noClasses().that().resideInAPackage("dev.kiln.cli..")
+                .should().dependOnClassesThat().resideInAnyPackage("dev.kiln.backends..")
                 .check(KILN);
     }
 
