@@ -158,7 +158,7 @@ final class JobRun implements Runnable {
         } else if (e instanceof UnsupportedOperationException || e instanceof IllegalArgumentException
                 || e instanceof IrException) {
             String m = String.valueOf(e.getMessage());
-            reason = m.matches("^[A-Za-z]+: .*") ? m : "ClientError: " + m;
+            reason = m.matches("(?s)[A-Za-z]+: .*") ? m : "ClientError: " + m;
         } else if (e instanceof OutOfMemoryError) {
             reason = "InternalError: the model does not fit in this Kiln's memory (-Xmx); give the JVM more heap";
         } else if (e instanceof UncheckedIOException || e instanceof IOException) {

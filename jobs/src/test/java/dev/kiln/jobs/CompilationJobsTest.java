@@ -235,6 +235,10 @@ class CompilationJobsTest {
             store.transition("123456789012", "was-running", java.util.EnumSet.of(STARTING), JobStore.Change.to(INPROGRESS, now).started());
             store.insert(JobRecord.created("123456789012", "was-queued", "arn:aws:sagemaker:us-east-1:123456789012:compilation-job/was-queued",
                     request("was-queued", archive.toString(), dir.resolve("out").toString(), "ml_c5", 600, null), now));
+            store.insert(JobRecord.created("123456789012", "was-stopping", "arn:aws:sagemaker:us-east-1:123456789012:compilation-job/was-stopping",
+                    request("was-stopping", archive.toString(), dir.resolve("out").toString(), "ml_c5", 600, null), now));
+            store.transition("123456789012", "was-stopping", java.util.EnumSet.of(STARTING),
+                    JobStore.Change.to(CompilationJobStatus.STOPPING, now).started());
         }
         Files.createDirectories(data.resolve("work/123456789012/was-running/model"));
         try (CompilationJobs jobs = open(1)) {
@@ -242,6 +246,9 @@ class CompilationJobsTest {
             assertEquals(FAILED, failed.compilationJobStatus());
             assertTrue(failed.failureReason().startsWith("InternalError: the Kiln process running this job ended"), failed.failureReason());
             assertFalse(Files.exists(data.resolve("work/123456789012/was-running")), "its partial work is removed");
+            var stopping = jobs.describeCompilationJob("was-stopping");
+            assertEquals(STOPPED, stopping.compilationJobStatus());
+            assertNotNull(stopping.compilationEndTime());
             var queued = jobs.awaitEnd("was-queued", LONG);
             assertEquals(COMPLETED, queued.compilationJobStatus(), queued.failureReason());
         }
@@ -292,6 +299,16 @@ class CompilationJobsTest {
             assertTrue(d.failureReason().startsWith("ClientError: InputConfiguration: "), d.failureReason());
             assertTrue(d.failureReason().contains(".onnx") && d.failureReason().contains("readme.txt"), d.failureReason());
         }
+    }
+
+    @Test
+    void failureReasonsAreOneLineOfAtMost1024Characters() {
+        String reason = JobRun.failureReason(new IllegalArgumentException("ClientError: first line\n  second line"));
+        assertEquals("ClientError: first line; second line", reason);
+        String long_ = JobRun.failureReason(new UnsupportedOperationException("OperatorNotImplemented: " + "x".repeat(5000)));
+        assertEquals(1024, long_.length());
+        assertTrue(long_.startsWith("OperatorNotImplemented: xxx") && long_.endsWith("..."), long_);
+        assertTrue(JobRun.failureReason(new IllegalStateException("gcc broke")).startsWith("InternalError: "));
     }
 
     /**
