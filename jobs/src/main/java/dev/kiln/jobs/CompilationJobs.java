@@ -43,6 +43,7 @@ public final class CompilationJobs implements AutoCloseable {
     static final Duration WIND_DOWN = Duration.ofSeconds(4);
     private static final Set<CompilationJobStatus> ACTIVE =
             EnumSet.of(CompilationJobStatus.STARTING, CompilationJobStatus.INPROGRESS, CompilationJobStatus.STOPPING);
+    private static final Pattern ACCOUNT = Pattern.compile("[0-9]{12}");
     private static final Pattern ENTITY_NAME = Pattern.compile("[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}");
 
     private final JobsConfig config;
@@ -94,7 +95,30 @@ public final class CompilationJobs implements AutoCloseable {
 
     public JobsConfig config() { return config; }
 
+    /** The operations in the configured account; each has a form naming the account, as a multi-account endpoint calls them. */
     public CreateCompilationJobResponse createCompilationJob(CreateCompilationJobRequest request) {
+        return createCompilationJob(config.account(), request);
+    }
+
+    public DescribeCompilationJobResponse describeCompilationJob(String name) { return describeCompilationJob(config.account(), name); }
+
+    public ListCompilationJobsResponse listCompilationJobs(ListCompilationJobsRequest request) {
+        return listCompilationJobs(config.account(), request);
+    }
+
+    public void stopCompilationJob(String name) { stopCompilationJob(config.account(), name); }
+
+    public void deleteCompilationJob(String name) { deleteCompilationJob(config.account(), name); }
+
+    public List<String> logs(String name) { return logs(config.account(), name); }
+
+    public DescribeCompilationJobResponse awaitEnd(String name, Duration timeout) throws InterruptedException {
+        return awaitEnd(config.account(), name, timeout);
+    }
+
+    /** Creates a job in {@code account}; job names are unique per account. */
+    public CreateCompilationJobResponse createCompilationJob(String account, CreateCompilationJobRequest request) {
+        checkAccount(account);
         RequestValidation.check(request);
         String name = request.compilationJobName();
         if (store.count(CompilationJobStatus.STARTING) >= config.queueLimit()) {
@@ -103,7 +127,7 @@ public final class CompilationJobs implements AutoCloseable {
                     + "create " + name + " again when some have finished");
         }
         Instant now = Instant.now();
-        JobRecord job = JobRecord.created(config.account(), name, arn(name), request, now);
+        JobRecord job = JobRecord.created(account, name, arn(account, name), request, now);
         if (!store.insert(job)) {
             throw new CompilationJobException(Error.RESOURCE_IN_USE, "a compilation job named " + name
                     + " already exists (" + job.arn() + "); job names are unique per account: pick another name, "
@@ -114,8 +138,8 @@ public final class CompilationJobs implements AutoCloseable {
         return new CreateCompilationJobResponse(job.arn());
     }
 
-    public DescribeCompilationJobResponse describeCompilationJob(String name) {
-        JobRecord j = find(name);
+    public DescribeCompilationJobResponse describeCompilationJob(String account, String name) {
+        JobRecord j = find(account, name);
         var request = j.request();
         var stopping = request.stoppingCondition();
         return new DescribeCompilationJobResponse(j.name(), j.arn(), j.status(), j.startTime(), j.endTime(),
@@ -126,17 +150,18 @@ public final class CompilationJobs implements AutoCloseable {
                 j.derivedDataInputConfig() == null ? null : new DerivedInformation(j.derivedDataInputConfig()));
     }
 
-    public ListCompilationJobsResponse listCompilationJobs(ListCompilationJobsRequest request) {
+    public ListCompilationJobsResponse listCompilationJobs(String account, ListCompilationJobsRequest request) {
+        checkAccount(account);
         var q = ListValidation.check(request);
-        return store.list(config.account(), request, q.sortBy(), q.ascending(), q.maxResults());
+        return store.list(account, request, q.sortBy(), q.ascending(), q.maxResults());
     }
 
     /**
      * Stops a job: a queued one at once, a compiling one by interrupting its compile and killing its
      * toolchain processes. The job reads STOPPING until the compile has ended, then STOPPED.
      */
-    public void stopCompilationJob(String name) {
-        JobRecord j = find(name);
+    public void stopCompilationJob(String account, String name) {
+        JobRecord j = find(account, name);
         Instant now = Instant.now();
         if (j.status() == CompilationJobStatus.STOPPING) return;
         if (j.status().isTerminal()) {
@@ -145,7 +170,7 @@ public final class CompilationJobs implements AutoCloseable {
         }
         if (!store.transition(j.account(), name, EnumSet.of(CompilationJobStatus.STARTING, CompilationJobStatus.INPROGRESS),
                 JobStore.Change.to(CompilationJobStatus.STOPPING, now))) {
-            stopCompilationJob(name);
+            stopCompilationJob(account, name);
             return;
         }
         store.log(j.account(), name, now, "stop requested");
@@ -158,8 +183,8 @@ public final class CompilationJobs implements AutoCloseable {
     }
 
     /** Deletes a job that has ended (COMPLETED, FAILED or STOPPED), with its log; its artifact stays where it was written. */
-    public void deleteCompilationJob(String name) {
-        JobRecord j = find(name);
+    public void deleteCompilationJob(String account, String name) {
+        JobRecord j = find(account, name);
         if (!store.deleteTerminal(j.account(), name)) {
             throw new CompilationJobException(Error.RESOURCE_IN_USE, "compilation job " + name + " is " + j.status()
                     + "; only a COMPLETED, FAILED or STOPPED job can be deleted: stop it, and delete it once it is STOPPED");
@@ -167,32 +192,39 @@ public final class CompilationJobs implements AutoCloseable {
     }
 
     /** The job's log lines, oldest first, each led by its time. */
-    public List<String> logs(String name) {
-        JobRecord j = find(name);
+    public List<String> logs(String account, String name) {
+        JobRecord j = find(account, name);
         return store.logs(j.account(), j.name());
     }
 
     /** Waits until the job has ended (or the timeout passes) and describes it. */
-    public DescribeCompilationJobResponse awaitEnd(String name, Duration timeout) throws InterruptedException {
+    public DescribeCompilationJobResponse awaitEnd(String account, String name, Duration timeout) throws InterruptedException {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
-            DescribeCompilationJobResponse d = describeCompilationJob(name);
+            DescribeCompilationJobResponse d = describeCompilationJob(account, name);
             if (d.compilationJobStatus().isTerminal() || System.nanoTime() >= deadline) return d;
             Thread.sleep(50);
         }
     }
 
-    String arn(String name) {
-        return "arn:aws:sagemaker:" + config.region() + ":" + config.account() + ":compilation-job/" + name;
+    private String arn(String account, String name) {
+        return "arn:aws:sagemaker:" + config.region() + ":" + account + ":compilation-job/" + name;
     }
 
-    private JobRecord find(String name) {
+    private static void checkAccount(String account) {
+        if (account == null || !ACCOUNT.matcher(account).matches()) {
+            throw new IllegalArgumentException("an account id is 12 digits, got " + account);
+        }
+    }
+
+    private JobRecord find(String account, String name) {
+        checkAccount(account);
         if (name == null || !ENTITY_NAME.matcher(name).matches()) {
             throw CompilationJobException.validation("CompilationJobName must be 1 to 63 letters, digits and hyphens, "
                     + "starting and ending with a letter or digit; got " + (name == null ? "nothing" : "'" + name + "'"));
         }
-        return store.get(config.account(), name).orElseThrow(() -> new CompilationJobException(Error.RESOURCE_NOT_FOUND,
-                "no compilation job named " + name + " (" + arn(name) + ")"));
+        return store.get(account, name).orElseThrow(() -> new CompilationJobException(Error.RESOURCE_NOT_FOUND,
+                "no compilation job named " + name + " (" + arn(account, name) + ")"));
     }
 
     /** Settles what a runner that ended without closing left behind. */

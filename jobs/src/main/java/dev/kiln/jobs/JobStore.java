@@ -40,7 +40,7 @@ final class JobStore implements AutoCloseable {
                 // WAL lets a CLI read while a server writes; the busy timeout waits out the other's write lock.
                 s.execute("PRAGMA busy_timeout = 10000");
                 s.execute("PRAGMA journal_mode = WAL");
-                s.execute("PRAGMA synchronous = FULL");
+                s.execute("PRAGMA synchronous = NORMAL");
                 s.execute("""
                         CREATE TABLE IF NOT EXISTS jobs (
                           account TEXT NOT NULL, name TEXT NOT NULL, arn TEXT NOT NULL, status TEXT NOT NULL,

@@ -55,6 +55,10 @@ public record JobsConfig(Path dataDir, String region, String account, int worker
         return new JobsConfig(dataDir, region, account, workers, n, archiveMaxBytes, archiveMaxEntries, s3);
     }
 
+    public JobsConfig withRegion(String name) {
+        return new JobsConfig(dataDir, name, account, workers, queueLimit, archiveMaxBytes, archiveMaxEntries, s3);
+    }
+
     public JobsConfig withAccount(String id) {
         return new JobsConfig(dataDir, region, id, workers, queueLimit, archiveMaxBytes, archiveMaxEntries, s3);
     }
