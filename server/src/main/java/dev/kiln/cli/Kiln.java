@@ -32,6 +32,12 @@ public final class Kiln {
                         [--name-contains S] [--status S] [--sort-by Name|CreationTime|Status]
                         [--sort-order Ascending|Descending] [--max-results N]
                   the compilation jobs of a data directory (default ~/.kiln); logs NAME = jobs logs NAME
+              serve --port P [--data-dir DIR] [--host H] [--workers N] [--queue-limit N] [--region R]
+                        [--s3-endpoint URL]
+                  the SageMaker-compatible endpoint (AWS JSON 1.1, SigV4) for the compilation-job
+                  operations; aws/boto3 reach it with --endpoint-url http://H:P
+              keys add [--data-dir DIR] [--account ID]
+                  a new access key for serve; prints {"AccessKeyId":..,"SecretAccessKey":..,"Account":..}
               demo  import and run a bundled model end to end, saying what happens
             """;
 
@@ -56,8 +62,10 @@ public final class Kiln {
                 case "demo" -> DemoCommand.run(rest, out);
                 case "compile" -> CompileCommand.run(rest, out, err);
                 case "jobs" -> JobsCommand.run(rest, out);
+                case "serve" -> ServeCommand.run(rest, err);
+                case "keys" -> KeysCommand.run(rest, out);
                 case "logs" -> JobsCommand.run(java.util.stream.Stream.concat(java.util.stream.Stream.of("logs"), rest.stream()).toList(), out);
-                default -> throw new UsageException("unknown command '" + argv.get(0) + "'; commands: run, optimize, compile, jobs, logs, demo");
+                default -> throw new UsageException("unknown command '" + argv.get(0) + "'; commands: run, optimize, compile, jobs, logs, serve, keys, demo");
             };
         } catch (UsageException | ImportException | IrException | InterpreterException | IllegalArgumentException e) {
             err.println("kiln: " + oneLine(e.getMessage()));
