@@ -42,6 +42,16 @@ public final class Compiler {
      */
     public static ArtifactWriter.Written compile(Graph imported, Target target, CompilerOptions options,
                                                  Path outputDir, String modelName) throws IOException {
+        return compile(imported, target, options, outputDir, modelName, Path.of(System.getProperty("java.io.tmpdir")));
+    }
+
+    /**
+     * As {@link #compile(Graph, Target, CompilerOptions, Path, String)}, with the generated sources and the
+     * toolchain's files in a folder made (and removed) under {@code scratchDir}, so that a compilation job
+     * writes nothing outside its own directory.
+     */
+    public static ArtifactWriter.Written compile(Graph imported, Target target, CompilerOptions options,
+                                                 Path outputDir, String modelName, Path scratchDir) throws IOException {
         Backend backend = Backend.forTarget(target);
         // A missing compiler fails before any pass runs.
         target.toolchain().ifPresent(t -> t.locate(target.name()));
@@ -53,7 +63,8 @@ public final class Compiler {
             throw new UnsupportedOperationException("OperatorNotImplemented: backend " + backend.name() + " has no kernel for "
                     + unsupported.stream().map(n -> n.op() + " at node " + n.name()).collect(Collectors.joining("; ")));
         }
-        Path content = Files.createTempDirectory("kiln-compile-");
+        Files.createDirectories(scratchDir);
+        Path content = Files.createTempDirectory(scratchDir, "kiln-compile-");
         try {
             Map<String, String> components = new TreeMap<>(backend.emit(optimised, target, options, content));
             Files.writeString(content.resolve(IR_FILE), IrPrinter.print(optimised), StandardCharsets.UTF_8);

@@ -133,7 +133,7 @@ final class JobRun implements Runnable {
                 + graph.inputs().stream().map(i -> i.name() + " " + i.type()).toList());
         store.setDerivedDataInputConfig(job.account(), job.name(), derivedShapes(graph));
         ArtifactWriter.Written written = Compiler.compile(graph, v.target(), v.options(), work.resolve("artifact"),
-                modelName(files.primary()));
+                modelName(files.primary()), work.resolve("scratch"));
         log("compiled " + written.artifact().getFileName() + " (" + Files.size(written.artifact()) + " bytes, BLAKE2b-512 "
                 + written.digest() + ")");
         if (cancel != null) throw new CancellationException();

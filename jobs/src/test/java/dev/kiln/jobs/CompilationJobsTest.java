@@ -185,6 +185,9 @@ class CompilationJobsTest {
             jobs.createCompilationJob(request("to-stop", archive.toString(), dir.resolve("out").toString(), "ml_c5", 600, null));
             List<ProcessHandle> toolchain = awaitToolchain();
             assertEquals(INPROGRESS, jobs.describeCompilationJob("to-stop").compilationJobStatus());
+            String work = dir.resolve("data/work/123456789012/to-stop").toString();
+            assertTrue(toolchain.stream().anyMatch(p -> p.info().commandLine().orElse("").contains(work + "/scratch/kiln-compile-")),
+                    "the compiler works inside the job's own directory");
             long t0 = System.nanoTime();
             jobs.stopCompilationJob("to-stop");
             var d = jobs.awaitEnd("to-stop", Duration.ofSeconds(5));
