@@ -16,6 +16,7 @@ import java.time.Duration;
 import java.time.LocalDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
@@ -31,14 +32,16 @@ final class CompileCommand {
     private CompileCommand() {}
 
     static int run(List<String> argv, PrintStream out, PrintStream err) throws InterruptedException {
-        Args a = Args.parse(argv, Set.of("model", "framework", "framework-version", "data-input-config", "target-device",
-                "target-platform", "compiler-options", "output", "name", "data-dir", "max-runtime-seconds", "kms-key-id"), Set.of("verbose"));
+        Set<String> options = new HashSet<>(JobsCommand.STORE_OPTIONS);
+        options.addAll(Set.of("model", "framework", "framework-version", "data-input-config", "target-device",
+                "target-platform", "compiler-options", "output", "name", "max-runtime-seconds", "kms-key-id"));
+        Args a = Args.parse(argv, options, Set.of("verbose"));
         String model = required(a, "model"), framework = required(a, "framework"), output = required(a, "output");
         if (!a.positionals().isEmpty()) throw new UsageException("unexpected argument '" + a.positionals().get(0) + "'");
         TargetPlatform platform = a.value("target-platform") == null ? null
                 : JobsJson.read(a.value("target-platform"), TargetPlatform.class);
         int maxRuntime = a.intValue("max-runtime-seconds", DEFAULT_MAX_RUNTIME_SECONDS, 1);
-        JobsConfig config = JobsConfig.at(JobsCommand.dataDir(a)).withWorkers(1);
+        JobsConfig config = JobsCommand.config(a).withWorkers(1);
         String name = a.value("name") != null ? a.value("name") : defaultName(model);
         var request = new CreateCompilationJobRequest(name, "arn:aws:iam::" + config.account() + ":role/kiln-local",
                 new InputConfig(model, a.value("data-input-config"), framework, a.value("framework-version")),

@@ -7,10 +7,13 @@ import dev.kiln.jobs.ListCompilationJobsRequest;
 import dev.kiln.jobs.ListCompilationJobsResponse;
 
 import java.io.PrintStream;
+import java.net.URI;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 
 /** {@code kiln jobs list|describe|stop|delete|logs} (and {@code kiln logs NAME}) on a data directory's store. */
@@ -20,10 +23,11 @@ final class JobsCommand {
     static int run(List<String> argv, PrintStream out) {
         if (argv.isEmpty()) throw new UsageException("kiln jobs needs one of: list, describe, stop, delete, logs");
         String action = argv.get(0);
-        Args a = Args.parse(argv.subList(1, argv.size()),
-                Set.of("data-dir", "name-contains", "status", "sort-by", "sort-order", "max-results"), Set.of("verbose"));
+        Set<String> options = new HashSet<>(STORE_OPTIONS);
+        options.addAll(Set.of("name-contains", "status", "sort-by", "sort-order", "max-results"));
+        Args a = Args.parse(argv.subList(1, argv.size()), options, Set.of("verbose"));
         // This process only reads and changes the store: whichever process runs the jobs carries the changes out.
-        try (CompilationJobs jobs = CompilationJobs.open(JobsConfig.at(dataDir(a)).withWorkers(0))) {
+        try (CompilationJobs jobs = CompilationJobs.open(config(a).withWorkers(0))) {
             if (action.equals("list")) {
                 if (!a.positionals().isEmpty()) throw new UsageException("kiln jobs list takes no job name");
                 out.println(JobsJson.writePretty(Map.of("CompilationJobSummaries", listAll(jobs, a))));
@@ -58,6 +62,22 @@ final class JobsCommand {
     private static String name(Args a, String action) {
         if (a.positionals().size() != 1) throw new UsageException("kiln jobs " + action + " takes one job name");
         return a.positionals().get(0);
+    }
+
+    /** The options every job command takes: where the store is, the region of its ARNs, which S3 it reaches. */
+    static final Set<String> STORE_OPTIONS = Set.of("data-dir", "region", "s3-endpoint", "s3-region");
+
+    /** The jobs configuration the store options describe. */
+    static JobsConfig config(Args a) {
+        JobsConfig config = JobsConfig.at(dataDir(a));
+        if (a.value("region") != null) config = config.withRegion(a.value("region"));
+        if (a.value("s3-endpoint") != null) {
+            URI endpoint = URI.create(a.value("s3-endpoint"));
+            if (endpoint.getHost() == null) throw new UsageException("--s3-endpoint must be a URL such as http://127.0.0.1:9000, got '" + endpoint + "'");
+            config = config.withS3(new JobsConfig.S3Access(Optional.of(endpoint),
+                    a.value("s3-region") != null ? a.value("s3-region") : "us-east-1", Optional.empty(), Optional.empty()));
+        }
+        return config;
     }
 
     /** --data-dir, or ~/.kiln. */

@@ -25,7 +25,7 @@ public final class Kiln {
               compile --model PATH|URI --framework F [--framework-version V] --data-input-config JSON
                         (--target-device D | --target-platform JSON) [--compiler-options JSON]
                         --output DIR|URI [--name NAME] [--data-dir DIR] [--max-runtime-seconds N]
-                        [--kms-key-id KEY]
+                        [--kms-key-id KEY] [--region R] [--s3-endpoint URL [--s3-region R]]
                   one compilation job (model .tar.gz in, <archive>-<target>.tar.gz out); prints
                   DescribeCompilationJob's JSON; exit 0 only when COMPLETED
               jobs list|describe|stop|delete|logs [NAME] [--data-dir DIR]
@@ -33,7 +33,7 @@ public final class Kiln {
                         [--sort-order Ascending|Descending] [--max-results N]
                   the compilation jobs of a data directory (default ~/.kiln); logs NAME = jobs logs NAME
               serve --port P [--data-dir DIR] [--host H] [--workers N] [--queue-limit N] [--region R]
-                        [--s3-endpoint URL]
+                        [--s3-endpoint URL [--s3-region R]]
                   the SageMaker-compatible endpoint (AWS JSON 1.1, SigV4) for the compilation-job
                   operations; aws/boto3 reach it with --endpoint-url http://H:P
               keys add [--data-dir DIR] [--account ID]

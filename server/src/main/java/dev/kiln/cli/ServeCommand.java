@@ -8,10 +8,9 @@ import dev.kiln.server.SageMakerEndpoint;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.InetSocketAddress;
-import java.net.URI;
 import java.nio.file.Path;
+import java.util.HashSet;
 import java.util.List;
-import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 
@@ -23,20 +22,16 @@ final class ServeCommand {
     private ServeCommand() {}
 
     static int run(List<String> argv, PrintStream err) throws IOException, InterruptedException {
-        Args a = Args.parse(argv, Set.of("port", "data-dir", "host", "workers", "queue-limit", "region", "s3-endpoint", "s3-region"),
-                Set.of("verbose"));
+        Set<String> options = new HashSet<>(JobsCommand.STORE_OPTIONS);
+        options.addAll(Set.of("port", "host", "workers", "queue-limit"));
+        Args a = Args.parse(argv, options, Set.of("verbose"));
         if (!a.positionals().isEmpty()) throw new UsageException("unexpected argument '" + a.positionals().get(0) + "'");
         if (a.value("port") == null) throw new UsageException("--port is required (0 picks a free port)");
         int port = a.intValue("port", 0, 0);
         if (port > 65535) throw new UsageException("--port must be at most 65535, got " + port);
         Path dataDir = JobsCommand.dataDir(a);
-        JobsConfig config = JobsConfig.at(dataDir);
+        JobsConfig config = JobsCommand.config(a);
         config = config.withWorkers(a.intValue("workers", config.workers(), 1)).withQueueLimit(a.intValue("queue-limit", config.queueLimit(), 1));
-        if (a.value("region") != null) config = config.withRegion(a.value("region"));
-        if (a.value("s3-endpoint") != null) {
-            config = config.withS3(new JobsConfig.S3Access(Optional.of(URI.create(a.value("s3-endpoint"))),
-                    a.value("s3-region") != null ? a.value("s3-region") : "us-east-1", Optional.empty(), Optional.empty()));
-        }
         String host = a.value("host") != null ? a.value("host") : "127.0.0.1";
         CompilationJobs jobs = CompilationJobs.open(config);
         if (!jobs.runsJobs()) {
