@@ -2,9 +2,9 @@ package dev.kiln.jobs;
 
 /** A request the API refuses, with the SageMaker error it maps to. */
 public final class CompilationJobException extends RuntimeException {
-    /** The API's errors, by the names clients see. */
+    /** The API's errors, by the names clients see; SERIALIZATION is a request that is not a JSON object at all. */
     public enum Error {
-        VALIDATION("ValidationException"), RESOURCE_NOT_FOUND("ResourceNotFound"),
+        SERIALIZATION("SerializationException"), VALIDATION("ValidationException"), RESOURCE_NOT_FOUND("ResourceNotFound"),
         RESOURCE_IN_USE("ResourceInUse"), RESOURCE_LIMIT_EXCEEDED("ResourceLimitExceeded");
 
         private final String awsName;

@@ -61,13 +61,13 @@ public final class JobsJson {
     }
 
     /**
-     * Reads a request shape; malformed JSON, unknown members and members of the wrong type are a
-     * ValidationException naming the member.
+     * Reads a request shape. Text that is not a JSON object is a SerializationException; unknown members and
+     * members of the wrong type are a ValidationException naming the member.
      */
     public static <T> T read(String json, Class<T> shape) {
         try {
             T value = MAPPER.readValue(json, shape);
-            if (value == null) throw CompilationJobException.validation("the request body must be a JSON object");
+            if (value == null) throw notAnObject();
             return value;
         } catch (UnrecognizedPropertyException e) {
             String parent = path(e.getPath().subList(0, e.getPath().size() - 1));
@@ -77,11 +77,17 @@ public final class JobsJson {
         } catch (InvalidFormatException e) {
             throw CompilationJobException.validation("member" + at(e) + " has the wrong type: got " + e.getValue());
         } catch (MismatchedInputException e) {
+            if (e.getPath().isEmpty()) throw notAnObject();
             throw CompilationJobException.validation("member" + at(e) + " has the wrong type; expected "
                     + (e.getTargetType() == null ? "another form" : expected(e.getTargetType())));
         } catch (JsonProcessingException e) {
-            throw CompilationJobException.validation("the request is not valid JSON: " + e.getOriginalMessage());
+            throw new CompilationJobException(CompilationJobException.Error.SERIALIZATION,
+                    "the request is not valid JSON: " + e.getOriginalMessage());
         }
+    }
+
+    private static CompilationJobException notAnObject() {
+        return new CompilationJobException(CompilationJobException.Error.SERIALIZATION, "the request body must be a JSON object");
     }
 
     private static String at(MismatchedInputException e) {
