@@ -31,10 +31,15 @@ public record JobsConfig(Path dataDir, String region, String account, int worker
 
     public JobsConfig {
         if (!REGION.matcher(region).matches()) throw new IllegalArgumentException("region must look like us-east-1, got '" + region + "'");
-        if (!ACCOUNT.matcher(account).matches()) throw new IllegalArgumentException("account must be 12 digits, got '" + account + "'");
+        if (!isAccountId(account)) throw new IllegalArgumentException("account must be 12 digits, got '" + account + "'");
         if (workers < 0) throw new IllegalArgumentException("workers must be 0 or more, got " + workers);
         if (queueLimit < 1) throw new IllegalArgumentException("queueLimit must be at least 1, got " + queueLimit);
         if (archiveMaxBytes < 1 || archiveMaxEntries < 1) throw new IllegalArgumentException("archive limits must be positive");
+    }
+
+    /** Whether {@code s} is an AWS account id: exactly 12 digits. */
+    public static boolean isAccountId(String s) {
+        return s != null && ACCOUNT.matcher(s).matches();
     }
 
     /**

@@ -113,7 +113,7 @@ final class RequestValidation {
 
     /** Checks the request; a refusal is a VALIDATION CompilationJobException naming the member. */
     static ValidatedJob check(CreateCompilationJobRequest request) {
-        check("CompilationJobName", required("CompilationJobName", request.compilationJobName()), ENTITY_NAME);
+        checkJobName(request.compilationJobName());
         check("RoleArn", required("RoleArn", request.roleArn()), ROLE_ARN);
         InputConfig input = modelSource(request);
         Framework framework = inputConfig(input);
@@ -134,6 +134,11 @@ final class RequestValidation {
         checkVpcConfig(request.vpcConfig());
         checkTags(request.tags());
         return new ValidatedJob(request, framework, shapes, target, options, maxRuntime, maxWait);
+    }
+
+    /** The CompilationJobName member that every operation takes. */
+    static void checkJobName(String name) {
+        check("CompilationJobName", required("CompilationJobName", name), ENTITY_NAME);
     }
 
     /** Kiln compiles the archive InputConfig names; SageMaker's alternative, a model package, it does not read. */

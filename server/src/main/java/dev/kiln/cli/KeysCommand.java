@@ -1,5 +1,6 @@
 package dev.kiln.cli;
 
+import dev.kiln.jobs.JobsConfig;
 import dev.kiln.jobs.JobsJson;
 import dev.kiln.server.AccessKey;
 import dev.kiln.server.AccessKeys;
@@ -21,7 +22,7 @@ final class KeysCommand {
         Args a = Args.parse(argv.subList(1, argv.size()), Set.of("data-dir", "account"), Set.of("verbose"));
         if (!a.positionals().isEmpty()) throw new UsageException("kiln keys add takes no arguments besides its options");
         String account = a.value("account");
-        if (account != null && !AccessKey.isAccountId(account)) {
+        if (account != null && !JobsConfig.isAccountId(account)) {
             throw new UsageException("--account must be a 12-digit AWS account id, got '" + account + "'");
         }
         try (AccessKeys keys = AccessKeys.open(JobsCommand.dataDir(a))) {

@@ -1,5 +1,6 @@
 package dev.kiln.server;
 
+import dev.kiln.jobs.JobsConfig;
 import java.io.IOException;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
@@ -68,7 +69,7 @@ public final class AccessKeys implements AutoCloseable {
     public synchronized AccessKey add(String account) {
         if (account == null) {
             account = randomString("0123456789", 12);
-        } else if (!AccessKey.isAccountId(account)) {
+        } else if (!JobsConfig.isAccountId(account)) {
             throw new IllegalArgumentException("an account id is 12 digits, not '" + account + "'");
         }
         try (PreparedStatement s = db.prepareStatement("""

@@ -2,6 +2,7 @@ package dev.kiln.cli;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.kiln.jobs.JobsConfig;
 import dev.kiln.server.AccessKey;
 import dev.kiln.server.AccessKeys;
 import org.junit.jupiter.api.Test;
@@ -50,7 +51,7 @@ class KeysCommandTest {
     @Test
     void withoutAnAccountAddMakesUpOne() throws Exception {
         JsonNode key = add();
-        assertTrue(AccessKey.isAccountId(key.get("Account").asText()), key.toString());
+        assertTrue(JobsConfig.isAccountId(key.get("Account").asText()), key.toString());
         assertTrue(key.get("AccessKeyId").asText().matches("AKIA[A-Z2-7]{16}"), key.toString());
     }
 

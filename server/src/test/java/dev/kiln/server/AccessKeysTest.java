@@ -1,5 +1,6 @@
 package dev.kiln.server;
 
+import dev.kiln.jobs.JobsConfig;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -70,8 +71,8 @@ class AccessKeysTest {
         try (AccessKeys keys = AccessKeys.open(dir)) {
             AccessKey a = keys.add(null);
             AccessKey b = keys.add(null);
-            assertTrue(AccessKey.isAccountId(a.account()), a.account());
-            assertTrue(AccessKey.isAccountId(b.account()), b.account());
+            assertTrue(JobsConfig.isAccountId(a.account()), a.account());
+            assertTrue(JobsConfig.isAccountId(b.account()), b.account());
             assertNotEquals(a.account(), b.account());
         }
     }
