@@ -23,7 +23,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.regex.Pattern;
 import software.amazon.awssdk.auth.credentials.AwsBasicCredentials;
 import software.amazon.awssdk.auth.credentials.AwsCredentials;
 
@@ -43,8 +42,6 @@ public final class CompilationJobs implements AutoCloseable {
     static final Duration WIND_DOWN = Duration.ofSeconds(4);
     private static final Set<CompilationJobStatus> ACTIVE =
             EnumSet.of(CompilationJobStatus.STARTING, CompilationJobStatus.INPROGRESS, CompilationJobStatus.STOPPING);
-    private static final Pattern ACCOUNT = Pattern.compile("[0-9]{12}");
-    private static final Pattern ENTITY_NAME = Pattern.compile("[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}");
 
     private final JobsConfig config;
     private final JobStore store;
@@ -212,17 +209,14 @@ public final class CompilationJobs implements AutoCloseable {
     }
 
     private static void checkAccount(String account) {
-        if (account == null || !ACCOUNT.matcher(account).matches()) {
+        if (!JobsConfig.isAccountId(account)) {
             throw new IllegalArgumentException("an account id is 12 digits, got " + account);
         }
     }
 
     private JobRecord find(String account, String name) {
         checkAccount(account);
-        if (name == null || !ENTITY_NAME.matcher(name).matches()) {
-            throw CompilationJobException.validation("CompilationJobName must be 1 to 63 letters, digits and hyphens, "
-                    + "starting and ending with a letter or digit; got " + (name == null ? "nothing" : "'" + name + "'"));
-        }
+        RequestValidation.checkJobName(name);
         return store.get(account, name).orElseThrow(() -> new CompilationJobException(Error.RESOURCE_NOT_FOUND,
                 "no compilation job named " + name + " (" + arn(account, name) + ")"));
     }
@@ -246,26 +240,23 @@ public final class CompilationJobs implements AutoCloseable {
     private void tick() {
         try {
             Instant now = Instant.now();
-            for (JobRecord j : store.inStatus(EnumSet.of(CompilationJobStatus.STARTING))) {
-                Optional<String> late = JobRun.waitedTooLong(j, now);
-                if (late.isPresent() && store.transition(j.account(), j.name(), EnumSet.of(CompilationJobStatus.STARTING),
-                        JobStore.Change.to(CompilationJobStatus.FAILED, now).ended().failure(late.get()))) {
-                    store.log(j.account(), j.name(), now, late.get());
-                }
-            }
+            List<JobRecord> queued = store.inStatus(EnumSet.of(CompilationJobStatus.STARTING));
             for (JobRun run : running.values()) run.police(now);
-            if (workers == null) return;
-            while (running.size() < config.workers()) {
-                List<JobRecord> queued = store.inStatus(EnumSet.of(CompilationJobStatus.STARTING));
-                if (queued.isEmpty()) break;
-                JobRecord next = queued.get(0);
-                if (!store.transition(next.account(), next.name(), EnumSet.of(CompilationJobStatus.STARTING),
-                        JobStore.Change.to(CompilationJobStatus.INPROGRESS, now).started())) {
-                    continue;
+            for (JobRecord j : queued) {
+                Optional<String> late = JobRun.waitedTooLong(j, false, now);
+                if (late.isPresent()) {
+                    if (store.transition(j.account(), j.name(), EnumSet.of(CompilationJobStatus.STARTING),
+                            JobStore.Change.to(CompilationJobStatus.FAILED, now).ended().failure(late.get()))) {
+                        store.log(j.account(), j.name(), now, late.get());
+                    }
+                } else if (workers != null && running.size() < config.workers()
+                        && store.transition(j.account(), j.name(), EnumSet.of(CompilationJobStatus.STARTING),
+                                JobStore.Change.to(CompilationJobStatus.INPROGRESS, now).started())) {
+                    // The claim succeeds for one runner only; a job stopped meanwhile is no longer STARTING.
+                    JobRun run = new JobRun(j, store, storage, config, () -> running.remove(key(j.account(), j.name())));
+                    running.put(key(j.account(), j.name()), run);
+                    workers.execute(run);
                 }
-                JobRun run = new JobRun(next, store, storage, config, () -> running.remove(key(next.account(), next.name())));
-                running.put(key(next.account(), next.name()), run);
-                workers.execute(run);
             }
         } catch (RuntimeException e) {
             // The heartbeat must survive a store hiccup (a busy database): the next tick retries.

@@ -131,7 +131,7 @@ final class JobRun implements Runnable {
         Graph graph = OnnxFrontend.load(files.primary(), v.shapes().toFrontend());
         log("imported " + archive.root().relativize(files.primary()) + ": " + graph.nodes().size() + " nodes, inputs "
                 + graph.inputs().stream().map(i -> i.name() + " " + i.type()).toList());
-        store.setDerivedDataInputConfig(job.account(), job.name(), derivedShapes(graph));
+        store.setDerivedDataInputConfig(job.account(), job.name(), v.shapes().canonicalJson());
         ArtifactWriter.Written written = Compiler.compile(graph, v.target(), v.options(), work.resolve("artifact"),
                 modelName(files.primary()), work.resolve("scratch"));
         log("compiled " + written.artifact().getFileName() + " (" + Files.size(written.artifact()) + " bytes, BLAKE2b-512 "
@@ -183,7 +183,7 @@ final class JobRun implements Runnable {
     /** Enforces, from the heartbeat, a stop made by another process and the job's time limits. */
     void police(Instant now) {
         if (cancel == null) {
-            Optional<String> late = overRuntime(now).or(() -> waitedTooLong(job, now));
+            Optional<String> late = overRuntime(now).or(() -> waitedTooLong(job, true, now));
             if (late.isPresent()) {
                 cancel(Cancel.timeOut(late.get()));
             } else if (store.get(job.account(), job.name()).map(JobRecord::status).orElse(null) == CompilationJobStatus.STOPPING) {
@@ -235,12 +235,12 @@ final class JobRun implements Runnable {
     }
 
     /** Whether a job has been waiting and running for longer than its MaxWaitTimeInSeconds allows. */
-    static Optional<String> waitedTooLong(JobRecord job, Instant now) {
+    static Optional<String> waitedTooLong(JobRecord job, boolean started, Instant now) {
         var stopping = job.request().stoppingCondition();
         Integer maxWait = stopping == null ? null : stopping.maxWaitTimeInSeconds();
         if (maxWait == null || Duration.between(job.creationTime(), now).toSeconds() < maxWait) return Optional.empty();
         return Optional.of("TimeOut: the job did not finish within StoppingCondition.MaxWaitTimeInSeconds (" + maxWait
-                + " s from its creation, " + (job.startTime() == null ? "all of it waiting for a worker" : "queueing included")
+                + " s from its creation, " + (started ? "queueing included" : "all of it waiting for a worker")
                 + "); raise MaxWaitTimeInSeconds, or create the job when fewer jobs are queued");
     }
 
@@ -248,19 +248,6 @@ final class JobRun implements Runnable {
         var stopping = job.request().stoppingCondition();
         Integer s = stopping == null ? null : stopping.maxRuntimeInSeconds();
         return s == null ? RequestValidation.DEFAULT_MAX_RUNTIME : Duration.ofSeconds(s);
-    }
-
-    /** The shapes the compile used, in the DataInputConfig dictionary form. */
-    private static String derivedShapes(Graph graph) {
-        StringBuilder b = new StringBuilder("{");
-        for (var input : graph.inputs()) {
-            if (b.length() > 1) b.append(", ");
-            b.append('"').append(input.name().replace("\\", "\\\\").replace("\"", "\\\"")).append("\": [");
-            long[] sizes = input.type().shape().sizes();
-            for (int i = 0; i < sizes.length; i++) b.append(i == 0 ? "" : ", ").append(sizes[i]);
-            b.append(']');
-        }
-        return b.append('}').toString();
     }
 
     /** The manifest's model name comes from the model file, never from the job or where it was stored. */

@@ -87,7 +87,7 @@ class CompilationJobsTest {
             assertEquals(Blake2.hex(artifact), d.modelDigests().artifactDigest());
             assertEquals(128, d.modelDigests().artifactDigest().length());
             assertNull(d.failureReason());
-            assertEquals("{\"input0\": [1, 3, 224, 224]}", d.derivedInformation().derivedDataInputConfig());
+            assertEquals("{\"input0\":[1,3,224,224]}", d.derivedInformation().derivedDataInputConfig());
             assertFalse(d.creationTime().isAfter(d.compilationStartTime()));
             assertFalse(d.compilationStartTime().isAfter(d.compilationEndTime()));
             assertEquals(d.compilationEndTime(), d.lastModifiedTime());
