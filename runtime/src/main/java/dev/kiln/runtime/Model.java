@@ -91,8 +91,11 @@ public final class Model implements Closeable {
         }
     }
 
-    /** The CPU flags /proc/cpuinfo lists (canonical spelling), empty where it cannot be read. */
-    private static Set<String> hostCpuFlags() {
+    /**
+     * The CPU features /proc/cpuinfo lists, spelled as compilers spell them less dots and underscores
+     * ({@code sse42}, {@code avx512f}); empty where it cannot be read.
+     */
+    public static Set<String> hostCpuFlags() {
         try (Stream<String> lines = Files.lines(Path.of("/proc/cpuinfo"))) {
             return lines.filter(l -> l.startsWith("flags")).findFirst()
                     .map(l -> Arrays.stream(l.substring(l.indexOf(':') + 1).trim().split("\\s+")).map(Model::canonicalFeature).collect(Collectors.toSet()))

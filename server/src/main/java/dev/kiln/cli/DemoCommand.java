@@ -126,12 +126,9 @@ final class DemoCommand {
     }
 
     /** A TargetDevice whose artifacts run on this machine: its architecture, and no CPU features it lacks. */
-    static String hostDevice() throws IOException {
-        String arch = System.getProperty("os.arch");
-        if (arch.equals("aarch64")) return "rasp4b";
-        String flags = Files.exists(Path.of("/proc/cpuinfo"))
-                ? Files.readAllLines(Path.of("/proc/cpuinfo")).stream().filter(l -> l.startsWith("flags")).findFirst().orElse("") : "";
-        List<String> have = List.of(flags.replaceFirst("^[^:]*:", "").trim().split("\\s+"));
+    static String hostDevice() {
+        if (System.getProperty("os.arch").equals("aarch64")) return "rasp4b";
+        Set<String> have = Model.hostCpuFlags();
         if (have.containsAll(List.of("avx512f", "avx512cd", "avx512bw", "avx512dq", "avx512vl", "avx2", "fma"))) return "ml_c5";
         if (have.containsAll(List.of("avx2", "fma", "f16c"))) return "ml_m4";
         return "sbe_c";
