@@ -195,6 +195,10 @@ final class RequestValidation {
                         throw constraint(member, value, "satisfy regular expression pattern: " + S3_URI.pattern());
                     }
                     path = scheme.group(1).equals("https") ? uri.group(3).split("\\?", 2)[0] : uri.group(3);
+                    if (!archive && scheme.group(1).equals("https") && value.contains("?")) {
+                        throw CompilationJobException.validation(member + " " + show(value) + " is a location to write "
+                                + "to: it takes no query such as ?versionId=");
+                    }
                     if (archive && path.isEmpty()) {
                         throw CompilationJobException.validation(member + " " + show(value) + " names "
                                 + uri.group(2) + " but no object in it; expected the model archive's URI, e.g. "
@@ -215,6 +219,11 @@ final class RequestValidation {
         if (archive && !path.endsWith(ARCHIVE_SUFFIX)) {
             throw CompilationJobException.validation(member + " " + show(value) + " must point to a single gzip "
                     + "compressed tar archive (" + ARCHIVE_SUFFIX + " suffix)");
+        }
+        // What passes here must be what storage can reach, so that a job never fails later on its location's form.
+        if (!Storage.understands(value)) {
+            throw CompilationJobException.validation(member + " " + show(value) + " is not a location Kiln can read or "
+                    + "write: an s3://BUCKET/KEY URI with a valid bucket name, an S3 https URL, a file:/// URI or a path");
         }
     }
 

@@ -38,16 +38,20 @@ final class S3Storage implements AutoCloseable {
     private static final Pattern BUCKET = Pattern.compile("[A-Za-z0-9._-]+");
     private static final Pattern VIRTUAL_HOSTED = Pattern.compile("(.+)\\.s3(?:\\.[a-z0-9-]+)?\\.amazonaws\\.com");
     private static final Pattern PATH_STYLE = Pattern.compile("s3(?:\\.[a-z0-9-]+)?\\.amazonaws\\.com");
+    private static final Pattern VERSION_QUERY = Pattern.compile("versionId=[^&=]+");
     private static final String HTTPS_FORMS = "https://BUCKET.s3.amazonaws.com/KEY, https://BUCKET.s3.REGION.amazonaws.com/KEY"
             + " and https://s3.REGION.amazonaws.com/BUCKET/KEY";
 
-    /** An object in a bucket, or for an output location the key prefix its artifacts go under. */
-    record Address(String bucket, String key) {
+    /**
+     * An object in a bucket (a given version of it when an https URL names one, as S3's object URLs may), or for
+     * an output location the key prefix its artifacts go under.
+     */
+    record Address(String bucket, String key, Optional<String> versionId) {
         /** {@code s3://bucket/key}; the key as written, since s3:// URIs are not percent-encoded. */
         static Address ofS3Uri(String uri, String part) throws StorageException {
             String rest = uri.substring("s3://".length());
             int slash = rest.indexOf('/');
-            return checked(slash < 0 ? rest : rest.substring(0, slash), slash < 0 ? "" : rest.substring(slash + 1), uri, part);
+            return checked(slash < 0 ? rest : rest.substring(0, slash), slash < 0 ? "" : rest.substring(slash + 1), Optional.empty(), uri, part);
         }
 
         /**
@@ -62,17 +66,19 @@ final class S3Storage implements AutoCloseable {
                 throw StorageException.clientError(part, uri + " is not a valid URL: " + e.getReason());
             }
             if (url.getHost() == null) throw StorageException.clientError(part, uri + " names no host");
-            if (url.getRawQuery() != null || url.getRawFragment() != null)
-                throw StorageException.clientError(part, uri + ": an S3 object URL has no query or fragment"
-                        + " (presigned URLs are not supported); use s3://BUCKET/KEY");
+            Optional<String> versionId = Optional.ofNullable(url.getQuery()).filter(q -> VERSION_QUERY.matcher(q).matches())
+                    .map(q -> q.substring("versionId=".length()));
+            if ((url.getRawQuery() != null && versionId.isEmpty()) || url.getRawFragment() != null)
+                throw StorageException.clientError(part, uri + ": an S3 object URL has no query but ?versionId=..., and no"
+                        + " fragment (presigned URLs are not supported); use s3://BUCKET/KEY");
             String host = url.getHost().toLowerCase(Locale.ROOT);
             String path = url.getPath().startsWith("/") ? url.getPath().substring(1) : url.getPath();
             boolean onEndpoint = endpoint.filter(e -> isHostOf(e, url)).isPresent();
             var virtualHosted = VIRTUAL_HOSTED.matcher(host);
-            if (!onEndpoint && virtualHosted.matches()) return checked(virtualHosted.group(1), path, uri, part);
+            if (!onEndpoint && virtualHosted.matches()) return checked(virtualHosted.group(1), path, versionId, uri, part);
             if (onEndpoint || anyHost || PATH_STYLE.matcher(host).matches()) {
                 int slash = path.indexOf('/');
-                return checked(slash < 0 ? path : path.substring(0, slash), slash < 0 ? "" : path.substring(slash + 1), uri, part);
+                return checked(slash < 0 ? path : path.substring(0, slash), slash < 0 ? "" : path.substring(slash + 1), versionId, uri, part);
             }
             throw StorageException.clientError(part, uri + " is not an S3 object URL; the https forms understood are "
                     + HTTPS_FORMS + endpoint.map(e -> ", and https://" + e.getAuthority() + "/BUCKET/KEY on the S3 endpoint")
@@ -81,16 +87,17 @@ final class S3Storage implements AutoCloseable {
 
         /** The object {@code name} under this prefix: {@code s3://b/p} and {@code s3://b/p/} both give {@code s3://b/p/name}. */
         Address child(String name) {
-            return new Address(bucket, key.isEmpty() || key.endsWith("/") ? key + name : key + "/" + name);
+            return new Address(bucket, key.isEmpty() || key.endsWith("/") ? key + name : key + "/" + name, Optional.empty());
         }
 
         String s3Uri() { return "s3://" + bucket + "/" + key; }
 
-        private static Address checked(String bucket, String key, String uri, String part) throws StorageException {
+        private static Address checked(String bucket, String key, Optional<String> versionId, String uri, String part)
+                throws StorageException {
             if (bucket.isEmpty()) throw StorageException.clientError(part, uri + " names no bucket");
             if (!BUCKET.matcher(bucket).matches())
                 throw StorageException.clientError(part, uri + ": '" + bucket + "' is not a valid bucket name");
-            return new Address(bucket, key);
+            return new Address(bucket, key, versionId);
         }
 
         /** The URL is on the endpoint's host, and on its port when the URL names one. */
@@ -125,7 +132,8 @@ final class S3Storage implements AutoCloseable {
             throw StorageException.clientError(Storage.INPUT, uri + " names no object (the key is empty or ends in '/');"
                     + " give the model archive (.tar.gz) itself");
         try (ResponseInputStream<GetObjectResponse> in =
-                     client.getObject(GetObjectRequest.builder().bucket(source.bucket()).key(source.key()).build())) {
+                     client.getObject(GetObjectRequest.builder().bucket(source.bucket()).key(source.key())
+                             .versionId(source.versionId().orElse(null)).build())) {
             copyToNewFile(in, dest, uri);
         } catch (SdkException e) {
             throw failure(e, Storage.INPUT, "read", uri, source);

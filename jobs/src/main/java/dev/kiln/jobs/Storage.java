@@ -105,8 +105,11 @@ final class Storage implements AutoCloseable {
                 yield new Stored(target.s3Uri(), List.of());
             }
             case HTTPS_URL -> {
-                S3Storage.Address target = S3Storage.Address.ofHttpsUrl(location, config.s3Endpoint(), OUTPUT, false)
-                        .child(fileName);
+                S3Storage.Address prefix = S3Storage.Address.ofHttpsUrl(location, config.s3Endpoint(), OUTPUT, false);
+                if (prefix.versionId().isPresent()) {
+                    throw StorageException.clientError(OUTPUT, location + ": an output location names no object version");
+                }
+                S3Storage.Address target = prefix.child(fileName);
                 String uri = location.replaceFirst("/$", "") + "/" + encodedPathSegment(fileName);
                 s3().put(file, target, uri, kmsKeyId);
                 yield new Stored(uri, List.of());

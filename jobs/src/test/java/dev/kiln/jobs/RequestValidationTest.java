@@ -158,6 +158,11 @@ class RequestValidationTest {
         refuses("InputConfig.S3Uri 'gs://models/m.tar.gz' uses the scheme 'gs'; expected an s3:// or https:// URI, "
                 + "a file:/// URI or a filesystem path", r -> r.s3Uri = "gs://models/m.tar.gz");
         refusesWith("uses the scheme 'http'", r -> r.s3Uri = "http://models/m.tar.gz");
+        refuses("InputConfig.S3Uri 's3://bad bucket/m.tar.gz' is not a location Kiln can read or write: an "
+                + "s3://BUCKET/KEY URI with a valid bucket name, an S3 https URL, a file:/// URI or a path",
+                r -> r.s3Uri = "s3://bad bucket/m.tar.gz");
+        refusesWith("is not a location Kiln can read or write",
+                r -> r.s3Uri = "https://models.s3.amazonaws.com/resnet50.tar.gz?X-Amz-Signature=abc");
         refuses("InputConfig.S3Uri 'models/a\\u000ab.tar.gz' is not a location; expected an s3:// or https:// URI, a "
                 + "file:/// URI or a filesystem path, without control characters", r -> r.s3Uri = "models/a\nb.tar.gz");
         refusesWith("is not a location", r -> r.s3Uri = "");
@@ -170,6 +175,8 @@ class RequestValidationTest {
         accept(r -> r.outputLocation = "s3://artifacts");
         accept(r -> r.outputLocation = "file:///srv/artifacts");
         accept(r -> r.outputLocation = "out");
+        refuses("OutputConfig.S3OutputLocation 'https://artifacts.s3.amazonaws.com/x?versionId=3' is a location to write "
+                + "to: it takes no query such as ?versionId=", r -> r.outputLocation = "https://artifacts.s3.amazonaws.com/x?versionId=3");
         refusesWith("OutputConfig.S3OutputLocation 'ftp://artifacts' uses the scheme 'ftp'",
                 r -> r.outputLocation = "ftp://artifacts");
         refusesWith("at 'OutputConfig.S3OutputLocation' failed to satisfy constraint: Member must satisfy regular "

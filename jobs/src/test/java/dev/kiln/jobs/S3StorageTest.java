@@ -155,6 +155,22 @@ class S3StorageTest {
     }
 
     @Test
+    void anHttpsUrlMayNameTheObjectVersionToRead() throws IOException {
+        String host = "https://127.0.0.1:" + endpoint.getPort();
+        // The test server keeps one version of each object; what matters is that the GetObject asks for the one named.
+        storage.fetch(host + "/models/resnet/model.tar.gz?versionId=3", dir.resolve("a"));
+        assertArrayEquals(MODEL, Files.readAllBytes(dir.resolve("a")));
+        assertEquals(List.of("3"), sent.get(sent.size() - 1).rawQueryParameters().get("versionId"));
+        StorageException presigned = assertThrows(StorageException.class,
+                () -> storage.fetch(host + "/models/resnet/model.tar.gz?X-Amz-Signature=abc", dir.resolve("b")));
+        assertTrue(presigned.getMessage().contains("presigned URLs are not supported"), presigned.getMessage());
+        Path artifact = Files.write(dir.resolve("artifact"), ARTIFACT);
+        StorageException output = assertThrows(StorageException.class,
+                () -> storage.put(artifact, host + "/artifacts/x?versionId=3", "model.tar.gz", Optional.empty()));
+        assertTrue(output.getMessage().endsWith("an output location names no object version"), output.getMessage());
+    }
+
+    @Test
     void httpsUrlsArePercentDecodedAndS3UrisAreNot() throws IOException {
         storage.fetch("s3://models/with space/modèle.tar.gz", dir.resolve("a"));
         storage.fetch("https://127.0.0.1:" + endpoint.getPort() + "/models/with%20space/mod%C3%A8le.tar.gz", dir.resolve("b"));
