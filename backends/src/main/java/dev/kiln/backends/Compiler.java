@@ -116,12 +116,15 @@ public final class Compiler {
         return m;
     }
 
-    /** Graph inputs and outputs keep the user's plain layout (the passes convert at the edges). */
+    /**
+     * Graph inputs and outputs keep the user's plain layout (the passes convert at the edges); a dim known only
+     * at run time is -1.
+     */
     private static List<Manifest.TensorSpec> specs(List<Value> values) {
         List<Manifest.TensorSpec> specs = new ArrayList<>();
         for (Value v : values) {
             List<Long> shape = new ArrayList<>();
-            for (long d : v.type().shape().sizes()) shape.add(d);
+            for (var d : v.type().shape().dims()) shape.add(d.isStatic() ? d.size() : -1L);
             specs.add(new Manifest.TensorSpec(v.name(), v.type().dtype(), shape, ""));
         }
         return specs;

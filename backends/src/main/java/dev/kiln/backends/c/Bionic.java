@@ -30,7 +30,7 @@ final class Bionic {
     private static Map<String, Function> table() {
         Map<String, Function> t = new TreeMap<>();
         add(t, "libc.so", OLDEST, "malloc", "calloc", "realloc", "free", "posix_memalign", "memalign", "memcpy", "memmove",
-                "memset", "memcmp", "strlen", "strcmp", "strncmp", "abort", "raise", "getenv", "sysconf", "qsort",
+                "memset", "memcmp", "snprintf", "vsnprintf", "strlen", "strcmp", "strncmp", "abort", "raise", "getenv", "sysconf", "qsort",
                 "__errno", "__stack_chk_fail", "sched_yield", "nanosleep", "usleep", "clock_gettime",
                 "pthread_create", "pthread_join", "pthread_detach", "pthread_self", "pthread_once",
                 "pthread_attr_init", "pthread_attr_destroy", "pthread_attr_setstacksize",

@@ -18,7 +18,6 @@ import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
 import java.io.File;
-import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -76,11 +75,7 @@ class CrossTargetsTest {
     void neonKernelsCompileWithoutWarnings(String device) throws Exception {
         Target target = runnableTarget(device);
         StringBuilder source = new StringBuilder();
-        for (String f : CCodeGenerator.KERNEL_FILES) {
-            try (InputStream in = CCodeGenerator.class.getResourceAsStream("kernels/" + f)) {
-                source.append(new String(in.readAllBytes(), StandardCharsets.UTF_8)).append('\n');
-            }
-        }
+        for (String f : KernelSources.all()) source.append(KernelSources.text(f)).append('\n');
         source.append("_Static_assert(sizeof(float32x4_t) == 16, \"the NEON micro-kernel is compiled\");\n");
         Path file = Files.writeString(dir.resolve("kernels.c"), source);
         List<String> cmd = new ArrayList<>(List.of(target.toolchain().orElseThrow().compiler(), "-O3"));

@@ -11,7 +11,6 @@ import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
-import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -37,6 +36,7 @@ class WindowsTargetsTest {
     /** The C ABI of CCodeGenerator's class comment. */
     private static final Set<String> ABI = Set.of("kiln_arena_bytes", "kiln_init", "kiln_run", "kiln_num_inputs",
             "kiln_num_outputs", "kiln_input_rank", "kiln_output_rank", "kiln_input_dim", "kiln_output_dim",
+            "kiln_input_dtype", "kiln_output_dtype", "kiln_output_dynamic", "kiln_output_data", "kiln_last_error",
             "kiln_set_threads", "kiln_shutdown");
     private static final Pattern EXPORT = Pattern.compile("^\\s*\\[\\s*\\d+]\\s+(\\S+)$", Pattern.MULTILINE);
     private static final Pattern IMPORT = Pattern.compile("DLL Name: (\\S+)");
@@ -61,11 +61,7 @@ class WindowsTargetsTest {
     void threadPoolAndKernelsCompileWithoutWarnings(String device) throws Exception {
         Target target = windows(device);
         StringBuilder source = new StringBuilder();
-        for (String f : CCodeGenerator.KERNEL_FILES) {
-            try (InputStream in = CCodeGenerator.class.getResourceAsStream("kernels/" + f)) {
-                source.append(new String(in.readAllBytes(), StandardCharsets.UTF_8)).append('\n');
-            }
-        }
+        for (String f : KernelSources.all()) source.append(KernelSources.text(f)).append('\n');
         source.append("_Static_assert(sizeof(kiln_mutex) == sizeof(CRITICAL_SECTION), \"the Win32 thread branch is compiled\");\n");
         Path file = Files.writeString(dir.resolve("kernels.c"), source);
         for (List<String> isa : List.of(target.compilerFlags(), List.of("-march=haswell"), List.of("-march=skylake-avx512"))) {

@@ -68,8 +68,10 @@ static inline float kiln_erf(float x) {
  * auto-vectoriser would use narrower ones on some targets (AVX-512 prefers 256 bits).
  */
 #if defined(__AVX512F__)
+#include <immintrin.h>
 #define KILN_VL 16
 #elif defined(__AVX__)
+#include <immintrin.h>
 #define KILN_VL 8
 #else
 #define KILN_VL 4
@@ -224,3 +226,20 @@ typedef struct {
     int act;
     float p0, p1;
 } kiln_epilogue;
+
+/* The sum of a vector's lanes, in lane order. */
+static inline float kiln_vsum(kiln_vf v) {
+    float s = 0.0f;
+    for (int i = 0; i < KILN_VL; i++) s += v[i];
+    return s;
+}
+
+/* sum of x[0, n) with KILN_VL partial sums, then the tail. */
+static inline float kiln_sum(const float* x, long n) {
+    kiln_vf acc = {0};
+    long full = n / KILN_VL * KILN_VL;
+    for (long i = 0; i < full; i += KILN_VL) acc += kiln_vload(x + i);
+    float s = kiln_vsum(acc);
+    for (long i = full; i < n; i++) s += x[i];
+    return s;
+}

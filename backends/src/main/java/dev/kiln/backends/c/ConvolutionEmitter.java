@@ -1,0 +1,315 @@
+package dev.kiln.backends.c;
+
+import dev.kiln.ir.Constant;
+import dev.kiln.ir.DType;
+import dev.kiln.ir.Graph;
+import dev.kiln.ir.Layout;
+import dev.kiln.ir.Layouts;
+import dev.kiln.ir.Node;
+import dev.kiln.ir.TensorType;
+import dev.kiln.ir.Value;
+import dev.kiln.passes.MemoryPlan;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+import static dev.kiln.backends.c.Nodes.count;
+import static dev.kiln.backends.c.Nodes.dims;
+import static dev.kiln.backends.c.Nodes.isBlocked;
+import static dev.kiln.backends.c.Nodes.isBlockedActivation;
+import static dev.kiln.backends.c.Nodes.isBlockedFilter;
+
+/**
+ * Convolutions and layout transforms. Blocked NCHW{c}c convolutions with constant, ungrouped filters run as
+ * blocked.h's direct convolution with a register tile chosen per convolution ({@link ConvTiling}) and the
+ * filter packed for it at compile time; blocked depthwise ones as their own kernel; other blocked ones element
+ * at a time. NCHW convolutions run as GEMMs (conv.h, constant weights packed at compile time) or depthwise;
+ * an NCHW convolution of an image followed by its transform to the blocked layout is computed by the transform
+ * straight into the blocked layout.
+ */
+final class ConvolutionEmitter implements OpEmitter {
+    /** Rows of a packed A panel (gemm.h's KILN_PANEL). */
+    private static final int PANEL_ROWS = 12;
+
+    /** The tile of each direct blocked convolution. */
+    private final Map<Node, ConvTiling> tilings = new HashMap<>();
+    /** NCHW convolutions computed by the LayoutTransform that follows them, by transform. */
+    private final Map<Node, Node> convOfTransform = new HashMap<>();
+
+    @Override
+    public Set<String> ops() { return Set.of("Conv", "FusedConv", "LayoutTransform"); }
+
+    @Override
+    public List<String> kernels() { return List.of("conv.h", "blocked_conv.h"); }
+
+    @Override
+    public String problem(Node n) {
+        if (n.op().equals("LayoutTransform")) {
+            String types = Nodes.staticF32(n, i -> false, true);
+            if (types != null) return types;
+            Layout from = n.input(0).type().layout();
+            Layout to = n.output(0).type().layout();
+            boolean plainToBlocked = Layouts.isPlain(from) && isBlockedActivation(to);
+            boolean blockedToPlain = isBlockedActivation(from) && Layouts.isPlain(to);
+            boolean zeroing = isBlockedActivation(from) && from.equals(to);
+            if (!plainToBlocked && !blockedToPlain && !zeroing) return " (from " + Nodes.layoutName(from) + " to " + Nodes.layoutName(to) + ")";
+            return null;
+        }
+        String types = Nodes.staticF32(n, i -> i == 1 && isBlockedFilter(n.input(1).type().layout()), true);
+        if (types != null) return types;
+        Value w = n.input(1);
+        TensorType wt = w.type();
+        if (wt.dtype() != DType.F32) return " (" + wt.dtype() + ")";
+        if (!wt.shape().isStatic()) return " (symbolic shape " + wt.shape() + ")";
+        String activation = Epilogue.problem(n);
+        if (activation != null) return activation;
+        int spatial = Nodes.logical(n.input(0)).length - 2;
+        if (spatial != 1 && spatial != 2) return " (" + spatial + "-D)";
+        if (isBlocked(n.input(0)) != isBlocked(n.output(0))) return " (input and output in different layouts)";
+        return null;
+    }
+
+    static boolean isConvolution(Node n) { return n.op().equals("Conv") || n.op().equals("FusedConv"); }
+
+    /**
+     * Chooses the tile of every direct blocked convolution, finds the NCHW convolutions that the LayoutTransform
+     * right after them computes into the blocked layout (those reading few channels, an image, which the layout
+     * pass leaves plain rather than pad to a block), and packs the filters of both and of the GEMM convolutions.
+     */
+    @Override
+    public void prepare(Graph graph, Emission e) {
+        Map<Value, Integer> readers = new HashMap<>();
+        for (Node n : graph.nodes()) for (Value v : n.inputs()) if (v != null) readers.merge(v, 1, Integer::sum);
+        List<Node> nodes = graph.nodes();
+        for (int i = 0; i < nodes.size(); i++) {
+            Node n = nodes.get(i);
+            if (n.op().equals("LayoutTransform") && i > 0 && computesConv(graph, e, n, nodes.get(i - 1), readers)) {
+                Node conv = nodes.get(i - 1);
+                convOfTransform.put(n, conv);
+                tilings.put(conv, tiling(e, conv, 1));
+            } else if (isConvolution(n) && isBlocked(n.input(0)) && n.input(1) instanceof Constant && ConvGeometry.of(n).group() == 1) {
+                tilings.put(n, tiling(e, n, e.block()));
+            }
+        }
+        for (Node n : nodes) {
+            if (tilings.containsKey(n)) {
+                e.pack(filterKey(n), tiledFilterFloats(e, n) * 4, dst -> packTiledFilter(e, n, dst.asFloatBuffer()));
+                e.readsPacked(n, 1);
+            } else if (isGemmConv(n) && n.input(1) instanceof Constant w) {
+                e.pack("gemm/" + w.name(), packedConvWeightFloats(n) * 4, dst -> packConvWeights(n, dst.asFloatBuffer()));
+                e.readsPacked(n, 1);
+            }
+        }
+    }
+
+    private ConvTiling tiling(Emission e, Node conv, int inBlock) {
+        ConvGeometry g = ConvGeometry.of(conv);
+        int block = e.block();
+        long inBlocks = inBlock == 1 ? g.c() : g.c() / block;
+        return ConvTiling.choose(e.vectorRegisters(), block, inBlock, inBlocks, g.m() / block, g.pointwise() ? 1 : g.oh(), g.rowPositions(),
+                g.kh() * g.kw(), g.pointwise() ? 1 : g.sw());
+    }
+
+    /**
+     * Whether the LayoutTransform t (NCHW to NCHW{c}c, whole blocks) can compute the convolution before it:
+     * t reads only its output, it has constant weights, no group and no residual, and t's output does not
+     * overlap the convolution's input (which t reads in its place).
+     */
+    private static boolean computesConv(Graph graph, Emission e, Node t, Node conv, Map<Value, Integer> readers) {
+        int block = e.block();
+        if (block == 0 || !isConvolution(conv) || t.input(0) != conv.output(0) || readers.get(conv.output(0)) != 1
+                || graph.outputs().contains(conv.output(0)) || !isBlocked(t.output(0)) || isBlocked(conv.input(0))) return false;
+        if (!(conv.input(1) instanceof Constant w) || !Layouts.isPlain(w.type().layout())) return false;
+        if (conv.inputs().size() > 3 && conv.input(3) != null) return false;
+        ConvGeometry g = ConvGeometry.of(conv);
+        long channels = Nodes.intAttr(t, "channels", 0);
+        if (g.group() != 1 || g.m() % block != 0 || (channels != 0 && channels != g.m())) return false;
+        MemoryPlan.Slot in = e.plan().slot(conv.input(0).name());
+        MemoryPlan.Slot out = e.plan().slot(t.output(0).name());
+        return in == null || out == null || in.offset() + in.bytes() <= out.offset() || out.offset() + out.bytes() <= in.offset();
+    }
+
+    /** The weights blob's key of a tiled convolution's packed filter: the same filter packed for the same tile is shared. */
+    private String filterKey(Node conv) {
+        ConvTiling t = tilings.get(conv);
+        return "tiled/" + conv.input(1).name() + "/" + t.inBlock() + "/" + t.j();
+    }
+
+    /** Floats of a tiled convolution's packed filter: output blocks x input blocks x taps x in-block x block. */
+    private long tiledFilterFloats(Emission e, Node conv) {
+        ConvGeometry g = ConvGeometry.of(conv);
+        int block = e.block();
+        long inChannels = tilings.get(conv).inBlock() == 1 ? g.c() : g.c() / block * block;
+        return g.m() / block * block * inChannels * g.kh() * g.kw();
+    }
+
+    /** The filter as plain OIHW (blocked filters moved back, their padding included), packed for the convolution's tile. */
+    private void packTiledFilter(Emission e, Node conv, FloatBuffer dst) {
+        Constant w = (Constant) conv.input(1);
+        Layout l = w.type().layout();
+        ByteBuffer plain = Layouts.isPlain(l) ? w.data() : Layouts.transform(w.data(), 4, dims(w), l, Layouts.logical(l), null).order(ByteOrder.LITTLE_ENDIAN);
+        ConvGeometry g = ConvGeometry.of(conv);
+        ConvTiling t = tilings.get(conv);
+        int block = e.block();
+        long inBlocks = t.inBlock() == 1 ? g.c() : g.c() / block;
+        t.pack(plain.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer(), g.m(), g.c(), g.kh() * g.kw(), block, g.m() / block, inBlocks, dst);
+    }
+
+    /** An NCHW Conv or FusedConv that runs as GEMMs (every one but the depthwise ones and those a layout transform computes). */
+    private boolean isGemmConv(Node n) {
+        if (!isConvolution(n) || isBlocked(n.input(0)) || tilings.containsKey(n)) return false;
+        long group = Nodes.intAttr(n, "group", 1);
+        return !(group == dims(n.input(0))[1] && group == dims(n.output(0))[1]);
+    }
+
+    /** Floats of a GEMM convolution's packed weights: per group roundup(m / group, 12) * k (gemm.h's packed A). */
+    private static long packedConvWeightFloats(Node n) {
+        long[] ws = dims(n.input(1));
+        long group = Nodes.intAttr(n, "group", 1);
+        long mg = ws[0] / group;
+        long k = count(n.input(1)) / ws[0];
+        return group * ((mg + PANEL_ROWS - 1) / PANEL_ROWS * PANEL_ROWS) * k;
+    }
+
+    /**
+     * Writes a convolution's weights [m, k] (k = c / group x kernel) as gemm.h's packed A, group after group:
+     * panel p of a group holds W(p * 12 + r, k) at [(p * k_total + k) * 12 + r], zero past the group's rows.
+     */
+    private static void packConvWeights(Node n, FloatBuffer dst) {
+        long[] ws = dims(n.input(1));
+        long group = Nodes.intAttr(n, "group", 1);
+        int mg = (int) (ws[0] / group);
+        int k = (int) (count(n.input(1)) / ws[0]);
+        FloatBuffer src = ((Constant) n.input(1)).data().asFloatBuffer();
+        int panels = (mg + PANEL_ROWS - 1) / PANEL_ROWS;
+        for (int g = 0; g < group; g++) {
+            for (int p = 0; p < panels; p++) {
+                for (int kk = 0; kk < k; kk++) {
+                    for (int r = 0; r < PANEL_ROWS; r++) {
+                        int row = p * PANEL_ROWS + r;
+                        float v = row < mg ? src.get((g * mg + row) * k + kk) : 0f;
+                        dst.put(((g * panels + p) * k + kk) * PANEL_ROWS + r, v);
+                    }
+                }
+            }
+        }
+    }
+
+    @Override
+    public void emit(Node n, Emission e) {
+        if (n.op().equals("LayoutTransform")) {
+            emitLayoutTransform(n, e);
+        } else if (convOfTransform.containsValue(n)) {
+            e.line("/* computed by the layout transform that follows */");
+        } else {
+            emitConv(n, e);
+        }
+    }
+
+    private void emitConv(Node n, Emission e) {
+        ConvGeometry g = ConvGeometry.of(n);
+        Epilogue.declare(e, n, 1, 1, Epilogue.optional(e, n, 2), 1, 0, Epilogue.optional(e, n, 3), g.oh() * g.ow());
+        if (tilings.containsKey(n)) {
+            emitTiledConv(n, e, g, e.ptr(n.output(0)));
+        } else if (isBlocked(n.input(0))) {
+            emitBlockedConv(n, e, g);
+        } else {
+            e.line("static const kiln_conv_shape s = {" + g.n() + ", " + g.c() + ", " + g.h() + ", " + g.w() + ", " + g.m() + ", " + g.oh() + ", "
+                    + g.ow() + ", " + g.kh() + ", " + g.kw() + ", " + g.sh() + ", " + g.sw() + ", " + g.dh() + ", " + g.dw() + ", " + g.pt() + ", "
+                    + g.pl() + ", " + g.group() + "};");
+            Value w = n.input(1);
+            if (g.depthwise()) {
+                String ws = e.workspace(g.ow());
+                e.threadWorkspace(g.ow());
+                e.line("kiln_conv_depthwise(&s, " + e.ptr(n.input(0)) + ", " + e.ptr(w) + ", " + e.ptr(n.output(0)) + ", &e, " + ws + ");");
+            } else {
+                String ws = e.workspace(Emission.GEMM_WORKSPACE_FLOATS);
+                e.threadWorkspace(Emission.GEMM_WORKSPACE_FLOATS);
+                // constant weights come packed in the weights blob, often without their unpacked copy
+                boolean packed = w instanceof Constant && e.hasPacked("gemm/" + w.name());
+                e.line("kiln_conv(&s, " + e.ptr(n.input(0)) + ", " + (packed ? "0" : e.ptr(w)) + ", " + (packed ? e.packedPtr("gemm/" + w.name()) : "0")
+                        + ", " + e.ptr(n.output(0)) + ", &e, " + ws + ");");
+            }
+        }
+    }
+
+    /**
+     * The direct convolution of blocked_conv.h with the node's tile (its epilogue e declared), into {@code y}:
+     * the node's own output, or the blocked output of the LayoutTransform that computes an NCHW convolution.
+     */
+    private void emitTiledConv(Node n, Emission e, ConvGeometry g, String y) {
+        ConvTiling tiling = tilings.get(n);
+        int block = e.block();
+        long inBlocks = tiling.inBlock() == 1 ? g.c() : g.c() / block;
+        long outBlocks = g.m() / block;
+        boolean flat = g.pointwise();
+        e.line("static const kiln_convb_shape s = {" + g.n() + ", " + inBlocks + ", " + (flat ? 1 : g.h()) + ", " + (flat ? g.h() * g.w() : g.w()) + ", "
+                + outBlocks + ", " + (flat ? 1 : g.oh()) + ", " + g.rowPositions() + ", " + g.kh() + ", " + g.kw() + ", " + g.sh() + ", " + g.sw() + ", "
+                + g.dh() + ", " + g.dw() + ", " + g.pt() + ", " + g.pl() + "};");
+        int[] groupBlocks = {tiling.j(), outBlocks % tiling.j() == 0 ? tiling.j() : (int) (outBlocks % tiling.j())};
+        int[] widths = {tiling.t(), g.rowPositions() % tiling.t() == 0 ? tiling.t() : (int) (g.rowPositions() % tiling.t())};
+        StringBuilder tiles = new StringBuilder();
+        for (int r = 0; r < 2; r++) {
+            tiles.append(r == 0 ? "{" : ", {");
+            for (int q = 0; q < 2; q++) {
+                e.global(tiling.tileDefinition(groupBlocks[r], widths[q]));
+                tiles.append(q == 0 ? "" : ", ").append(tiling.tileName(groupBlocks[r], widths[q]));
+            }
+            tiles.append('}');
+        }
+        e.line("kiln_convb_args a = {&s, " + e.ptr(n.input(0)) + ", " + e.packedPtr(filterKey(n)) + ", " + y + ", &e, "
+                + tiling.j() + ", " + tiling.t() + ", " + tiling.chunk() + ", " + tiling.tilesPerItem() + ", {" + tiles + "}};");
+        e.line("kiln_convb(&a);");
+    }
+
+    /** A blocked convolution without a tile: depthwise with its OIHW{c}o filter, else the element-at-a-time kernel. */
+    private static void emitBlockedConv(Node n, Emission e, ConvGeometry g) {
+        int block = e.block();
+        Value w = n.input(1);
+        Layout wl = w.type().layout();
+        e.line("static const kiln_convb_shape s = {" + g.n() + ", " + g.c() / block + ", " + g.h() + ", " + g.w() + ", " + g.m() / block + ", " + g.oh() + ", "
+                + g.ow() + ", " + g.kh() + ", " + g.kw() + ", " + g.sh() + ", " + g.sw() + ", " + g.dh() + ", " + g.dw() + ", " + g.pt() + ", " + g.pl() + "};");
+        boolean inputBlocked = Layouts.blockSize(wl, 'I') > 0;
+        if (g.depthwise() && isBlockedFilter(wl) && !inputBlocked) {
+            e.line("kiln_dwb_args a = {&s, " + e.ptr(n.input(0)) + ", " + e.ptr(w) + ", " + e.ptr(n.output(0)) + ", &e};");
+            e.line("kiln_dwb(&a);");
+        } else {
+            int form = Layouts.isPlain(wl) ? 0 : inputBlocked ? 2 : 1;
+            e.line("kiln_convb_any_args a = {&s, " + g.group() + ", " + form + ", " + e.ptr(n.input(0)) + ", " + e.ptr(w) + ", " + e.ptr(n.output(0)) + ", &e};");
+            e.line("kiln_convb_any(&a);");
+        }
+    }
+
+    /** NCHW to NCHW{c}c (padding zero), back (padding dropped), or zeroing a blocked tensor's padding. */
+    private void emitLayoutTransform(Node n, Emission e) {
+        Node conv = convOfTransform.get(n);
+        if (conv != null) {
+            Epilogue.declare(e, conv, 1, 1, Epilogue.optional(e, conv, 2), 1, 0, null, 0);
+            emitTiledConv(conv, e, ConvGeometry.of(conv), e.ptr(n.output(0)));
+            return;
+        }
+        int block = e.block();
+        Value x = n.input(0);
+        Value y = n.output(0);
+        long channels = Nodes.intAttr(n, "channels", 0);
+        String args = ", " + e.ptr(x) + ", " + e.ptr(y) + ");";
+        if (isBlocked(x) && isBlocked(y)) {
+            long[] xs = dims(x);
+            e.line("kiln_zero_blocked_padding(" + xs[0] + "L, " + channels + "L, " + xs[1] + "L, " + count(x) / (xs[0] * xs[1] * block) + "L" + args);
+        } else if (isBlocked(y)) {
+            long[] xs = dims(x);
+            long[] ys = dims(y);
+            long valid = channels > 0 ? Math.min(channels, xs[1]) : xs[1];
+            e.line("kiln_to_blocked(" + xs[0] + "L, " + xs[1] + "L, " + valid + "L, " + ys[1] + "L, " + count(x) / (xs[0] * xs[1]) + "L" + args);
+        } else {
+            long[] xs = dims(x);
+            long[] ys = dims(y);
+            e.line("kiln_from_blocked(" + ys[0] + "L, " + ys[1] + "L, " + xs[1] + "L, " + count(y) / (ys[0] * ys[1]) + "L" + args);
+        }
+    }
+}
