@@ -71,14 +71,17 @@ public record Manifest(
         }
     }
 
-    /** A graph input or output; the shape is static, layout "" means the user's plain layout. */
+    /**
+     * A graph input or output; a dim of -1 is known only once a run computed it (an output whose shape depends on
+     * the data), layout "" means the user's plain layout.
+     */
     public record TensorSpec(String name, DType dtype, List<Long> shape, String layout) {
         public TensorSpec {
             require(name, "tensor name");
             require(dtype, "dtype of '" + name + "'");
             shape = List.copyOf(require(shape, "shape of '" + name + "'"));
             for (long d : shape) {
-                if (d < 0) throw new IllegalArgumentException("negative dimension in the shape of '" + name + "': " + shape);
+                if (d < -1) throw new IllegalArgumentException("negative dimension in the shape of '" + name + "': " + shape);
             }
             require(layout, "layout of '" + name + "'");
         }

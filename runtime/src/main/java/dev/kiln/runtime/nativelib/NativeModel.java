@@ -6,6 +6,7 @@ import com.sun.jna.Native;
 import com.sun.jna.NativeLibrary;
 import com.sun.jna.Pointer;
 import dev.kiln.ir.DType;
+import dev.kiln.ir.ops.OnnxDataTypes;
 import dev.kiln.runtime.Tensor;
 
 import java.io.Closeable;
@@ -37,6 +38,8 @@ public final class NativeModel implements Closeable {
     private static final int ALIGNMENT = 64;
     /** The most threads the library's pool takes (KILN_MAX_THREADS). */
     public static final int MAX_THREADS = 256;
+    /** What kiln_run returns when it found something wrong with the data (kiln_last_error says what). */
+    private static final int RUN_FAILED = -3;
 
     private final NativeLibrary library;
     private final ByteBuffer weights;
@@ -44,6 +47,10 @@ public final class NativeModel implements Closeable {
     private final Function run;
     private final List<long[]> inputShapes;
     private final List<long[]> outputShapes;
+    private final List<DType> inputDtypes;
+    private final List<DType> outputDtypes;
+    /** Outputs whose shape each run reports (the library keeps their elements); their outputShapes entry is unused. */
+    private final boolean[] dynamicOutputs;
     /** Where kiln_run reads each input and writes each output, and the native arrays of their addresses it is given. */
     private final ByteBuffer[] inputBuffers;
     private final ByteBuffer[] outputBuffers;
@@ -59,6 +66,11 @@ public final class NativeModel implements Closeable {
         this.arena = ByteBuffer.allocateDirect((int) arenaBytes + ALIGNMENT);
         this.inputShapes = shapes("input");
         this.outputShapes = shapes("output");
+        this.inputDtypes = dtypes("input");
+        this.outputDtypes = dtypes("output");
+        this.dynamicOutputs = new boolean[outputShapes.size()];
+        Function dynamic = library.getFunction("kiln_output_dynamic");
+        for (int i = 0; i < dynamicOutputs.length; i++) dynamicOutputs[i] = dynamic.invokeInt(new Object[] {i}) != 0;
         int rc = library.getFunction("kiln_init").invokeInt(new Object[] {pointer(weights), aligned(arena)});
         if (rc != 0) throw new IllegalStateException("kiln_init of " + library.getFile() + " failed with " + rc);
         rc = library.getFunction("kiln_set_threads").invokeInt(new Object[] {threads});
@@ -67,19 +79,23 @@ public final class NativeModel implements Closeable {
         this.inputBuffers = new ByteBuffer[inputShapes.size()];
         this.inputPointers = new Memory((long) Native.POINTER_SIZE * Math.max(1, inputShapes.size()));
         for (int i = 0; i < inputBuffers.length; i++) {
-            inputBuffers[i] = alignedBuffer(f32Bytes(inputShapes.get(i)));
+            inputBuffers[i] = alignedBuffer(bytes(inputShapes.get(i), inputDtypes.get(i)));
             inputPointers.setPointer((long) i * Native.POINTER_SIZE, Native.getDirectBufferPointer(inputBuffers[i]));
         }
         this.outputBuffers = new ByteBuffer[outputShapes.size()];
         this.outputPointers = new Memory((long) Native.POINTER_SIZE * Math.max(1, outputShapes.size()));
         for (int i = 0; i < outputBuffers.length; i++) {
-            outputBuffers[i] = alignedBuffer(f32Bytes(outputShapes.get(i)));
+            if (dynamicOutputs[i]) {
+                outputPointers.setPointer((long) i * Native.POINTER_SIZE, Pointer.NULL);
+                continue;
+            }
+            outputBuffers[i] = alignedBuffer(bytes(outputShapes.get(i), outputDtypes.get(i)));
             outputPointers.setPointer((long) i * Native.POINTER_SIZE, Native.getDirectBufferPointer(outputBuffers[i]));
         }
     }
 
-    private static int f32Bytes(long[] shape) {
-        return Math.toIntExact(Arrays.stream(shape).reduce(1, (a, b) -> a * b) * 4);
+    private static int bytes(long[] shape, DType dtype) {
+        return Math.toIntExact(Math.multiplyExact(Arrays.stream(shape).reduce(1, Math::multiplyExact), (long) dtype.byteSize()));
     }
 
     /** A little-endian direct buffer of {@code bytes} starting at a 64-byte aligned address (vector loads of the first rows). */
@@ -131,11 +147,28 @@ public final class NativeModel implements Closeable {
         return shapes;
     }
 
-    /** The shapes of the inputs, in the graph's order (all f32). */
+    private List<DType> dtypes(String kind) {
+        int n = library.getFunction("kiln_num_" + kind + "s").invokeInt(new Object[0]);
+        Function f = library.getFunction("kiln_" + kind + "_dtype");
+        List<DType> dtypes = new ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            int code = f.invokeInt(new Object[] {i});
+            DType t = OnnxDataTypes.dtype(code);
+            if (t == null) throw new IllegalStateException(library.getFile() + ": " + kind + " " + i + " has data type code " + code + ", which Kiln does not know");
+            dtypes.add(t);
+        }
+        return dtypes;
+    }
+
+    /** The shapes of the inputs, in the graph's order. */
     public List<long[]> inputShapes() { return inputShapes.stream().map(long[]::clone).toList(); }
 
-    /** The shapes of the outputs, in the graph's order (all f32). */
+    /** The shapes of the outputs, in the graph's order; an output whose shape each run reports has its dims of the last run. */
     public List<long[]> outputShapes() { return outputShapes.stream().map(long[]::clone).toList(); }
+
+    public List<DType> inputDtypes() { return inputDtypes; }
+
+    public List<DType> outputDtypes() { return outputDtypes; }
 
     /** Runs one inference on inputs in the graph's order; returns the outputs in the graph's order (tensors of their own). */
     public synchronized List<Tensor> run(List<Tensor> inputs) {
@@ -143,20 +176,43 @@ public final class NativeModel implements Closeable {
         if (inputs.size() != inputShapes.size()) throw new IllegalArgumentException("model takes " + inputShapes.size() + " inputs, got " + inputs.size());
         for (int i = 0; i < inputs.size(); i++) {
             Tensor t = inputs.get(i);
-            if (t.dtype() != DType.F32 || !Arrays.equals(t.shape(), inputShapes.get(i))) {
-                throw new IllegalArgumentException("input " + i + " must be F32" + Arrays.toString(inputShapes.get(i)) + ", got " + t);
+            if (t.dtype() != inputDtypes.get(i) || !Arrays.equals(t.shape(), inputShapes.get(i))) {
+                throw new IllegalArgumentException("input " + i + " must be " + inputDtypes.get(i) + Arrays.toString(inputShapes.get(i)) + ", got " + t);
             }
         }
         for (int i = 0; i < inputs.size(); i++) inputBuffers[i].clear().put(inputs.get(i).data());
         int rc = run.invokeInt(new Object[] {inputPointers, outputPointers});
+        if (rc == RUN_FAILED) {
+            String why = library.getFunction("kiln_last_error").invokeString(new Object[0], false);
+            throw new IllegalStateException("kiln_run of " + library.getFile() + " failed: " + why);
+        }
         if (rc != 0) throw new IllegalStateException("kiln_run of " + library.getFile() + " failed with " + rc);
         List<Tensor> outputs = new ArrayList<>(outputBuffers.length);
         for (int i = 0; i < outputBuffers.length; i++) {
-            Tensor t = Tensor.allocate(DType.F32, outputShapes.get(i));
+            if (dynamicOutputs[i]) {
+                outputs.add(dynamicOutput(i));
+                continue;
+            }
+            Tensor t = Tensor.allocate(outputDtypes.get(i), outputShapes.get(i));
             t.data().put(outputBuffers[i].clear());
             outputs.add(t);
         }
         return outputs;
+    }
+
+    /** A run-time shaped output of the last run: its dims as the library reports them, its elements copied from the library's buffer. */
+    private Tensor dynamicOutput(int i) {
+        long[] shape = outputShapes.get(i);
+        Function dim = library.getFunction("kiln_output_dim");
+        for (int d = 0; d < shape.length; d++) shape[d] = dim.invokeLong(new Object[] {i, d});
+        Tensor t = Tensor.allocate(outputDtypes.get(i), shape);
+        long bytes = t.data().remaining();
+        if (bytes > 0) {
+            Pointer data = (Pointer) library.getFunction("kiln_output_data").invoke(Pointer.class, new Object[] {i});
+            if (data == null) throw new IllegalStateException(library.getFile() + ": output " + i + " has no elements after kiln_run");
+            t.data().put(data.getByteBuffer(0, bytes));
+        }
+        return t;
     }
 
     /** The address of a direct buffer's current position. */

@@ -124,7 +124,7 @@ class ManifestTest {
         assertThrows(IllegalArgumentException.class, () -> new Manifest.FileEntry("manifest.json", 1, DIGEST_A));
         assertThrows(IllegalArgumentException.class, () -> new Manifest.FileEntry("x", 1, DIGEST_A.toUpperCase()));
         assertThrows(IllegalArgumentException.class, () -> new Manifest.FileEntry("x", -1, DIGEST_A));
-        assertThrows(IllegalArgumentException.class, () -> new Manifest.TensorSpec("x", DType.F32, List.of(-1L), ""));
+        assertThrows(IllegalArgumentException.class, () -> new Manifest.TensorSpec("x", DType.F32, List.of(-2L), ""));
         assertThrows(IllegalArgumentException.class, () -> new Manifest.Target("ml c5", Map.of()));
         assertThrows(IllegalArgumentException.class, () -> m.withFiles(List.of(
                 new Manifest.FileEntry("x", 1, DIGEST_A), new Manifest.FileEntry("x", 2, DIGEST_B))));
