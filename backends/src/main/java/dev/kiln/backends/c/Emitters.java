@@ -15,7 +15,12 @@ final class Emitters {
     private static final List<Supplier<OpEmitter>> FAMILIES = List.of(
             ElementwiseEmitter::new,
             ReductionEmitter::new,
-            ShapeEmitter::new,
+            ViewEmitter::new,
+            JoinEmitter::new,
+            CopyEmitter::new,
+            PadEmitter::new,
+            RowEmitter::new,
+            GenerateEmitter::new,
             NormalizationEmitter::new,
             PoolingEmitter::new,
             ConvolutionEmitter::new,

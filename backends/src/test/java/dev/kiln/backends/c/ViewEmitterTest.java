@@ -1,0 +1,116 @@
+package dev.kiln.backends.c;
+
+import dev.kiln.ir.DType;
+import dev.kiln.ir.Value;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import static dev.kiln.backends.c.OpBatch.attrs;
+import static dev.kiln.backends.c.ShapeTesting.ALL;
+import static dev.kiln.backends.c.ShapeTesting.longs;
+import static dev.kiln.backends.c.ShapeTesting.runtimeLongs;
+import static dev.kiln.backends.c.ShapeTesting.runtimeShaped;
+
+/** Reshape, Flatten, Squeeze, Unsqueeze and Identity of every dtype, static and run-time shapes, against the interpreter. */
+class ViewEmitterTest {
+    @TempDir
+    Path dir;
+
+    @Test
+    void everyDtypeWithStaticShapes() {
+        OpBatch b = new OpBatch("views", 1);
+        for (DType t : ALL) {
+            Value x = b.input(t, 2, 3, 5);
+            b.node("Reshape", List.of(x, longs(b, 5, 0, -1)), attrs());
+            b.node("Reshape", List.of(x, longs(b, 0, -1)), attrs());
+            b.node("Reshape", List.of(x, longs(b, 30)), attrs());
+            b.node("Flatten", List.of(x), attrs("axis", 2L));
+            b.node("Unsqueeze", List.of(x, longs(b, -1, 0)), attrs());
+            b.node("Identity", List.of(x), attrs());
+            Value one = b.input(t, 1, 7, 1);
+            b.node("Squeeze", List.of(one), attrs());
+            b.node("Squeeze", List.of(one, longs(b, -1)), attrs());
+        }
+        b.assertMatchesAsWritten(dir, 0);
+    }
+
+    @Test
+    void attributeFormsAndOddShapes() {
+        OpBatch b = new OpBatch("view forms", 2);
+        Value scalar = b.input(DType.F32);
+        b.node("Reshape", List.of(scalar, longs(b, 1, 1)), attrs());
+        b.node("Unsqueeze", List.of(scalar, longs(b, 0)), attrs());
+        b.node("Flatten", List.of(scalar), attrs("axis", 0L));
+        b.node("Identity", List.of(scalar), attrs());
+        Value six = b.input(DType.I32, 1, 2, 1, 3, 1, 2);
+        b.node("Squeeze", List.of(six), attrs());
+        b.node("Flatten", List.of(six), attrs("axis", 0L));
+        b.node("Flatten", List.of(six), attrs("axis", -2L));
+        b.node("Flatten", List.of(six), attrs("axis", 6L));
+        b.node("Reshape", List.of(six, longs(b, 0, 0, -1)), attrs());
+        Value empty = b.input(DType.U8, 2, 0, 3);
+        b.node("Reshape", List.of(empty, longs(b, 0, 5, 0)), attrs("allowzero", 1L));
+        b.node("Reshape", List.of(empty, longs(b, 3, 0, 0)), attrs("allowzero", 0L));
+        b.node("Flatten", List.of(empty), attrs());
+        Value odd = b.input(DType.F16, 17, 1, 33);
+        b.node("Reshape", List.of(odd, longs(b, 33, 17)), attrs());
+        b.node("Unsqueeze", List.of(odd, longs(b, 1, 4)), attrs());
+        b.assertMatchesAsWritten(dir, 0);
+    }
+
+    @Test
+    void shapesReadAtRunTime() {
+        OpBatch b = new OpBatch("runtime views", 3);
+        for (DType t : List.of(DType.F32, DType.I64, DType.BF16, DType.BOOL, DType.U16)) {
+            Value x = b.input(t, 2, 3, 4);
+            b.node("Reshape", List.of(x, runtimeLongs(b, 4, 0, -1)), attrs());
+            b.node("Reshape", List.of(x, runtimeLongs(b, 24)), attrs());
+            b.node("Squeeze", List.of(b.input(t, 3, 1, 4, 1), runtimeLongs(b, -1, 1)), attrs());
+            b.node("Unsqueeze", List.of(x, runtimeLongs(b, 3, 0)), attrs());
+        }
+        Value empty = b.input(DType.I8, 0, 4);
+        b.node("Reshape", List.of(empty, runtimeLongs(b, 2, 0, 3)), attrs("allowzero", 1L));
+        b.node("Reshape", List.of(empty, runtimeLongs(b, 4, 0)), attrs("allowzero", 1L));
+        b.assertMatchesAsWritten(dir, 0);
+    }
+
+    @Test
+    void valuesOfRunTimeShape() {
+        OpBatch b = new OpBatch("views of runtime shapes", 4);
+        for (DType t : List.of(DType.F64, DType.I32, DType.U8)) {
+            Value x = runtimeShaped(b, b.input(t, 3, 1, 5));
+            b.node("Reshape", List.of(x, longs(b, 5, -1)), attrs());
+            b.node("Reshape", List.of(x, longs(b, 0, 5, -1)), attrs());
+            b.node("Reshape", List.of(x, runtimeLongs(b, 15)), attrs());
+            b.node("Flatten", List.of(x), attrs("axis", 2L));
+            b.node("Squeeze", List.of(x, longs(b, 1)), attrs());
+            b.node("Squeeze", List.of(x, runtimeLongs(b, 1)), attrs());
+            b.node("Unsqueeze", List.of(x, longs(b, 0, 4)), attrs());
+            b.node("Identity", List.of(x), attrs());
+        }
+        b.assertMatchesAsWritten(dir, 0);
+    }
+
+    @Test
+    void badShapesFailTheRun() {
+        OpBatch b = new OpBatch("bad reshape", 5);
+        Value x = b.input(DType.F32, 2, 3);
+        b.node("Reshape", List.of(x, runtimeLongs(b, 4, -1)), attrs());
+        b.assertRunFails(dir, "cannot reshape");
+        OpBatch s = new OpBatch("bad squeeze", 6);
+        s.node("Squeeze", List.of(s.input(DType.I64, 2, 3), runtimeLongs(s, 1)), attrs());
+        s.assertRunFails(dir, "cannot squeeze");
+    }
+
+    @Test
+    void blockedLayoutsAreRefused() {
+        OpBatch b = new OpBatch("blocked view", 7);
+        Value x = b.graph().addInput("x", dev.kiln.ir.TensorType.of(DType.F32, 1, 2, 3, 3, 16).withLayout(dev.kiln.ir.Layout.of("NCHW16c")));
+        b.graph().addOutput(b.graph().addNode("r", "Flatten", List.of(x), Map.of(), List.of("r_y")).output(0));
+        b.assertRefused(dir, "Flatten (layout NCHW16c)");
+    }
+}
