@@ -20,9 +20,9 @@ import static dev.kiln.backends.c.ShapeCode.what;
  * (shape_rules.h) and kiln_copy_strided walks.
  */
 final class CopyEmitter implements OpEmitter {
-    /** One op: its walk for static shapes, and the code computing dims {@code y}, and the walk, at run time. */
+    /** One op: its walk for static shapes, and the code that computes its dims and walks at run time. */
     private interface Walk {
-        /** {base, dims..., steps...} of the walk, for static shapes and constant parameters. */
+        /** The walk, for static shapes and constant parameters. */
         Strided planned(Node n);
 
         /** Declares y (the output's dims) and does the copy at run time, settling the output on the way. */
@@ -33,7 +33,7 @@ final class CopyEmitter implements OpEmitter {
     }
 
     /** A strided walk: the element offset of the first element, and the walk's dims and steps. */
-    record Strided(long base, long[] dims, long[] steps) {}
+    private record Strided(long base, long[] dims, long[] steps) {}
 
     private static final Map<String, Walk> WALKS = Map.of(
             "Transpose", new Transpose(),

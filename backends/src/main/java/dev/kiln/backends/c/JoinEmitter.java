@@ -1,6 +1,7 @@
 package dev.kiln.backends.c;
 
 import dev.kiln.ir.Layout;
+import dev.kiln.ir.Layouts;
 import dev.kiln.ir.Node;
 import dev.kiln.ir.Value;
 import dev.kiln.passes.MemoryPlan;
@@ -40,7 +41,7 @@ final class JoinEmitter implements OpEmitter {
         for (Value v : n.inputs()) {
             if (!v.type().layout().equals(layout)) return " (inputs in layouts " + v.type().layout() + " and " + layout + ")";
         }
-        return dev.kiln.ir.Layouts.isPlain(layout) || Nodes.isBlockedActivation(layout) ? null : " (layout " + layout + ")";
+        return Layouts.isPlain(layout) || Nodes.isBlockedActivation(layout) ? null : " (layout " + layout + ")";
     }
 
     @Override
@@ -59,12 +60,13 @@ final class JoinEmitter implements OpEmitter {
         Value first = n.input(0);
         for (int d = 0; d < rank; d++) e.line("y[" + d + "] = " + (d == axis ? "0L" : e.dim(first, d)) + ";");
         for (Value in : n.inputs()) {
+            e.line("y[" + axis + "] += " + e.dim(in, axis) + ";");
+            if (in == first) continue;
             StringBuilder differ = new StringBuilder();
             for (int d = 0; d < rank; d++) {
                 if (d != axis) differ.append(differ.length() > 0 ? " || " : "").append(e.dim(in, d)).append(" != y[").append(d).append(']');
             }
             if (differ.length() > 0) e.failWhen(differ.toString(), "node " + n.name() + " (Concat): input %" + in.name() + " differs from input 0 off the axis");
-            e.line("y[" + axis + "] += " + e.dim(in, axis) + ";");
         }
         ShapeCode.settle(e, n, y, "y");
         e.line("long outer = 1, inner = " + size(y) + ", offset = 0;");

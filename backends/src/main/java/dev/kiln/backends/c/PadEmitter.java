@@ -1,5 +1,6 @@
 package dev.kiln.backends.c;
 
+import dev.kiln.ir.Attribute;
 import dev.kiln.ir.Node;
 import dev.kiln.ir.Value;
 
@@ -47,29 +48,27 @@ final class PadEmitter implements OpEmitter {
         Value y = n.output(0);
         int rank = x.type().rank();
         int mode = MODES.indexOf(Nodes.stringAttr(n, "mode", "constant"));
-        ShapeCode.longs(e, "begin", rank);
         if (isStatic(x) && isStatic(y) && known(n, 1) && known(n, 3)) {
-            long[] pads = Nodes.constantLongs(n, 1);
-            long[] axes = present(n, 3) ? Nodes.constantLongs(n, 3) : null;
-            int count = axes == null ? rank : axes.length;
-            for (int d = 0; d < rank; d++) e.line("begin[" + d + "] = 0L;");
-            for (int i = 0; i < count; i++) {
-                long axis = axes == null ? i : axes[i] < 0 ? axes[i] + rank : axes[i];
-                e.line("begin[" + axis + "] = " + pads[i] + "L;");
-            }
             long[] xs = Nodes.dims(x);
             long[] ys = Nodes.dims(y);
             for (int d = 0; d < rank; d++) {
                 if (ys[d] > 0 && xs[d] == 0 && mode != 0) {
+                    // as the interpreter, which fails on such a graph whatever the data
                     e.line("return kiln_fail(" + Emission.cString("node " + n.name() + " (Pad): cannot pad an empty axis in mode " + MODES.get(mode)) + ");");
                     return;
                 }
             }
+            long[] pads = Nodes.constantLongs(n, 1);
+            long[] axes = present(n, 3) ? Nodes.constantLongs(n, 3) : null;
+            long[] begin = new long[rank];
+            for (int i = 0; i < (axes == null ? rank : axes.length); i++) begin[(int) (axes == null ? i : axes[i] < 0 ? axes[i] + rank : axes[i])] = pads[i];
+            constLongs(e, "begin", begin);
             copy(n, e, mode, "begin", e.dimsArray(y), fill(n, e));
             return;
         }
         String pads = ShapeCode.params(e, n, 1, "pads");
         String axes = present(n, 3) ? ShapeCode.params(e, n, 3, "axes") : "0L";
+        ShapeCode.longs(e, "begin", rank);
         ShapeCode.longs(e, "y", rank);
         e.check("kiln_pad_plan(" + rank + ", " + e.dimsArray(x) + ", " + axes + ", " + (present(n, 3) ? "axes" : "0") + ", " + pads
                 + ", pads, " + (mode == 0 ? 1 : 0) + ", y, begin, " + what(n) + ")");
@@ -101,21 +100,30 @@ final class PadEmitter implements OpEmitter {
         Value x = n.input(0);
         Value y = n.output(0);
         int rank = x.type().rank();
-        long[] axes = n.attribute("axes") instanceof dev.kiln.ir.Attribute.Ints a ? a.values() : null;
-        ShapeCode.longs(e, "begin", rank);
+        long[] axes = n.attribute("axes") instanceof Attribute.Ints a ? a.values() : null;
         if (isStatic(x) && isStatic(y) && known(n, 1)) {
             long[] xs = Nodes.dims(x);
             long[] ys = Nodes.dims(y);
-            for (int d = 0; d < rank; d++) e.line("begin[" + d + "] = " + (ys[d] - xs[d] >= 0 ? (ys[d] - xs[d]) / 2 : -((xs[d] - ys[d]) / 2)) + "L;");
+            long[] begin = new long[rank];
+            for (int d = 0; d < rank; d++) begin[d] = ys[d] >= xs[d] ? (ys[d] - xs[d]) / 2 : -((xs[d] - ys[d]) / 2);
+            constLongs(e, "begin", begin);
             copy(n, e, 0, "begin", e.dimsArray(y), zero(e));
             return;
         }
         String count = ShapeCode.params(e, n, 1, "target");
+        ShapeCode.longs(e, "begin", rank);
         String axesCount = axes == null ? "0L" : ShapeCode.constParams(e, "axes", axes);
         ShapeCode.longs(e, "y", rank);
         e.check("kiln_crop_plan(" + rank + ", " + e.dimsArray(x) + ", " + axesCount + ", " + (axes == null ? "0" : "axes") + ", " + count
                 + ", target, y, begin, " + what(n) + ")");
         ShapeCode.settle(e, n, y, "y");
         copy(n, e, 0, "begin", "y", zero(e));
+    }
+
+    /** Declares {@code static const long name[]} of these values. */
+    private static void constLongs(Emission e, String name, long[] values) {
+        StringBuilder b = new StringBuilder("static const long " + name + "[" + Math.max(1, values.length) + "] = {");
+        for (int i = 0; i < values.length; i++) b.append(i > 0 ? ", " : "").append(values[i]).append('L');
+        e.line(b.append(values.length == 0 ? "0L};" : "};").toString());
     }
 }

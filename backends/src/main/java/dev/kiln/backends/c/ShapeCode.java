@@ -77,13 +77,6 @@ final class ShapeCode {
     /** Declares {@code long name[length]} (at least one entry: C has no empty arrays). */
     static void longs(Emission e, String name, int length) { e.line("long " + name + "[" + Math.max(1, length) + "];"); }
 
-    /** Declares {@code static const long name[]} of these values. */
-    static void constLongs(Emission e, String name, long[] values) {
-        StringBuilder b = new StringBuilder("static const long " + name + "[" + Math.max(1, values.length) + "] = {");
-        for (int i = 0; i < values.length; i++) b.append(i > 0 ? ", " : "").append(values[i]).append('L');
-        e.line(b.append(values.length == 0 ? "0};" : "};").toString());
-    }
-
     /**
      * Once the node computed {@code out}'s dims into the local array {@code dims}: a static output must have
      * exactly its compile-time dims (kiln_run fails otherwise); a run-time shaped one takes them, its dims the IR
@@ -102,13 +95,6 @@ final class ShapeCode {
         if (isStatic(out)) return;
         for (int d = 0; d < rank; d++) e.line(e.dimsArray(out) + "[" + d + "] = " + dims + "[" + d + "];");
         e.allocate(out);
-    }
-
-    /** {@code dims} of the node's input 0 copied into a local {@code long name[]}: their literals, or the run-time dims. */
-    static void inputDims(Emission e, Value v, String name) {
-        int rank = v.type().rank();
-        longs(e, name, rank);
-        for (int d = 0; d < rank; d++) e.line(name + "[" + d + "] = " + e.dim(v, d) + ";");
     }
 
     /** The C product of a value's dims [from, to): literals folded, run-time dims multiplied in. */

@@ -78,5 +78,8 @@ class PadEmitterTest {
         OpBatch c = new OpBatch("bad reflect", 35);
         c.node("Pad", List.of(c.input(DType.F32, 3, 0), runtimeLongs(c, 0, 1, 0, 0)), attrs("mode", "reflect"));
         c.assertRunFails(dir, "cannot pad an empty axis");
+        OpBatch d = new OpBatch("bad static reflect", 36);
+        d.node("Pad", List.of(d.input(DType.I8, 3, 0), longs(d, 0, 1, 0, 0)), attrs("mode", "edge"));
+        d.assertRunFails(dir, "cannot pad an empty axis");
     }
 }

@@ -2,6 +2,7 @@ package dev.kiln.backends.c;
 
 import dev.kiln.ir.DType;
 import dev.kiln.ir.Value;
+import dev.kiln.passes.MemoryPlan;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -14,6 +15,7 @@ import static dev.kiln.backends.c.ShapeTesting.ALL;
 import static dev.kiln.backends.c.ShapeTesting.longs;
 import static dev.kiln.backends.c.ShapeTesting.runtimeLongs;
 import static dev.kiln.backends.c.ShapeTesting.runtimeShaped;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /** Reshape, Flatten, Squeeze, Unsqueeze and Identity of every dtype, static and run-time shapes, against the interpreter. */
 class ViewEmitterTest {
@@ -93,6 +95,35 @@ class ViewEmitterTest {
             b.node("Identity", List.of(x), attrs());
         }
         b.assertMatchesAsWritten(dir, 0);
+    }
+
+    @Test
+    void viewOfAConcatPartHasBytesOfItsOwn() {
+        OpBatch b = new OpBatch("view of a concat part", 8);
+        Value a = b.graph().addNode("ta", "Transpose", List.of(b.input(DType.F32, 16, 1)), Map.of(), List.of("ta_y")).output(0);
+        Value c = b.graph().addNode("tc", "Transpose", List.of(b.input(DType.F32, 16, 1)), Map.of(), List.of("tc_y")).output(0);
+        Value cat = b.graph().addNode("cat", "Concat", List.of(a, c), attrs("axis", 0L), List.of("cat_y")).output(0);
+        Value view = b.graph().addNode("view", "Reshape", List.of(a, longs(b, 4, 4)), Map.of(), List.of("view_y")).output(0);
+        b.node("Transpose", List.of(cat), attrs());
+        b.node("Transpose", List.of(view), attrs());
+        b.node("Identity", List.of(b.input(DType.I16, 3, 5)), attrs());
+        b.assertMatchesAsWritten(dir, 0);
+        MemoryPlan plan = NativeTesting.plan(b.graph());
+        assertEquals(MemoryPlan.Reuse.PART, plan.slot("ta_y").reuse());
+        assertEquals(MemoryPlan.Reuse.OWN, plan.slot("view_y").reuse());
+    }
+
+    @Test
+    void runTimeShapesThroughTheLevel3Pipeline() {
+        OpBatch b = new OpBatch("runtime chain", 9);
+        Value x = b.input(DType.F32, 2, 3, 4);
+        Value flat = b.graph().addNode("flat", "Reshape", List.of(x, runtimeLongs(b, 6, -1)), Map.of(), List.of("flat_y")).output(0);
+        Value t = b.graph().addNode("t", "Transpose", List.of(flat), Map.of(), List.of("t_y")).output(0);
+        Value back = b.graph().addNode("back", "Reshape", List.of(t, longs(b, 2, 2, -1)), Map.of(), List.of("back_y")).output(0);
+        b.node("Concat", List.of(back, back), attrs("axis", -1L));
+        b.node("Unsqueeze", List.of(t, longs(b, 0)), attrs());
+        b.node("Flatten", List.of(back), attrs("axis", 2L));
+        b.assertMatchesInterpreter(dir, 0);
     }
 
     @Test
