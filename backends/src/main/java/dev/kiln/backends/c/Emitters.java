@@ -20,6 +20,8 @@ final class Emitters {
             PoolingEmitter::new,
             ConvolutionEmitter::new,
             GemmEmitter::new,
+            GatherEmitter::new,
+            ScatterEmitter::new,
             AttentionEmitter::new);
 
     /** One instance of each family for questions that need no state (which ops, which nodes). */
