@@ -22,6 +22,7 @@ final class Emitters {
             GemmEmitter::new,
             GatherEmitter::new,
             ScatterEmitter::new,
+            SelectionEmitter::new,
             AttentionEmitter::new);
 
     /** One instance of each family for questions that need no state (which ops, which nodes). */

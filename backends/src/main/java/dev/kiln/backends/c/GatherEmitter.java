@@ -116,19 +116,20 @@ final class GatherEmitter implements OpEmitter {
      */
     static void checkIndicesFit(Node n, Emission e, Value data, Value indices, int axis, boolean onlyWhenNonEmpty) {
         List<String> over = new ArrayList<>();
+        boolean isStatic = DimExprs.allStatic(data, indices);
         boolean known = false;
         for (int d = 0; d < data.type().rank(); d++) {
             if (d == axis) continue;
             over.add(e.dim(indices, d) + " > " + e.dim(data, d));
-            known |= DimExprs.allStatic(data, indices) && Nodes.dims(indices)[d] > Nodes.dims(data)[d];
+            known |= isStatic && Nodes.dims(indices)[d] > Nodes.dims(data)[d];
         }
         if (over.isEmpty()) return;
         String condition = String.join(" || ", over);
         if (onlyWhenNonEmpty) {
             condition = product(e, indices, 0, indices.type().rank()) + " > 0 && (" + condition + ")";
-            known &= Nodes.count(indices) > 0;
+            known &= isStatic && Nodes.count(indices) > 0;
         }
-        DimExprs.failWhen(e, DimExprs.allStatic(data, indices) ? known : null, condition,
+        DimExprs.failWhen(e, isStatic ? known : null, condition,
                 "node " + n.name() + " (" + n.op() + "): indices of shape " + indices.type().shape() + " exceed data of shape " + data.type().shape());
     }
 

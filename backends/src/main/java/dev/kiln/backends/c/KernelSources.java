@@ -42,6 +42,7 @@ final class KernelSources {
         t.put("attention.h", List.of("activations.h", "threads.h"));
         t.put("gather.h", List.of("base.h"));
         t.put("scatter.h", List.of("gather.h"));
+        t.put("unique.h", List.of("base.h"));
         return t;
     }
 

@@ -68,9 +68,10 @@ final class ScatterEmitter implements OpEmitter {
         };
     }
 
-    /** The output starts as a copy of the data; pointers dst (the output) and upd, of the storage type. */
+    /** The output (of the data's dims) starts as a copy of the data; pointers dst (the output) and upd, of the storage type. */
     private static void copyData(Emission e, Value data, Value updates, Value y) {
         String type = CTypes.storage(data.type().dtype());
+        DimExprs.define(e, y, DimExprs.dims(e, data));
         e.line("memcpy(" + e.address(y) + ", " + e.address(data) + ", (size_t) " + product(e, data, 0, data.type().rank()) + " * "
                 + data.type().dtype().byteSize() + ");");
         e.line(type + "* dst = " + e.ptr(y) + ";");
@@ -171,6 +172,7 @@ final class ScatterEmitter implements OpEmitter {
                     count + " < " + batch, "node " + n.name() + " (TensorScatter): " + writeIndices.type().shape() + " write indices for a batch of "
                             + cache.type().shape().dim(0));
         }
+        DimExprs.define(e, y, DimExprs.dims(e, cache));
         e.line("memcpy(" + e.address(y) + ", " + e.address(cache) + ", (size_t) " + product(e, cache, 0, rank) + " * "
                 + cache.type().dtype().byteSize() + ");");
         GatherEmitter.wordPointers(e, update, y);

@@ -2,6 +2,7 @@ package dev.kiln.backends.c;
 
 import dev.kiln.ir.DType;
 import dev.kiln.ir.Value;
+import dev.kiln.runtime.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -9,7 +10,9 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 
+import static dev.kiln.backends.c.FailingRuns.longs;
 import static dev.kiln.backends.c.GatherEmitterTest.indices;
+import static dev.kiln.backends.c.GatherEmitterTest.runTimeRows;
 import static dev.kiln.backends.c.OpBatch.attrs;
 
 /** ScatterElements, ScatterND and TensorScatter against the interpreter: every dtype and reduction, duplicates, odd shapes. */
@@ -68,5 +71,36 @@ class ScatterEmitterTest {
                 attrs("axis", -1L, "mode", "circular"));
         b.node("TensorScatter", List.of(b.input(DType.U8, 2, 6, 4), b.input(DType.U8, 2, 0, 4), b.input(DType.I64, new long[] {2}, 6, 2)), Map.of());
         b.assertMatchesInterpreter(dir, 0);
+    }
+
+    @Test
+    void runTimeShapedDataIndicesAndUpdates() {
+        OpBatch b = new OpBatch("scatter_run_time", 14);
+        b.node("ScatterND", List.of(b.input(DType.F32, 4, 3), runTimeRows(b, indices(b, DType.I64, 4, 6, 1)), runTimeRows(b, b.input(DType.F32, 6, 3))),
+                attrs("reduction", "add"));
+        b.node("ScatterElements", List.of(runTimeRows(b, b.input(DType.I32, 6, 3)), runTimeRows(b, indices(b, DType.I64, 3, 6, 3)),
+                runTimeRows(b, b.input(DType.I32, 6, 3))), attrs("axis", 1L, "reduction", "mul"));
+        b.node("ScatterElements", List.of(runTimeRows(b, b.input(DType.F16, 6, 3)), b.input(DType.I64, new long[] {1, 2}, 3, -1),
+                b.input(DType.F16, 1, 2)), Map.of());
+        b.node("TensorScatter", List.of(runTimeRows(b, b.input(DType.U8, 6, 5, 3)), b.input(DType.U8, 4, 2, 3),
+                b.input(DType.I64, new long[] {4}, 0, 3, 1, 2)), attrs("axis", 1L));
+        b.assertMatchesInterpreter(dir, 0);
+    }
+
+    @Test
+    void indicesOutOfRangeFailTheRun() {
+        FailingRuns f = new FailingRuns("scatter_failures");
+        Value data = f.input(Tensor.allocate(DType.F32, 4, 3));
+        f.node("ScatterElements", List.of(data, f.input(longs(DType.I64, new long[] {1, 2}, 1, -4), longs(DType.I64, new long[] {1, 2}, 1, 4),
+                "node scatterelements_0 (ScatterElements): index 4"), f.input(Tensor.allocate(DType.F32, 1, 2))), attrs("reduction", "add"));
+        f.node("ScatterND", List.of(data, f.input(longs(DType.I32, new long[] {2, 1}, 3, 0), longs(DType.I32, new long[] {2, 1}, 3, -7),
+                "node scatternd_1 (ScatterND): index -7 is out of range for a dimension of size 4"), f.input(Tensor.allocate(DType.F32, 2, 3))), Map.of());
+        Value cache = f.input(Tensor.allocate(DType.I8, 2, 5, 3));
+        Value update = f.input(Tensor.allocate(DType.I8, 2, 2, 3));
+        f.node("TensorScatter", List.of(cache, update, f.input(longs(DType.I64, new long[] {2}, 3, 0), longs(DType.I64, new long[] {2}, 4, 0),
+                "node tensorscatter_2 (TensorScatter): index 5 is out of range for a dimension of size 5")), attrs("axis", 1L));
+        f.node("TensorScatter", List.of(cache, update, f.input(longs(DType.I64, new long[] {2}, 3, 0), longs(DType.I64, new long[] {2}, 3, -1),
+                "index -1")), attrs("axis", 1L));
+        f.assertEachFails(dir);
     }
 }
