@@ -23,6 +23,7 @@ final class Emitters {
             GatherEmitter::new,
             ScatterEmitter::new,
             SelectionEmitter::new,
+            ResizeEmitter::new,
             AttentionEmitter::new);
 
     /** One instance of each family for questions that need no state (which ops, which nodes). */

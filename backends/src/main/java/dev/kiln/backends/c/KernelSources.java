@@ -43,6 +43,7 @@ final class KernelSources {
         t.put("gather.h", List.of("base.h"));
         t.put("scatter.h", List.of("gather.h"));
         t.put("unique.h", List.of("base.h"));
+        t.put("resize.h", List.of("gather.h", "threads.h"));
         return t;
     }
 
