@@ -7,6 +7,7 @@ import dev.kiln.ir.Node;
 import dev.kiln.ir.Value;
 import dev.kiln.runtime.Tensor;
 
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumSet;
@@ -15,6 +16,8 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.function.Consumer;
+import java.util.function.Function;
+import java.util.stream.IntStream;
 
 import static dev.kiln.backends.c.DimExprs.product;
 
@@ -64,7 +67,7 @@ final class ResizeEmitter implements OpEmitter {
             if (Nodes.attr(n, "axes") instanceof Attribute.Ints a) {
                 axes = Arrays.stream(a.values()).mapToInt(v -> (int) (v < 0 ? v + rank : v)).toArray();
             } else {
-                axes = java.util.stream.IntStream.range(0, rank).toArray();
+                axes = IntStream.range(0, rank).toArray();
             }
             String transform = Nodes.stringAttr(n, "coordinate_transformation_mode", "half_pixel");
             return new Spec(n, x, given(n, 1), given(n, 2), given(n, 3), axes, Nodes.stringAttr(n, "mode", "nearest"), transform,
@@ -118,14 +121,9 @@ final class ResizeEmitter implements OpEmitter {
         e.global("static const kiln_resize_filter " + name + "_filter = {KILN_RESIZE_" + upper(s.mode) + ", KILN_RESIZE_" + upper(s.transform)
                 + ", KILN_RESIZE_" + upper(Nodes.stringAttr(n, "nearest_mode", "round_prefer_floor")) + ", " + (Nodes.intAttr(n, "antialias", 0) != 0 ? 1 : 0)
                 + ", " + (Nodes.intAttr(n, "exclude_outside", 0) != 0 ? 1 : 0) + ", " + CTypes.doubleLiteral(Nodes.floatAttr(n, "cubic_coeff_a", -0.75)) + "};");
-        int rank = s.rank();
-        e.line("const long in_dims[" + rank + "] = {" + String.join(", ", DimExprs.dims(e, s.x)) + "};");
-        Axis[] axes = s.constantPlan() ? constantShape(s, e) : runTimeShape(s, e, name);
+        Axis[] axes = s.constantPlan() ? constantShape(s, e) : runTimeShape(s, e);
         if (axes == null) return;
-        Value y = n.output(0);
-        List<String> outDims = new ArrayList<>();
-        for (int d = 0; d < rank; d++) outDims.add("out_dims[" + d + "]");
-        DimExprs.define(e, y, outDims);
+        DimExprs.define(e, n.output(0), Arrays.stream(axes).map(Axis::out).toList());
         Tables t = s.constantPlan() ? new Tables(e::init, e, name, true) : new Tables(e::line, e, name, false);
         if (s.mode.equals("nearest")) nearest(s, e, axes, t);
         else if (s.image(axes)) image(s, e, axes, t);
@@ -137,8 +135,8 @@ final class ResizeEmitter implements OpEmitter {
     private static String fromScales(Spec s) { return s.sizes == null ? "1" : "0"; }
 
     /**
-     * The output dims and scales of a constant plan, as the reference computes them (literals in out_dims
-     * and the axes); null, with the run failing, where the reference fails.
+     * The output dims and scales of a constant plan, as the reference computes them (literals in the axes);
+     * null, with the run failing, where the reference fails.
      */
     private static Axis[] constantShape(Spec s, Emission e) {
         int rank = s.rank();
@@ -179,7 +177,6 @@ final class ResizeEmitter implements OpEmitter {
             throw new IllegalStateException("node " + s.node.name() + ": Resize to " + Arrays.toString(out) + " where the graph has "
                     + s.node.output(0).type().shape());
         }
-        e.line("const long out_dims[" + rank + "] = {" + String.join(", ", Arrays.stream(out).mapToObj(d -> d + "L").toList()) + "};");
         double[] roi = s.tfCrop && s.roi != null ? values(s.roi) : new double[0];
         if (roi.length != 0 && roi.length != 2 * s.axes.length) {
             e.failWhen("1", "node " + s.node.name() + " (Resize): roi has " + roi.length + " values for " + s.axes.length + " axes");
@@ -204,15 +201,16 @@ final class ResizeEmitter implements OpEmitter {
     /** A constant's values as doubles, whatever its dtype. */
     private static double[] values(Value v) {
         Constant c = (Constant) v;
-        Tensor t = Tensor.wrap(c.type().dtype(), Nodes.dims(c), c.data().duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN));
+        Tensor t = Tensor.wrap(c.type().dtype(), Nodes.dims(c), c.data().duplicate().order(ByteOrder.LITTLE_ENDIAN));
         double[] values = new double[t.size()];
         for (int i = 0; i < values.length; i++) values[i] = t.getDouble(i);
         return values;
     }
 
-    /** The output dims and scales computed at run time (kiln_resize_shape), and the roi read from its input. */
-    private static Axis[] runTimeShape(Spec s, Emission e, String name) {
+    /** The output dims and scales computed at run time (kiln_resize_shape) into out_dims and scale, and the roi read from its input. */
+    private static Axis[] runTimeShape(Spec s, Emission e) {
         int rank = s.rank();
+        e.line("const long in_dims[" + rank + "] = {" + String.join(", ", DimExprs.dims(e, s.x)) + "};");
         int naxes = s.axes.length;
         String what = Emission.cString("node " + s.node.name() + " (Resize)");
         Value given = s.scales != null ? s.scales : s.sizes;
@@ -303,6 +301,11 @@ final class ResizeEmitter implements OpEmitter {
         return 2 - 2 * ((long) Math.floor((linear ? -1 : -2) / k) + 1);
     }
 
+    /** A constant plan's in_dims or out_dims array, for the kernels that take dims as arrays (a run-time plan has both). */
+    private static void dimsArray(Emission e, Tables t, String array, Axis[] axes, Function<Axis, String> dim) {
+        if (t.isStatic) e.line("const long " + array + "[" + axes.length + "] = {" + String.join(", ", Arrays.stream(axes).map(dim).toList()) + "};");
+    }
+
     /** The C arguments of an axis shared by the tap functions of resize.h. */
     private static String axisArgs(Spec s, Axis a) {
         return a.in + ", " + a.out + ", " + a.scale + ", " + fromScales(s) + ", " + a.roiStart + ", " + a.roiEnd + ", " + a.identity;
@@ -318,6 +321,7 @@ final class ResizeEmitter implements OpEmitter {
             t.fill.accept("kiln_resize_nearest_axis(&" + t.name + "_filter, " + axisArgs(s, axes[a]) + ", " + DimExprs.stride(e, s.x, a) + ", " + offsets[a] + ");");
         }
         DType dt = s.x.type().dtype();
+        dimsArray(e, t, "out_dims", axes, Axis::out);
         e.line(CTypes.storage(dt) + " fill = " + Elements.fromDouble(dt, CTypes.doubleLiteral(Nodes.floatAttr(s.node, "extrapolation_value", 0))) + ";");
         e.line("long* offsets[" + rank + "] = {" + String.join(", ", offsets) + "};");
         e.line("kiln_resize_gather(" + e.address(s.x) + ", " + e.address(s.node.output(0)) + ", " + dt.byteSize() + ", " + rank
@@ -388,6 +392,8 @@ final class ResizeEmitter implements OpEmitter {
         }
         DType dt = s.x.type().dtype();
         Value y = s.node.output(0);
+        dimsArray(e, t, "in_dims", axes, Axis::in);
+        dimsArray(e, t, "out_dims", axes, Axis::out);
         e.line("long largest = kiln_resize_largest(" + rank + ", in_dims, out_dims, taps);");
         e.line("double* a = (double*) " + e.scratch("(size_t) 2 * largest * sizeof(double)", "the work of node " + s.node.name() + " (Resize)") + ";");
         e.line("const " + CTypes.storage(dt) + "* x = " + e.ptr(s.x) + ";");

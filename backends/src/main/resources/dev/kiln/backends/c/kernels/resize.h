@@ -249,6 +249,13 @@ static __attribute__((noinline)) double* kiln_resize_separable(double* a, double
                     for (long e = 0; e < inner; e++) to[e] = extrapolation;
                     continue;
                 }
+                if (inner == 1) { /* the last axis: one element per line, the same sum kept in a register */
+                    const double* from = a + o * in_len;
+                    double sum = 0.0;
+                    for (long j = 0; j < t; j++) sum += w[j] * from[i[j]];
+                    to[0] = sum;
+                    continue;
+                }
                 for (long e = 0; e < inner; e++) to[e] = 0.0;
                 for (long j = 0; j < t; j++) {
                     const double* from = a + (o * in_len + i[j]) * inner;
