@@ -37,6 +37,8 @@ class GatherEmitterTest {
         b.node("Gather", List.of(b.input(DType.I8, 2, 3, 1, 4, 2, 3), indices(b, DType.I64, 4, 17)), attrs("axis", 3L));
         b.node("Gather", List.of(b.input(DType.F16, 3, 0, 2), indices(b, DType.I64, 3, 4)), Map.of());
         b.node("Gather", List.of(b.input(DType.F64, 3, 4), b.input(DType.I64, new long[] {0})), attrs("axis", 1L));
+        b.node("Gather", List.of(b.input(DType.BOOL, 3, 1, 4), b.input(DType.I64, new long[] {}, -1)), Map.of());
+        b.node("Gather", List.of(b.input(DType.U32, 1, 33), indices(b, DType.I32, 33, 1)), attrs("axis", 1L));
         b.assertMatchesInterpreter(dir, 0);
     }
 

@@ -99,6 +99,8 @@ class ResizeEmitterTest {
                 "coordinate_transformation_mode", "tf_crop_and_resize", "extrapolation_value", 7f);
         resize(b, b.input(DType.BF16, 3, 4), null, scales(b, 1.6, 2.4), null, "mode", "cubic", "exclude_outside", 1L, "cubic_coeff_a", -0.6f,
                 "coordinate_transformation_mode", "half_pixel_symmetric");
+        resize(b, b.input(DType.F64, 2, 0, 3), null, scales(b, 1.5, 1, 2), null, "mode", "linear");
+        resize(b, b.input(DType.I64, 1, 1, 6), null, scales(b, 1, 1, 0.5), null, "mode", "cubic", "antialias", 1L);
         b.assertMatchesInterpreter(dir, TOLERANCE);
     }
 
@@ -119,5 +121,12 @@ class ResizeEmitterTest {
         resize(b, GatherEmitterTest.runTimeRows(b, b.input(DType.F32, 6, 3)), null, scales(b, 1.5, 2), null, "mode", "linear");
         resize(b, GatherEmitterTest.runTimeRows(b, b.input(DType.I8, 6, 3)), null, scales(b, 1, 2), null);
         b.assertMatchesInterpreter(dir, TOLERANCE);
+    }
+
+    @Test
+    void unknownNearestModesAreRefused() {
+        OpBatch b = new OpBatch("resize_refused", 35);
+        resize(b, b.input(DType.F32, 1, 4), null, scales(b, 1, 2), null, "nearest_mode", "round_half_even");
+        b.assertRefused(dir, "Resize (nearest_mode round_half_even)");
     }
 }

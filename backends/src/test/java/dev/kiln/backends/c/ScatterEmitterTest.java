@@ -103,4 +103,11 @@ class ScatterEmitterTest {
                 "index -1")), attrs("axis", 1L));
         f.assertEachFails(dir);
     }
+
+    @Test
+    void unknownReductionsAreRefused() {
+        OpBatch b = new OpBatch("scatter_refused", 15);
+        b.node("ScatterElements", List.of(b.input(DType.F32, 4), indices(b, DType.I64, 4, 2), b.input(DType.F32, 2)), attrs("reduction", "mean"));
+        b.assertRefused(dir, "ScatterElements (reduction mean)");
+    }
 }

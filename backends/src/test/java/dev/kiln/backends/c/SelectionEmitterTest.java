@@ -90,6 +90,7 @@ class SelectionEmitterTest {
         b.node("OneHot", List.of(GatherEmitterTest.indices(b, DType.I64, 20, 2, 3, 2), b.constant(DType.F32, new long[] {1}, 17), b.input(DType.BF16, 2)),
                 attrs("axis", -2L));
         b.node("OneHot", List.of(b.input(DType.I64, 0, 3), b.constant(DType.I32, new long[] {}, 4), b.input(DType.BOOL, 2)), Map.of());
+        b.node("OneHot", List.of(GatherEmitterTest.indices(b, DType.I64, 3, 5), b.constant(DType.F16, new long[] {1}, 3), b.input(DType.U8, 2)), Map.of());
         b.node("OneHot", List.of(b.input(DType.I64, new long[] {}, 2), b.constant(DType.I32, new long[] {}, 3), b.input(DType.U32, 2)), Map.of());
         b.assertMatchesInterpreter(dir, 0);
     }
@@ -120,5 +121,13 @@ class SelectionEmitterTest {
         f.node("OneHot", List.of(f.input(longs(DType.I64, new long[] {3}, 0, 1, 2)), f.input(longs(DType.I64, new long[] {}, 3),
                 longs(DType.I64, new long[] {}, 0), "node onehot_1 (OneHot): depth must be positive, got 0"), f.input(Tensor.allocate(DType.F32, 2))), Map.of());
         f.assertEachFails(dir);
+    }
+
+    @Test
+    void layoutsOtherThanPlainAreRefused() {
+        OpBatch b = new OpBatch("selection_refused", 26);
+        Value x = b.graph().addInput("blocked", new dev.kiln.ir.TensorType(DType.F32, dev.kiln.ir.Shape.of(1, 1, 2, 2, 16), dev.kiln.ir.Layout.of("NCHW16c")));
+        b.node("NonZero", List.of(x), Map.of());
+        b.assertRefused(dir, "NonZero (layout NCHW16c)");
     }
 }
