@@ -76,7 +76,7 @@ final class DimExprs {
     }
 
     /** Whether dim d of v is static and equal to size. */
-    static boolean isStatic(Value v, int d, long size) {
+    static boolean hasStaticSize(Value v, int d, long size) {
         Dim dim = v.type().shape().dim(d);
         return dim.isStatic() && dim.size() == size;
     }

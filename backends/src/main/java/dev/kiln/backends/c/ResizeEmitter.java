@@ -78,7 +78,7 @@ final class ResizeEmitter implements OpEmitter {
         private static Value given(Node n, int i) {
             if (i >= n.inputs().size() || n.input(i) == null) return null;
             Value v = n.input(i);
-            return v.type().rank() == 1 && DimExprs.isStatic(v, 0, 0) ? null : v;
+            return v.type().rank() == 1 && DimExprs.hasStaticSize(v, 0, 0) ? null : v;
         }
 
         int rank() { return x.type().rank(); }
