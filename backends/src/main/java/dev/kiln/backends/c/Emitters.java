@@ -25,6 +25,10 @@ final class Emitters {
             PoolingEmitter::new,
             ConvolutionEmitter::new,
             GemmEmitter::new,
+            GatherEmitter::new,
+            ScatterEmitter::new,
+            SelectionEmitter::new,
+            ResizeEmitter::new,
             AttentionEmitter::new);
 
     /** One instance of each family for questions that need no state (which ops, which nodes). */

@@ -42,6 +42,10 @@ final class KernelSources {
         t.put("attention.h", List.of("activations.h", "threads.h"));
         t.put("shape_copy.h", List.of("base.h"));
         t.put("shape_rules.h", List.of("base.h"));
+        t.put("gather.h", List.of("base.h"));
+        t.put("scatter.h", List.of("gather.h"));
+        t.put("unique.h", List.of("base.h"));
+        t.put("resize.h", List.of("gather.h", "threads.h"));
         return t;
     }
 
