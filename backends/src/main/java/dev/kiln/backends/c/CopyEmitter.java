@@ -9,9 +9,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 
+import static dev.kiln.backends.c.DimExprs.what;
 import static dev.kiln.backends.c.ShapeCode.isStatic;
 import static dev.kiln.backends.c.ShapeCode.known;
-import static dev.kiln.backends.c.ShapeCode.what;
 
 /**
  * Ops whose output is one strided walk over the input: out[i] = in[first + sum_d i_d * step_d] (Transpose,

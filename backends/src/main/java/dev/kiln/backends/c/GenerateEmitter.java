@@ -12,8 +12,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.function.BiConsumer;
 
+import static dev.kiln.backends.c.DimExprs.what;
 import static dev.kiln.backends.c.ShapeCode.isStatic;
-import static dev.kiln.backends.c.ShapeCode.what;
 
 /**
  * Ops that make their output from parameters or from their input's shape alone: Range (its length read at

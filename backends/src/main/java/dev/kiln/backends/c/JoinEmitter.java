@@ -11,9 +11,9 @@ import java.util.Map;
 import java.util.Set;
 import java.util.function.BiConsumer;
 
+import static dev.kiln.backends.c.DimExprs.what;
 import static dev.kiln.backends.c.ShapeCode.isStatic;
 import static dev.kiln.backends.c.ShapeCode.size;
-import static dev.kiln.backends.c.ShapeCode.what;
 
 /**
  * Concat and Split: rows of bytes copied along an axis. Concat inputs the memory plan put in place copy
@@ -116,8 +116,8 @@ final class JoinEmitter implements OpEmitter {
             String count = ShapeCode.present(n, 1) ? ShapeCode.params(e, n, 1, "split") : "0L";
             e.check("kiln_split_sizes(" + e.dim(x, axis) + ", " + parts + ", " + count + ", " + split + ", sizes, " + what(n) + ")");
         }
-        String outer = ShapeCode.product(e, x, 0, axis);
-        String inner = ShapeCode.product(e, x, axis + 1, rank) + " * " + size(x);
+        String outer = DimExprs.product(e, x, 0, axis);
+        String inner = DimExprs.product(e, x, axis + 1, rank) + " * " + size(x);
         e.line("long outer = " + outer + ", inner = " + inner + ", start = 0;");
         e.line("const char* src = " + e.address(x) + ";");
         for (int k = 0; k < parts; k++) {

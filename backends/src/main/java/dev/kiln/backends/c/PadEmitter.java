@@ -9,10 +9,10 @@ import java.util.Map;
 import java.util.Set;
 import java.util.function.BiConsumer;
 
+import static dev.kiln.backends.c.DimExprs.what;
 import static dev.kiln.backends.c.ShapeCode.isStatic;
 import static dev.kiln.backends.c.ShapeCode.known;
 import static dev.kiln.backends.c.ShapeCode.present;
-import static dev.kiln.backends.c.ShapeCode.what;
 
 /**
  * Pad (constant, reflect, edge, wrap; negative pads crop) and CenterCropPad (a constant pad with zeros and

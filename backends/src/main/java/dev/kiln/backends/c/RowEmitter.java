@@ -8,10 +8,10 @@ import java.util.Map;
 import java.util.Set;
 import java.util.function.BiConsumer;
 
+import static dev.kiln.backends.c.DimExprs.what;
 import static dev.kiln.backends.c.ShapeCode.isStatic;
 import static dev.kiln.backends.c.ShapeCode.present;
 import static dev.kiln.backends.c.ShapeCode.size;
-import static dev.kiln.backends.c.ShapeCode.what;
 
 /**
  * Ops that copy each row of their input whole or in part to the same-shaped output: Trilu (a range of each
@@ -60,7 +60,7 @@ final class RowEmitter implements OpEmitter {
                 k = "(long long) " + e.ptr(kv) + "[0]";
             }
         }
-        e.line("kiln_trilu(" + ShapeCode.product(e, x, 0, rank - 2) + ", " + e.dim(x, rank - 2) + ", " + e.dim(x, rank - 1) + ", " + k + ", "
+        e.line("kiln_trilu(" + DimExprs.product(e, x, 0, rank - 2) + ", " + e.dim(x, rank - 2) + ", " + e.dim(x, rank - 1) + ", " + k + ", "
                 + (Nodes.intAttr(n, "upper", 1) != 0 ? 1 : 0) + ", " + e.address(x) + ", " + e.address(n.output(0)) + ", " + size(x) + ");");
     }
 
@@ -70,7 +70,7 @@ final class RowEmitter implements OpEmitter {
         Value lengths = n.input(1);
         boolean batchFirst = Nodes.intAttr(n, "batch_axis", 1) == 0;
         e.line("long batch = " + e.dim(x, batchFirst ? 0 : 1) + ", steps = " + e.dim(x, batchFirst ? 1 : 0) + ";");
-        e.line("size_t row = (size_t) " + ShapeCode.product(e, x, 2, x.type().rank()) + " * " + size(x) + ";");
+        e.line("size_t row = (size_t) " + DimExprs.product(e, x, 2, x.type().rank()) + " * " + size(x) + ";");
         e.line("long batchStride = " + (batchFirst ? "steps" : "1L") + ", stepStride = " + (batchFirst ? "1L" : "batch") + ";");
         e.failWhen(e.count(lengths) + " != batch", "node " + n.name() + " (ReverseSequence): sequence_lens does not hold one length per batch entry");
         e.line("const char* src = " + e.address(x) + ";");

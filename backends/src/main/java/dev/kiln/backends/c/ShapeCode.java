@@ -24,9 +24,6 @@ final class ShapeCode {
     /** The element size of a value in bytes. */
     static int size(Value v) { return v.type().dtype().byteSize(); }
 
-    /** The node as run-time failures name it: a C string literal. */
-    static String what(Node n) { return Emission.cString("node " + n.name() + " (" + n.op() + ")"); }
-
     /** Whether optional input i is given. */
     static boolean present(Node n, int i) { return i < n.inputs().size() && n.input(i) != null; }
 
@@ -92,20 +89,9 @@ final class ShapeCode {
             e.failWhen(String.join(" || ", differ), "node " + n.name() + " (" + n.op() + "): output %" + out.name()
                     + " does not have the shape " + out.type().shape() + " the graph gives it");
         }
-        if (isStatic(out)) return;
-        for (int d = 0; d < rank; d++) e.line(e.dimsArray(out) + "[" + d + "] = " + dims + "[" + d + "];");
-        e.allocate(out);
-    }
-
-    /** The C product of a value's dims [from, to): literals folded, run-time dims multiplied in. */
-    static String product(Emission e, Value v, int from, int to) {
-        long known = 1;
-        StringBuilder b = new StringBuilder();
-        for (int d = from; d < to; d++) {
-            if (v.type().shape().dim(d).isStatic()) known *= v.type().shape().dim(d).size();
-            else b.append(" * ").append(e.dim(v, d));
-        }
-        return "(" + known + "L" + b + ")";
+        List<String> computed = new ArrayList<>();
+        for (int d = 0; d < rank; d++) computed.add(dims + "[" + d + "]");
+        DimExprs.define(e, out, computed);
     }
 
     /**

@@ -9,8 +9,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.function.BiConsumer;
 
+import static dev.kiln.backends.c.DimExprs.what;
 import static dev.kiln.backends.c.ShapeCode.isStatic;
-import static dev.kiln.backends.c.ShapeCode.what;
 
 /**
  * Views ({@link CCodeGenerator#VIEWS}): the output is the input's bytes under another shape, so nothing moves
@@ -68,8 +68,8 @@ final class ViewEmitter implements OpEmitter {
         Value x = n.input(0);
         int rank = x.type().rank();
         int axis = Nodes.axis(n, "axis", 1, rank);
-        e.line("y[0] = " + ShapeCode.product(e, x, 0, axis) + ";");
-        e.line("y[1] = " + ShapeCode.product(e, x, axis, rank) + ";");
+        e.line("y[0] = " + DimExprs.product(e, x, 0, axis) + ";");
+        e.line("y[1] = " + DimExprs.product(e, x, axis, rank) + ";");
     }
 
     private static void squeeze(Node n, Emission e) {
