@@ -2,6 +2,7 @@ package dev.kiln.backends.c;
 
 import dev.kiln.ir.DType;
 import dev.kiln.ir.Value;
+import dev.kiln.runtime.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -10,6 +11,7 @@ import java.util.List;
 
 import static dev.kiln.backends.c.OpBatch.attrs;
 import static dev.kiln.backends.c.ShapeTesting.ALL;
+import static dev.kiln.backends.c.ShapeTesting.i64;
 import static dev.kiln.backends.c.ShapeTesting.longs;
 import static dev.kiln.backends.c.ShapeTesting.runtimeLongs;
 import static dev.kiln.backends.c.ShapeTesting.runtimeShaped;
@@ -113,14 +115,11 @@ class CopyEmitterTest {
 
     @Test
     void badParametersFailTheRun() {
-        OpBatch b = new OpBatch("bad expand", 26);
-        b.node("Expand", List.of(b.input(DType.F32, 3, 2), runtimeLongs(b, 3, 4)), attrs());
-        b.assertRunFails(dir, "cannot expand");
-        OpBatch t = new OpBatch("bad tile", 27);
-        t.node("Tile", List.of(t.input(DType.F32, 3, 2), runtimeLongs(t, 1, -2)), attrs());
-        t.assertRunFails(dir, "negative repeat");
-        OpBatch s = new OpBatch("bad slice", 28);
-        s.node("Slice", List.of(s.input(DType.F32, 3, 2), runtimeLongs(s, 0), runtimeLongs(s, 1), runtimeLongs(s, 0), runtimeLongs(s, 0)), attrs());
-        s.assertRunFails(dir, "step 0");
+        FailingRuns f = new FailingRuns("copy_failures");
+        Value x = f.input(Tensor.allocate(DType.F32, 3, 2));
+        f.node("Expand", List.of(x, f.input(i64(3, 2), i64(3, 4), "node expand_0 (Expand): cannot expand")), attrs());
+        f.node("Tile", List.of(x, f.input(i64(1, 2), i64(1, -2), "node tile_1 (Tile): negative repeat -2")), attrs());
+        f.node("Slice", List.of(x, f.input(i64(0)), f.input(i64(1)), f.input(i64(0), i64(2), "axis out of range"), f.input(i64(1), i64(0), "step 0")), attrs());
+        f.assertEachFails(dir);
     }
 }

@@ -51,9 +51,12 @@ final class FailingRuns {
         return t;
     }
 
-    void node(String op, List<Value> inputs, Map<String, Attribute> attributes) {
+    /** A node whose output is a graph output; returns the output. */
+    Value node(String op, List<Value> inputs, Map<String, Attribute> attributes) {
         String name = op.toLowerCase() + "_" + nodes++;
-        graph.addOutput(graph.addNode(name, op, inputs, attributes, List.of(name + "_y")).output(0));
+        Value y = graph.addNode(name, op, inputs, attributes, List.of(name + "_y")).output(0);
+        graph.addOutput(y);
+        return y;
     }
 
     void assertEachFails(Path dir) {

@@ -16,6 +16,7 @@ import java.util.Map;
 
 import static dev.kiln.backends.c.OpBatch.attrs;
 import static dev.kiln.backends.c.ShapeTesting.ALL;
+import static dev.kiln.backends.c.ShapeTesting.i64;
 import static dev.kiln.backends.c.ShapeTesting.longs;
 import static dev.kiln.backends.c.ShapeTesting.runtimeLongs;
 import static dev.kiln.backends.c.ShapeTesting.runtimeScalar;
@@ -92,12 +93,15 @@ class GenerateEmitterTest {
 
     @Test
     void badParametersFailTheRun() {
-        OpBatch b = new OpBatch("bad range", 54);
-        b.node("Range", List.of(runtimeScalar(b, DType.I32, 1), runtimeScalar(b, DType.I32, 5), runtimeScalar(b, DType.I32, 0)), attrs());
-        b.assertRunFails(dir, "delta is");
-        OpBatch c = new OpBatch("bad shape", 55);
-        c.node("ConstantOfShape", List.of(runtimeLongs(c, 2, -1)), attrs());
-        c.assertRunFails(dir, "invalid size");
+        FailingRuns f = new FailingRuns("generate_failures");
+        Tensor one = FailingRuns.longs(DType.I32, new long[0], 1);
+        f.node("Range", List.of(f.input(one), f.input(FailingRuns.longs(DType.I32, new long[0], 5)),
+                f.input(one, FailingRuns.longs(DType.I32, new long[0], 0), "node range_0 (Range): delta is 0")), attrs());
+        Tensor half = Tensor.allocate(DType.F64, 1);
+        half.setDouble(0, 0.5);
+        f.node("Range", List.of(f.input(Tensor.allocate(DType.F64, 1)), f.input(half), f.input(half, Tensor.allocate(DType.F64, 1), "delta is zero")), attrs());
+        f.node("ConstantOfShape", List.of(f.input(i64(2, 1), i64(2, -1), "invalid size -1")), attrs());
+        f.assertEachFails(dir);
     }
 
     /** A one-element tensor attribute of the dtype holding value. */

@@ -26,7 +26,6 @@ import java.util.function.DoubleSupplier;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
@@ -180,22 +179,6 @@ final class OpBatch {
             }
         }
         return null;
-    }
-
-    /**
-     * Compiles the graph as written and asserts that the interpreter rejects the inputs and that kiln_run fails
-     * saying {@code expected}. The batch is used up.
-     */
-    void assertRunFails(Path dir, String expected) {
-        assertThrows(RuntimeException.class, this::reference, "the interpreter takes what kiln_run should refuse");
-        NativeTesting.Compiled c = NativeTesting.planAndCompile(graph, dir);
-        try (NativeModel m = c.load(1)) {
-            m.run(new ArrayList<>(data.values()));
-        } catch (IllegalStateException e) {
-            assertTrue(e.getMessage().contains(expected), e.getMessage());
-            return;
-        }
-        fail("kiln_run succeeded where it should fail with " + expected);
     }
 
     /** Asserts that compiling refuses the graph, naming {@code expected} in the OperatorNotImplemented message. */

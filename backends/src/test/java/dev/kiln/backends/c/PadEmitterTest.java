@@ -2,18 +2,25 @@ package dev.kiln.backends.c;
 
 import dev.kiln.ir.DType;
 import dev.kiln.ir.Value;
+import dev.kiln.runtime.Tensor;
+import dev.kiln.runtime.interpreter.Interpreter;
+import dev.kiln.runtime.nativelib.NativeModel;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 
 import static dev.kiln.backends.c.OpBatch.attrs;
 import static dev.kiln.backends.c.ShapeTesting.ALL;
+import static dev.kiln.backends.c.ShapeTesting.i64;
 import static dev.kiln.backends.c.ShapeTesting.longs;
 import static dev.kiln.backends.c.ShapeTesting.runtimeLongs;
 import static dev.kiln.backends.c.ShapeTesting.runtimeShaped;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Pad in its four modes and CenterCropPad, of every dtype, with constant and run-time pads, against the interpreter. */
 class PadEmitterTest {
@@ -72,14 +79,23 @@ class PadEmitterTest {
 
     @Test
     void badPadsFailTheRun() {
-        OpBatch b = new OpBatch("bad pads", 34);
-        b.node("Pad", List.of(b.input(DType.F32, 3, 2), runtimeLongs(b, 0, -2, 0, -1)), attrs());
-        b.assertRunFails(dir, "pads remove more than the axis holds");
-        OpBatch c = new OpBatch("bad reflect", 35);
-        c.node("Pad", List.of(c.input(DType.F32, 3, 0), runtimeLongs(c, 0, 1, 0, 0)), attrs("mode", "reflect"));
-        c.assertRunFails(dir, "cannot pad an empty axis");
-        OpBatch d = new OpBatch("bad static reflect", 36);
-        d.node("Pad", List.of(d.input(DType.I8, 3, 0), longs(d, 0, 1, 0, 0)), attrs("mode", "edge"));
-        d.assertRunFails(dir, "cannot pad an empty axis");
+        FailingRuns f = new FailingRuns("pad_failures");
+        f.node("Pad", List.of(f.input(Tensor.allocate(DType.F32, 3, 2)), f.input(i64(0, 1, 0, 1), i64(0, -2, 0, -1), "pads remove more than the axis holds")), attrs());
+        f.node("Pad", List.of(f.input(Tensor.allocate(DType.U16, 3, 0)), f.input(i64(1, 0, 0, 0), i64(0, 1, 0, 0), "cannot pad an empty axis")),
+                attrs("mode", "reflect"));
+        f.node("CenterCropPad", List.of(f.input(Tensor.allocate(DType.I8, 4)), f.input(i64(2), i64(-1), "invalid size -1")), attrs());
+        f.assertEachFails(dir);
+    }
+
+    @Test
+    void staticPadOfAnEmptyAxisFailsEveryRun() {
+        OpBatch b = new OpBatch("static edge pad of an empty axis", 36);
+        b.node("Pad", List.of(b.input(DType.I8, 3, 0), longs(b, 0, 1, 0, 0)), attrs("mode", "edge"));
+        NativeTesting.Compiled c = NativeTesting.planAndCompile(b.graph(), dir);
+        assertThrows(RuntimeException.class, () -> new Interpreter(b.graph()).run(Map.of("in0", Tensor.allocate(DType.I8, 3, 0))));
+        try (NativeModel m = c.load(1)) {
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> m.run(List.of(Tensor.allocate(DType.I8, 3, 0))));
+            assertTrue(e.getMessage().contains("cannot pad an empty axis in mode edge"), e.getMessage());
+        }
     }
 }

@@ -2,6 +2,7 @@ package dev.kiln.backends.c;
 
 import dev.kiln.ir.DType;
 import dev.kiln.ir.Value;
+import dev.kiln.runtime.Tensor;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -10,6 +11,7 @@ import java.util.List;
 
 import static dev.kiln.backends.c.OpBatch.attrs;
 import static dev.kiln.backends.c.ShapeTesting.ALL;
+import static dev.kiln.backends.c.ShapeTesting.i64;
 import static dev.kiln.backends.c.ShapeTesting.longs;
 import static dev.kiln.backends.c.ShapeTesting.runtimeLongs;
 import static dev.kiln.backends.c.ShapeTesting.runtimeScalar;
@@ -65,8 +67,9 @@ class RowEmitterTest {
 
     @Test
     void badLengthsFailTheRun() {
-        OpBatch b = new OpBatch("bad lengths", 44);
-        b.node("ReverseSequence", List.of(b.input(DType.F32, 3, 2), runtimeLongs(b, 1, 4)), attrs());
-        b.assertRunFails(dir, "sequence length out of range");
+        FailingRuns f = new FailingRuns("row_failures");
+        f.node("ReverseSequence", List.of(f.input(Tensor.allocate(DType.F32, 3, 2)), f.input(i64(1, 3), i64(1, 4), "sequence length out of range: 4")), attrs());
+        f.node("ReverseSequence", List.of(f.input(Tensor.allocate(DType.BOOL, 3, 2)), f.input(i64(0, 2), i64(-1, 2), "sequence length out of range: -1")), attrs());
+        f.assertEachFails(dir);
     }
 }

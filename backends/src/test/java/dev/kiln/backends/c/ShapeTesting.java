@@ -2,6 +2,7 @@ package dev.kiln.backends.c;
 
 import dev.kiln.ir.DType;
 import dev.kiln.ir.Value;
+import dev.kiln.runtime.Tensor;
 
 import java.util.Arrays;
 import java.util.List;
@@ -40,6 +41,9 @@ final class ShapeTesting {
         String name = "dyn" + b.graph().nodes().size();
         return b.graph().addNode(name, "Reshape", List.of(x, shape), Map.of(), List.of(name + "_y")).output(0);
     }
+
+    /** An i64 vector tensor. */
+    static Tensor i64(long... values) { return FailingRuns.longs(DType.I64, new long[] {values.length}, values); }
 
     static double[] doubles(long... values) { return Arrays.stream(values).asDoubleStream().toArray(); }
 }
