@@ -34,7 +34,9 @@ final class PlainFallback {
 
     /**
      * The node as it would be with its blocked activations plain (a node of a scratch graph: constants keep their
-     * bytes, other inputs are stand-ins), or null when a filter or other input is in a blocked layout it cannot lose.
+     * bytes, other inputs are stand-ins), or null when a filter or other input is in a blocked layout it cannot lose,
+     * or when the plain node would not compute the same logical outputs (an op that reads its blocked input's
+     * physical dims as its own).
      */
     static Node plainTwin(Node n) {
         Graph scratch = new Graph("plain");
@@ -53,11 +55,19 @@ final class PlainFallback {
             }
         }
         List<String> names = n.outputs().stream().map(Value::name).toList();
+        Node twin;
         try {
-            return scratch.addNode(n.name(), n.op(), inputs, n.attributes(), names);
+            twin = scratch.addNode(n.name(), n.op(), inputs, n.attributes(), names);
         } catch (RuntimeException e) {
             return null;
         }
+        for (int i = 0; i < n.outputs().size(); i++) {
+            TensorType was = n.output(i).type();
+            TensorType is = twin.output(i).type();
+            TensorType expected = Nodes.isBlocked(n.output(i)) ? plain(was) : was;
+            if (is.dtype() != expected.dtype() || !is.shape().equals(expected.shape())) return null;
+        }
+        return twin;
     }
 
     private static TensorType plain(TensorType t) {
