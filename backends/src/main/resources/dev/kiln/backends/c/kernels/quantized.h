@@ -1,0 +1,106 @@
+/*
+ * Kiln CPU kernels: linear quantization. The arithmetic mirrors the reference (ONNX's numpy implementation):
+ * scales are rounded to the precision numpy computes in, rounding is half to even (nearbyint in the default
+ * rounding mode), results saturate to the quantized type, and integer sums wrap to 32 bits. Results are
+ * bitwise those of the interpreter.
+ */
+
+/* A double rounded through f16 or bf16 (numpy computing in that type). */
+static inline double kiln_round_f16(double v) { return kiln_f16_to_f32(kiln_f32_to_f16((float) v)); }
+static inline double kiln_round_bf16(double v) { return kiln_bf16_to_f32(kiln_f32_to_bf16((float) v)); }
+
+/* q clamped to [lo, hi]; NaN gives 0 (the reference's conversion of NaN to an integer). */
+static inline double kiln_saturate(double q, double lo, double hi) { return q != q ? 0.0 : (q < lo ? lo : (q > hi ? hi : q)); }
+
+/*
+ * x * y rounded to double on its own: the volatile store keeps the compiler from fusing the product into a
+ * following addition (a multiply-add rounds once where the reference rounds twice).
+ */
+static inline double kiln_product(double x, double y) {
+    volatile double p = x * y;
+    return p;
+}
+
+/*
+ * DynamicQuantizeLinear: the range [min(x, 0), max(x, 0)] mapped onto u8. scale = range / 255 (1 for an all-zero
+ * x), zero point = round(-min / scale) within [0, 255], y = saturate(round(x / scale) + zero point). A NaN in x
+ * makes the range NaN, as in the reference.
+ */
+static void kiln_dynamic_quantize(long n, const float* x, uint8_t* y, float* scale_out, uint8_t* zero_out) {
+    float lo = 0.0f, hi = 0.0f;
+    for (long i = 0; i < n; i++) {
+        float v = x[i];
+        lo = v != v || lo != lo ? NAN : (v < lo ? v : lo);
+        hi = v != v || hi != hi ? NAN : (v > hi ? v : hi);
+    }
+    float scale = hi == lo ? 1.0f : (hi - lo) / 255.0f;
+    float shift = 0.0f - lo / scale;
+    float zero = (float) nearbyint(shift != shift ? shift : (shift < 0.0f ? 0.0f : (shift > 255.0f ? 255.0f : shift)));
+    for (long i = 0; i < n; i++) y[i] = (uint8_t) kiln_saturate(nearbyint((double) (x[i] / scale)) + (double) zero, 0.0, 255.0);
+    *scale_out = scale;
+    *zero_out = (uint8_t) kiln_saturate((double) zero, 0.0, 255.0);
+}
+
+/*
+ * c = a b for row-major a (m x k) and b (k x n) of integers less their zero points: exact, wrapping to 32 bits
+ * as ONNX's int32 accumulation does (unsigned arithmetic wraps without overflow).
+ */
+static void kiln_qgemm(long m, long n, long k, const int16_t* a, const int16_t* b, int32_t* c) {
+    for (long i = 0; i < m; i++) {
+        uint32_t* ci = (uint32_t*) (c + i * n);
+        for (long j = 0; j < n; j++) ci[j] = 0u;
+        for (long t = 0; t < k; t++) {
+            uint32_t av = (uint32_t) (int32_t) a[i * k + t];
+            const int16_t* bt = b + t * n;
+            for (long j = 0; j < n; j++) ci[j] += av * (uint32_t) (int32_t) bt[j];
+        }
+    }
+}
+
+/*
+ * A grouped convolution over up to 3 spatial axes (fewer as leading axes of size 1) of integers less their zero
+ * points: x (batch, channels, in...), w (maps, channels / group, kernel...), y (batch, maps, out...) the 32-bit
+ * wrapped sums plus bias (NULL: none).
+ */
+typedef struct {
+    long batch, channels, maps, group;
+    long in[3], out[3], kernel[3], stride[3], dilation[3], pad[3];
+} kiln_qconv_shape;
+
+static void kiln_qconv(const kiln_qconv_shape* s, const int16_t* x, const int16_t* w, const int32_t* bias, int32_t* y) {
+    long cg = s->channels / s->group, mg = s->maps / s->group;
+    long in_plane = s->in[0] * s->in[1] * s->in[2], taps = s->kernel[0] * s->kernel[1] * s->kernel[2];
+    uint32_t* out = (uint32_t*) y;
+    for (long b = 0; b < s->batch; b++) {
+        for (long m = 0; m < s->maps; m++) {
+            const int16_t* xg = x + (b * s->channels + m / mg * cg) * in_plane;
+            const int16_t* wm = w + m * cg * taps;
+            for (long od = 0; od < s->out[0]; od++) {
+                for (long oh = 0; oh < s->out[1]; oh++) {
+                    for (long ow = 0; ow < s->out[2]; ow++) {
+                        uint32_t acc = bias ? (uint32_t) bias[m] : 0u;
+                        for (long c = 0; c < cg; c++) {
+                            const int16_t* xc = xg + c * in_plane;
+                            const int16_t* wc = wm + c * taps;
+                            for (long kd = 0; kd < s->kernel[0]; kd++) {
+                                long id = od * s->stride[0] - s->pad[0] + kd * s->dilation[0];
+                                if (id < 0 || id >= s->in[0]) continue;
+                                for (long kh = 0; kh < s->kernel[1]; kh++) {
+                                    long ih = oh * s->stride[1] - s->pad[1] + kh * s->dilation[1];
+                                    if (ih < 0 || ih >= s->in[1]) continue;
+                                    const int16_t* xrow = xc + (id * s->in[1] + ih) * s->in[2];
+                                    const int16_t* wrow = wc + (kd * s->kernel[1] + kh) * s->kernel[2];
+                                    for (long kw = 0; kw < s->kernel[2]; kw++) {
+                                        long iw = ow * s->stride[2] - s->pad[2] + kw * s->dilation[2];
+                                        if (iw >= 0 && iw < s->in[2]) acc += (uint32_t) ((int32_t) xrow[iw] * (int32_t) wrow[kw]);
+                                    }
+                                }
+                            }
+                        }
+                        *out++ = acc;
+                    }
+                }
+            }
+        }
+    }
+}
