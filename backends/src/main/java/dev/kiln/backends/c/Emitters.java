@@ -21,7 +21,8 @@ final class Emitters {
             ConvolutionEmitter::new,
             GemmEmitter::new,
             AttentionEmitter::new,
-            QuantizedEmitter::new);
+            QuantizedEmitter::new,
+            RecurrentEmitter::new);
 
     /** One instance of each family for questions that need no state (which ops, which nodes). */
     private static final Map<String, OpEmitter> BY_OP = byOp(fresh());
