@@ -1,6 +1,8 @@
 package dev.kiln.backends.c;
 
 import dev.kiln.ir.DType;
+import dev.kiln.ir.Layout;
+import dev.kiln.ir.TensorType;
 import dev.kiln.ir.Value;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -51,7 +53,7 @@ class QuantizedEmitterTest {
             // no zero point: u8, or output_dtype
             b.node("QuantizeLinear", List.of(values(b, x, 2, 5, 3), scales(b, x == DType.I32 ? DType.F32 : x)), Map.of());
             b.node("QuantizeLinear", List.of(values(b, x, 7), scales(b, DType.F32)), attrs("output_dtype", 3L));
-            b.node("QuantizeLinear", List.of(values(b, x, 7), scales(b, DType.F32)), attrs("output_dtype", 5L));
+            b.node("QuantizeLinear", List.of(values(b, x, 7), scales(b, DType.F32)), attrs("output_dtype", 5L, "saturate", 0L));
         }
         // an integer scale: the division in double
         b.node("QuantizeLinear", List.of(values(b, DType.I32, 40), b.input(DType.I32, new long[] {}, 7), zeros(b, DType.I16)), Map.of());
@@ -187,7 +189,7 @@ class QuantizedEmitterTest {
         qconv(b, DType.U8, DType.U8, DType.U8, new long[] {2, 3, 17}, new long[] {5, 3, 4}, true, true, attrs("pads", new long[] {2, 1}, "strides", new long[] {3}));
         qconv(b, DType.I8, DType.U8, DType.U8, new long[] {1, 2, 4, 5, 3}, new long[] {2, 2, 2, 3, 2}, true, true, attrs("pads", new long[] {1, 0, 1, 0, 2, 1}));
         qconv(b, DType.U8, DType.U8, DType.U8, new long[] {1, 20, 4, 4}, new long[] {17, 20, 1, 1}, true, true, attrs());
-        b.assertMatchesAsWritten(dir, 0);
+        b.assertMatchesInterpreter(dir, 0);
     }
 
     @Test
@@ -200,5 +202,10 @@ class QuantizedEmitterTest {
         per.node("QLinearConv", List.of(bytes(per, DType.U8, 1, 2, 3, 3), per.input(DType.F32, 2), bytes(per, DType.U8, 2), bytes(per, DType.U8, 1, 2, 1, 1),
                 per.input(DType.F32), bytes(per, DType.U8), per.input(DType.F32), bytes(per, DType.U8)), attrs());
         per.assertRefused(dir, "QLinearConv (per-channel input parameters)");
+        OpBatch blocked = new OpBatch("refused", 8);
+        Value x = blocked.graph().addInput("x", TensorType.of(DType.U8, 1, 1, 4, 4, 16).withLayout(Layout.of("NCHW16c")));
+        blocked.node("QLinearConv", List.of(x, blocked.input(DType.F32), bytes(blocked, DType.U8), bytes(blocked, DType.U8, 16, 16, 1, 1),
+                blocked.input(DType.F32), bytes(blocked, DType.U8), blocked.input(DType.F32), bytes(blocked, DType.U8)), attrs());
+        blocked.assertRefused(dir, "QLinearConv (layout NCHW16c)");
     }
 }

@@ -123,6 +123,7 @@ class RecurrentEmitterTest {
             add(b, new Case(op, DType.F32, 3, 13, 70, 17, "bidirectional", 1, true, true, true, false, 2, Map.of()));
             add(b, new Case(op, DType.F32, 40, 2, 3, 4, "reverse", 0, true, true, true, true, 2, Map.of()));
             add(b, new Case(op, DType.F32, 3, 0, 3, 4, "bidirectional", 0, true, false, false, false, 2, Map.of()));
+            add(b, new Case(op, DType.F32, 0, 2, 3, 4, "bidirectional", 1, true, true, true, false, 2, Map.of()));
         }
         b.assertMatchesInterpreter(dir, 1e-5);
     }
