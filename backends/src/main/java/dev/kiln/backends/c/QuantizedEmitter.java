@@ -138,11 +138,15 @@ final class QuantizedEmitter implements OpEmitter {
         return 3;
     }
 
-    /** The product of x's dims [from, to) as a C expression. */
+    /** The product of x's dims [from, to) as a C expression: a literal when they are static. */
     private static String product(Emission e, Value x, int from, int to) {
-        StringBuilder b = new StringBuilder("1L");
-        for (int d = from; d < to; d++) b.append(" * ").append(e.dim(x, d));
-        return "(" + b + ")";
+        long literal = 1;
+        StringBuilder runtime = new StringBuilder();
+        for (int d = from; d < to; d++) {
+            if (x.type().shape().dim(d).isStatic()) literal *= x.type().shape().dim(d).size();
+            else runtime.append(" * ").append(e.dim(x, d));
+        }
+        return runtime.length() == 0 ? literal + "L" : "(" + literal + "L" + runtime + ")";
     }
 
     /** Gives y x's run-time dims (nothing for a static y) and reserves its buffer. */
