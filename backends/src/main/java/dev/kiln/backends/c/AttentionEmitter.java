@@ -1,7 +1,6 @@
 package dev.kiln.backends.c;
 
 import dev.kiln.ir.Attribute;
-import dev.kiln.ir.DType;
 import dev.kiln.ir.Layouts;
 import dev.kiln.ir.Node;
 import dev.kiln.ir.Value;
@@ -37,7 +36,7 @@ final class AttentionEmitter implements OpEmitter {
 
     @Override
     public String problem(Node n) {
-        for (Value v : QuantizedEmitter.values(n)) {
+        for (Value v : Elements.of(n)) {
             if (!Layouts.isPlain(v.type().layout())) return " (layout " + v.type().layout() + ")";
         }
         return OPS.get(n.op()).problem().apply(n);
@@ -93,10 +92,5 @@ final class AttentionEmitter implements OpEmitter {
     static String strides(boolean threeD, long heads, long seq, long size) {
         return threeD ? (seq * heads * size) + "L, " + size + "L, " + (heads * size) + "L"
                 : (heads * seq * size) + "L, " + (seq * size) + "L, " + size + "L";
-    }
-
-    /** The compute type of float dtypes: double when any is f64, else float (f16 and bf16 widened). */
-    static boolean computesInDouble(List<Value> values) {
-        return values.stream().anyMatch(v -> v != null && Emission.dtype(v) == DType.F64);
     }
 }

@@ -53,7 +53,7 @@ final class AttentionGeneral {
     }
 
     static String problem(Node n) {
-        for (Value v : QuantizedEmitter.values(n)) {
+        for (Value v : Elements.of(n)) {
             if (!Emission.isStatic(v)) return " (symbolic shape " + v.type().shape() + ")";
         }
         long[] q = dims(n.input(0));
@@ -104,7 +104,8 @@ final class AttentionGeneral {
 
     static void emit(Node n, Emission e) {
         Geometry g = Geometry.of(n);
-        boolean f64 = AttentionEmitter.computesInDouble(n.inputs());
+        // double when an operand is f64, else float (f16 and bf16 widened)
+        boolean f64 = n.inputs().stream().anyMatch(v -> v != null && Emission.dtype(v) == DType.F64);
         DType compute = f64 ? DType.F64 : DType.F32;
         String type = f64 ? "double" : "float";
         long[] mask = n.input(3) == null ? new long[4] : maskStrides(dims(n.input(3)), g);

@@ -8,7 +8,7 @@ import java.util.Arrays;
 
 import static dev.kiln.backends.c.Nodes.count;
 import static dev.kiln.backends.c.Nodes.dims;
-import static dev.kiln.backends.c.QuantizedEmitter.asDouble;
+import static dev.kiln.backends.c.Elements.asDouble;
 import static dev.kiln.backends.c.QuantizedEmitter.range;
 import static dev.kiln.backends.c.QuantizedEmitter.roundTo;
 
@@ -68,7 +68,7 @@ final class QLinearProducts {
     private static long[] strides(long[] from, long[] to) { return LoopNest.broadcastStrides(to, from); }
 
     static String matMulProblem(Node n) {
-        for (Value v : QuantizedEmitter.values(n)) {
+        for (Value v : Elements.of(n)) {
             if (!Emission.isStatic(v)) return " (symbolic shape " + v.type().shape() + ")";
         }
         long[] as = dims(n.input(0));
@@ -203,7 +203,7 @@ final class QLinearProducts {
     // ---- QLinearConv ------------------------------------------------------------------------------------------------
 
     static String convProblem(Node n) {
-        for (Value v : QuantizedEmitter.values(n)) {
+        for (Value v : Elements.of(n)) {
             if (!Emission.isStatic(v)) return " (symbolic shape " + v.type().shape() + ")";
         }
         long[] xs = dims(n.input(0));

@@ -13,6 +13,8 @@ import java.util.Set;
 import java.util.function.BiConsumer;
 import java.util.function.Function;
 
+import static dev.kiln.backends.c.Elements.asDouble;
+import static dev.kiln.backends.c.Elements.shapeLike;
 import static dev.kiln.backends.c.Nodes.dims;
 
 /**
@@ -42,7 +44,7 @@ final class QuantizedEmitter implements OpEmitter {
 
     @Override
     public String problem(Node n) {
-        for (Value v : values(n)) {
+        for (Value v : Elements.of(n)) {
             if (!Layouts.isPlain(v.type().layout())) return " (layout " + v.type().layout() + ")";
         }
         return OPS.get(n.op()).problem().apply(n);
@@ -50,13 +52,6 @@ final class QuantizedEmitter implements OpEmitter {
 
     @Override
     public void emit(Node n, Emission e) { OPS.get(n.op()).emit().accept(n, e); }
-
-    /** The node's inputs (those present) and outputs. */
-    static List<Value> values(Node n) {
-        List<Value> all = new java.util.ArrayList<>(n.outputs());
-        for (Value v : n.inputs()) if (v != null) all.add(v);
-        return all;
-    }
 
     /** Null when every value but input 0 and the outputs has a static shape, else what is wrong. */
     private static String staticParameters(Node n) {
@@ -149,13 +144,6 @@ final class QuantizedEmitter implements OpEmitter {
         return runtime.length() == 0 ? literal + "L" : "(" + literal + "L" + runtime + ")";
     }
 
-    /** Gives y x's run-time dims (nothing for a static y) and reserves its buffer. */
-    static void shapeLike(Emission e, Value y, Value x) {
-        if (Emission.isStatic(y)) return;
-        e.line("memcpy(" + e.dimsArray(y) + ", " + e.dimsArray(x) + ", " + Math.max(1, x.type().rank()) + " * sizeof(long));");
-        e.allocate(y);
-    }
-
     /** The precision QuantizeLinear divides in: its precision attribute, else numpy's promotion of x's and the scale's types. */
     private static DType divisionType(Node n) {
         long code = Nodes.intAttr(n, "precision", 0);
@@ -174,11 +162,6 @@ final class QuantizedEmitter implements OpEmitter {
             case BF16 -> "kiln_round_bf16(" + v + ")";
             default -> "(" + v + ")";
         };
-    }
-
-    /** A stored element as a double. */
-    static String asDouble(Value v, String index, Emission e) {
-        return "(double) " + CTypes.load(Emission.dtype(v), e.ptr(v) + "[" + index + "]");
     }
 
     /**

@@ -70,7 +70,7 @@ final class RecurrentEmitter implements OpEmitter {
 
     @Override
     public String problem(Node n) {
-        for (Value v : QuantizedEmitter.values(n)) {
+        for (Value v : Elements.of(n)) {
             if (!Emission.isStatic(v)) return " (symbolic shape " + v.type().shape() + ")";
             if (!Layouts.isPlain(v.type().layout())) return " (layout " + v.type().layout() + ")";
         }
