@@ -157,8 +157,8 @@ final class QLinearProducts {
         String product = roundTo(scaleType, asDouble(n.input(1), "as + i * " + aS[aS.length - 2] + "L", e) + " * "
                 + asDouble(n.input(4), "bs + j * " + bS[bS.length - 1] + "L", e));
         e.line("double multiplier = " + roundTo(scaleType, product + " / " + asDouble(n.input(6), "ys + i * " + yS[r - 2] + "L + j * " + yS[r - 1] + "L", e)) + ";");
-        e.line("double q = nearbyint(kiln_product((double) " + acc + "[o], multiplier) + "
-                + asDouble(n.input(7), "yz + i * " + yZ[r - 2] + "L + j * " + yZ[r - 1] + "L", e) + ");");
+        e.line("double q = nearbyint(KILN_AS_F64(kiln_product((double) " + acc + "[o], multiplier) + "
+                + asDouble(n.input(7), "yz + i * " + yZ[r - 2] + "L + j * " + yZ[r - 1] + "L", e) + "));");
         e.line(e.ptr(y) + "[o] = (" + CTypes.storage(Emission.dtype(y)) + ") kiln_saturate(q, " + lim[0] + ", " + lim[1] + ");");
         e.close("}");
         e.close("}");
@@ -262,16 +262,17 @@ final class QLinearProducts {
         shift(e, w, n.input(5), count(n.input(5)) == 1 ? new long[0] : new long[] {ws[0], 1}, new long[] {ws[0], count(w) / Math.max(1, ws[0])}, wv);
         Value bias = n.input(8);
         e.line("kiln_qconv(&s, " + xv + ", " + wv + ", " + (bias == null ? "0" : e.ptr(bias)) + ", " + acc + ");");
-        // the multiplier in f32 as the interpreter computes it, its product with the sum in double
+        // the multiplier in f32 as the interpreter computes it (each step rounded), its product with the sum in double
         long plane = count(y) / Math.max(1, ys[0] * ys[1]);
         String[] lim = range(Emission.dtype(y));
         Value wScale = n.input(4);
         e.open("for (long b = 0; b < " + ys[0] + "L; b++) {");
         e.open("for (long m = 0; m < " + ys[1] + "L; m++) {");
-        e.line("const float multiplier = " + e.ptr(n.input(1)) + "[0] * " + e.ptr(wScale) + "[" + (count(wScale) == 1 ? "0" : "m") + "] / " + e.ptr(n.input(6)) + "[0];");
+        e.line("const double multiplier = KILN_AS_F32(KILN_AS_F32((double) " + e.ptr(n.input(1)) + "[0] * " + e.ptr(wScale) + "[" + (count(wScale) == 1 ? "0" : "m")
+                + "]) / " + e.ptr(n.input(6)) + "[0]);");
         e.line("const long o = (b * " + ys[1] + "L + m) * " + plane + "L;");
         e.open("for (long p = 0; p < " + plane + "L; p++) {");
-        e.line("double q = nearbyint(kiln_product((double) " + acc + "[o + p], (double) multiplier) + (double) " + e.ptr(n.input(7)) + "[0]);");
+        e.line("double q = nearbyint(KILN_AS_F64(kiln_product((double) " + acc + "[o + p], multiplier) + (double) " + e.ptr(n.input(7)) + "[0]));");
         e.line(e.ptr(y) + "[o + p] = (" + CTypes.storage(Emission.dtype(y)) + ") kiln_saturate(q, " + lim[0] + ", " + lim[1] + ");");
         e.close("}");
         e.close("}");

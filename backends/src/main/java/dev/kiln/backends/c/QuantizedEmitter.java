@@ -154,23 +154,21 @@ final class QuantizedEmitter implements OpEmitter {
         return x == s ? x : DType.F32;
     }
 
-    /** A double expression rounded to the precision of a floating dtype (numpy computing in it). */
+    /** A double expression rounded to the precision of a floating dtype, as numpy rounds computing in it. */
     static String roundTo(DType t, String v) {
         return switch (t) {
-            case F32 -> "(double) (float) (" + v + ")";
+            case F32 -> "KILN_AS_F32(" + v + ")";
             case F16 -> "kiln_round_f16(" + v + ")";
             case BF16 -> "kiln_round_bf16(" + v + ")";
-            default -> "(" + v + ")";
+            default -> "KILN_AS_F64(" + v + ")";
         };
     }
 
-    /**
-     * A stored element rounded to precision p, as a double. An element rounds to f32 straight from its own type:
-     * gcc 12 vectorises (double) (float) (double) of an i32 as if the float conversion were exact.
-     */
+    /** A stored element rounded to precision p, as a double (to f32 straight from its own type: see KILN_AS_F32). */
     private static String rounded(DType p, Value v, String index, Emission e) {
+        if (p == DType.F64) return asDouble(v, index, e);
         if (p != DType.F32) return roundTo(p, asDouble(v, index, e));
-        return "(double) (float) " + CTypes.load(Emission.dtype(v), e.ptr(v) + "[" + index + "]");
+        return "KILN_AS_F32(" + CTypes.load(Emission.dtype(v), e.ptr(v) + "[" + index + "]") + ")";
     }
 
     /** The range of an integer dtype, as C double literals {min, max}. */
@@ -213,11 +211,8 @@ final class QuantizedEmitter implements OpEmitter {
         shapeLike(e, y, x);
         int blocks = openElements(n, e);
         e.line("double shifted = " + rounded(DType.F32, x, "i", e) + ";");
-        if (zero != null) {
-            String difference = "shifted - " + asDouble(zero, "p", e);
-            e.line("shifted = " + (wide ? difference : "(double) (float) (" + difference + ")") + ";");
-        }
-        e.line(e.ptr(y) + "[i] = " + CTypes.store(Emission.dtype(y), "(float) (shifted * " + asDouble(scale, "p", e) + ")") + ";");
+        if (zero != null) e.line("shifted = " + roundTo(wide ? DType.F64 : DType.F32, "shifted - " + asDouble(zero, "p", e)) + ";");
+        e.line(e.ptr(y) + "[i] = " + CTypes.store(Emission.dtype(y), "(float) KILN_AS_F64(shifted * " + asDouble(scale, "p", e) + ")") + ";");
         for (int b = 0; b < blocks; b++) e.close("}");
     }
 

@@ -5,6 +5,28 @@
  * bitwise those of the interpreter.
  */
 
+/*
+ * v rounded to f32 or f64, as the reference rounds each step. Where the FPU computes in a wider format (x87:
+ * FLT_EVAL_METHOD 2) a cast may keep the wider value, so the value goes through memory; elsewhere a cast rounds.
+ * An integer element is given as it is stored (gcc 12 vectorises (double) (float) (double) of an i32 as if the
+ * conversion to float were exact).
+ */
+#if FLT_EVAL_METHOD == 0
+#define KILN_AS_F32(v) ((double) (float) (v))
+#define KILN_AS_F64(v) ((double) (v))
+#else
+static inline double kiln_as_f32(double v) {
+    volatile float f = (float) v;
+    return f;
+}
+static inline double kiln_as_f64(double v) {
+    volatile double d = v;
+    return d;
+}
+#define KILN_AS_F32(v) kiln_as_f32(v)
+#define KILN_AS_F64(v) kiln_as_f64(v)
+#endif
+
 /* A double rounded through f16 or bf16 (numpy computing in that type). */
 static inline double kiln_round_f16(double v) { return kiln_f16_to_f32(kiln_f32_to_f16((float) v)); }
 static inline double kiln_round_bf16(double v) { return kiln_bf16_to_f32(kiln_f32_to_bf16((float) v)); }
@@ -33,12 +55,12 @@ static void kiln_dynamic_quantize(long n, const float* x, uint8_t* y, float* sca
         lo = v != v || lo != lo ? NAN : (v < lo ? v : lo);
         hi = v != v || hi != hi ? NAN : (v > hi ? v : hi);
     }
-    float scale = hi == lo ? 1.0f : (hi - lo) / 255.0f;
-    float shift = 0.0f - lo / scale;
-    float zero = (float) nearbyint(shift != shift ? shift : (shift < 0.0f ? 0.0f : (shift > 255.0f ? 255.0f : shift)));
-    for (long i = 0; i < n; i++) y[i] = (uint8_t) kiln_saturate(nearbyint((double) (x[i] / scale)) + (double) zero, 0.0, 255.0);
-    *scale_out = scale;
-    *zero_out = (uint8_t) kiln_saturate((double) zero, 0.0, 255.0);
+    double scale = hi == lo ? 1.0 : KILN_AS_F32(KILN_AS_F32((double) hi - (double) lo) / 255.0);
+    double shift = KILN_AS_F32(0.0 - KILN_AS_F32((double) lo / scale));
+    double zero = nearbyint(shift != shift ? shift : (shift < 0.0 ? 0.0 : (shift > 255.0 ? 255.0 : shift)));
+    for (long i = 0; i < n; i++) y[i] = (uint8_t) kiln_saturate(nearbyint(KILN_AS_F32((double) x[i] / scale)) + zero, 0.0, 255.0);
+    *scale_out = (float) scale;
+    *zero_out = (uint8_t) kiln_saturate(zero, 0.0, 255.0);
 }
 
 /*
