@@ -41,7 +41,7 @@ final class KernelSources {
         t.put("layer_norm.h", List.of("activations.h", "threads.h"));
         t.put("attention.h", List.of("activations.h", "threads.h"));
         t.put("attention_general.h", List.of("threads.h"));
-        t.put("quantized.h", List.of("base.h"));
+        t.put("quantized.h", List.of("threads.h"));
         t.put("recurrent.h", List.of("gemm.h"));
         return t;
     }
