@@ -11,16 +11,21 @@ import dev.kiln.jobs.DescribeCompilationJobResponse;
 import dev.kiln.jobs.JobsConfig;
 import dev.kiln.jobs.JobsJson;
 
+import java.io.IOException;
 import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.time.LocalDateTime;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
+import java.util.Comparator;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.stream.Stream;
 
 /**
  * {@code kiln compile}: one compilation job, run in this process against a data directory's store, as
@@ -31,7 +36,7 @@ final class CompileCommand {
 
     private CompileCommand() {}
 
-    static int run(List<String> argv, PrintStream out, PrintStream err) throws InterruptedException {
+    static int run(List<String> argv, PrintStream out, PrintStream err) throws InterruptedException, IOException {
         Set<String> options = new HashSet<>(JobsCommand.STORE_OPTIONS);
         options.addAll(Set.of("model", "framework", "framework-version", "data-input-config", "target-device",
                 "target-platform", "compiler-options", "output", "name", "max-runtime-seconds", "kms-key-id"));
@@ -43,8 +48,12 @@ final class CompileCommand {
         int maxRuntime = a.intValue("max-runtime-seconds", DEFAULT_MAX_RUNTIME_SECONDS, 1);
         JobsConfig config = JobsCommand.config(a).withWorkers(1);
         String name = a.value("name") != null ? a.value("name") : defaultName(model);
+        // a bare model file or directory is packed as a job's model archive, beside the job's data
+        Path bare = ModelPacking.bareModel(model);
+        Path packed = bare == null ? null : config.dataDir().resolve("packed").resolve(name);
+        String location = bare == null ? model : ModelPacking.pack(bare, packed).toString();
         var request = new CreateCompilationJobRequest(name, "arn:aws:iam::" + config.account() + ":role/kiln-local",
-                new InputConfig(model, a.value("data-input-config"), framework, a.value("framework-version")),
+                new InputConfig(location, a.value("data-input-config"), framework, a.value("framework-version")),
                 new OutputConfig(output, a.value("target-device"), platform, a.value("compiler-options"), a.value("kms-key-id")),
                 null, new StoppingCondition(maxRuntime, null, null), null, null);
         try (CompilationJobs jobs = CompilationJobs.open(config)) {
@@ -55,11 +64,18 @@ final class CompileCommand {
             Runtime.getRuntime().addShutdownHook(hook);
             DescribeCompilationJobResponse d = jobs.awaitEnd(name, Duration.ofSeconds(maxRuntime).plusMinutes(1).multipliedBy(2));
             Runtime.getRuntime().removeShutdownHook(hook);
+            if (packed != null && jobs.runsJobs()) deleteTree(packed);
             out.println(JobsJson.writePretty(d));
             if (d.compilationJobStatus() != CompilationJobStatus.COMPLETED && d.failureReason() != null) {
                 err.println("kiln: " + name + " " + d.compilationJobStatus() + ": " + d.failureReason());
             }
             return d.compilationJobStatus() == CompilationJobStatus.COMPLETED ? 0 : 1;
+        }
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        try (Stream<Path> walk = Files.walk(dir)) {
+            for (Path p : walk.sorted(Comparator.reverseOrder()).toList()) Files.deleteIfExists(p);
         }
     }
 

@@ -26,7 +26,8 @@ public final class Kiln {
                         (--target-device D | --target-platform JSON) [--compiler-options JSON]
                         --output DIR|URI [--name NAME] [--data-dir DIR] [--max-runtime-seconds N]
                         [--kms-key-id KEY] [--region R] [--s3-endpoint URL [--s3-region R]]
-                  one compilation job (model .tar.gz in, <archive>-<target>.tar.gz out); prints
+                  one compilation job (model .tar.gz in, <archive>-<target>.tar.gz out; a bare model
+                  file or directory is packed into the .tar.gz first); prints
                   DescribeCompilationJob's JSON; exit 0 only when COMPLETED
               jobs list|describe|stop|delete|logs [NAME] [--data-dir DIR]
                         [--name-contains S] [--status S] [--sort-by Name|CreationTime|Status]

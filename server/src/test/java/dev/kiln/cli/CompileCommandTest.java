@@ -79,6 +79,26 @@ class CompileCommandTest {
     }
 
     @Test
+    void aBareModelFileOrDirectoryIsPackedForTheJob() throws Exception {
+        Path file = Files.copy(Fixtures.dir("squeezenet1_1").resolve("model.onnx"), dir.resolve("squeeze.onnx"));
+        Result r = kiln(compile(file, "bare-file", SHAPES, "--target-device", "ml_c5"));
+        assertEquals(0, r.code(), r.err());
+        assertEquals(dir.resolve("out/squeeze-ml_c5.tar.gz").toString(),
+                JobsJson.read(r.out(), DescribeCompilationJobResponse.class).modelArtifacts().s3ModelArtifacts());
+
+        Path folder = Files.createDirectories(dir.resolve("sq"));
+        Files.copy(file, folder.resolve("model.onnx"));
+        r = kiln(compile(folder, "bare-dir", SHAPES, "--target-device", "ml_c5"));
+        assertEquals(0, r.code(), r.err());
+        assertTrue(Files.isRegularFile(dir.resolve("out/sq-ml_c5.tar.gz")));
+        assertTrue(Files.notExists(dir.resolve("data/packed/bare-file")) && Files.notExists(dir.resolve("data/packed/bare-dir")),
+                "the packed archives go once their jobs ended");
+
+        Files.createSymbolicLink(folder.resolve("link.onnx"), file);
+        assertUserError(kiln(compile(folder, "linked", SHAPES, "--target-device", "ml_c5")), "holds a link");
+    }
+
+    @Test
     void aRequestThatFailsValidationCreatesNoJob() throws Exception {
         Path archive = archive();
         assertUserError(kiln(compile(archive, "bad", "{\"input0\":[1,\"three\"]}", "--target-device", "ml_c5")),

@@ -1,7 +1,6 @@
 package dev.kiln.backends.c;
 
 import dev.kiln.ir.Attribute;
-import dev.kiln.ir.Layouts;
 import dev.kiln.ir.Node;
 import dev.kiln.ir.Value;
 
@@ -36,10 +35,8 @@ final class AttentionEmitter implements OpEmitter {
 
     @Override
     public String problem(Node n) {
-        for (Value v : Elements.of(n)) {
-            if (!Layouts.isPlain(v.type().layout())) return " (layout " + v.type().layout() + ")";
-        }
-        return OPS.get(n.op()).problem().apply(n);
+        String layout = Refusals.layout(n);
+        return layout != null ? layout : OPS.get(n.op()).problem().apply(n);
     }
 
     @Override

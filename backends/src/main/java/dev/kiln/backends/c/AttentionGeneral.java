@@ -53,9 +53,8 @@ final class AttentionGeneral {
     }
 
     static String problem(Node n) {
-        for (Value v : Elements.of(n)) {
-            if (!Emission.isStatic(v)) return " (symbolic shape " + v.type().shape() + ")";
-        }
+        String symbolic = Refusals.symbolic(n);
+        if (symbolic != null) return symbolic;
         long[] q = dims(n.input(0));
         long[] k = dims(n.input(1));
         long[] v = dims(n.input(2));

@@ -6,6 +6,10 @@ import dev.kiln.ir.Layouts;
 import dev.kiln.ir.Node;
 import dev.kiln.ir.Value;
 import dev.kiln.passes.MemoryPlan;
+import dev.kiln.passes.PassContext;
+import dev.kiln.passes.PassOptions;
+import dev.kiln.passes.PlanMemory;
+import dev.kiln.runtime.interpreter.InterpreterEvaluator;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -80,8 +84,15 @@ public final class CCodeGenerator {
      */
     public static CProgram generate(Graph graph, MemoryPlan plan, int vectorRegisters) {
         if (plan == null) throw new IllegalArgumentException("graph " + graph.name() + " has no memory plan; run the pipeline through PlanMemory first");
-        checkSupported(graph);
-        return new CCodeGenerator(graph, plan, vectorRegisters, blockSize(graph)).emit();
+        Graph legal = PlainFallback.apply(graph, n -> problem(n) != null);
+        if (legal != graph) {
+            // the transforms around nodes moved to plain values need places in the arena
+            PassContext ctx = PassContext.builder().options(PassOptions.defaults()).evaluator(new InterpreterEvaluator()).build();
+            new PlanMemory().apply(legal, ctx);
+            plan = ctx.result(MemoryPlan.class);
+        }
+        checkSupported(legal);
+        return new CCodeGenerator(legal, plan, vectorRegisters, blockSize(legal)).emit();
     }
 
     /** The one channel block size of the graph's blocked values, 0 when there are none. */
@@ -114,8 +125,16 @@ public final class CCodeGenerator {
         }
     }
 
-    /** Whether the generator has a kernel for the node as typed (the test {@link #checkSupported} applies). */
-    static boolean supports(Node n) { return problem(n) == null; }
+    /**
+     * Whether the generator has a kernel for the node as typed, or for its blocked activations made plain
+     * ({@link PlainFallback}).
+     */
+    static boolean supports(Node n) {
+        if (problem(n) == null) return true;
+        if (!PlainFallback.hasBlocked(n)) return false;
+        Node twin = PlainFallback.plainTwin(n);
+        return twin != null && problem(twin) == null;
+    }
 
     /** Null when the generator takes the node; else what it does not take, in brackets ("" for an unknown op). */
     private static String problem(Node n) {

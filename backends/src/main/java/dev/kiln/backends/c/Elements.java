@@ -1,34 +1,39 @@
 package dev.kiln.backends.c;
 
-import dev.kiln.ir.Node;
-import dev.kiln.ir.Value;
-
-import java.util.ArrayList;
-import java.util.List;
+import dev.kiln.ir.DType;
 
 /**
- * What the quantized, recurrent and attention families share: a node's values, a stored element read as a
- * double (their reference computes in double), and an output given its input's run-time dims.
+ * Elements of any dtype read as a 64-bit integer or a double, and doubles stored as any dtype, converting
+ * as the reference interpreter does (gather.h's kiln_double_to_i64 and friends): integers truncated toward
+ * zero and wrapped to their width, NaN read as 0, bool as v != 0, u64 by its own rule. OneHot's depth and
+ * indices and Resize's interpolation go through these, so integer results agree bitwise.
  */
 final class Elements {
     private Elements() {}
 
-    /** The node's outputs and the inputs it has. */
-    static List<Value> of(Node n) {
-        List<Value> all = new ArrayList<>(n.outputs());
-        for (Value v : n.inputs()) if (v != null) all.add(v);
-        return all;
+    /** The stored element as a C long long. */
+    static String asLong(DType t, String stored) {
+        return t.isFloatingPoint() ? "kiln_double_to_i64(" + asDouble(t, stored) + ")" : "((long long) " + stored + ")";
     }
 
-    /** Element {@code index} (a C expression) of a value, as a double. */
-    static String asDouble(Value v, String index, Emission e) {
-        return "(double) " + CTypes.load(Emission.dtype(v), e.ptr(v) + "[" + index + "]");
+    /** The stored element as a C double. */
+    static String asDouble(DType t, String stored) {
+        return switch (t) {
+            case U64 -> "kiln_u64_to_double(" + stored + ")";
+            case F16, BF16 -> "((double) " + CTypes.load(t, stored) + ")";
+            default -> "((double) " + stored + ")";
+        };
     }
 
-    /** Gives y x's run-time dims (nothing for a static y) and reserves its buffer. */
-    static void shapeLike(Emission e, Value y, Value x) {
-        if (Emission.isStatic(y)) return;
-        e.line("memcpy(" + e.dimsArray(y) + ", " + e.dimsArray(x) + ", " + Math.max(1, x.type().rank()) + " * sizeof(long));");
-        e.allocate(y);
+    /** The C expression of a double v stored as the dtype. */
+    static String fromDouble(DType t, String v) {
+        return switch (t) {
+            case F64 -> v;
+            case F32 -> "((float) " + v + ")";
+            case F16, BF16 -> CTypes.store(t, "(float) " + v);
+            case BOOL -> "((uint8_t) (" + v + " != 0.0))";
+            case U64 -> "kiln_double_to_u64(" + v + ")";
+            default -> "((" + CTypes.storage(t) + ") kiln_double_to_i64(" + v + "))";
+        };
     }
 }

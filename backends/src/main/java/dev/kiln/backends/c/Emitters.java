@@ -20,6 +20,10 @@ final class Emitters {
             PoolingEmitter::new,
             ConvolutionEmitter::new,
             GemmEmitter::new,
+            GatherEmitter::new,
+            ScatterEmitter::new,
+            SelectionEmitter::new,
+            ResizeEmitter::new,
             AttentionEmitter::new,
             QuantizedEmitter::new,
             RecurrentEmitter::new);

@@ -8,7 +8,7 @@ import java.util.Arrays;
 
 import static dev.kiln.backends.c.Nodes.count;
 import static dev.kiln.backends.c.Nodes.dims;
-import static dev.kiln.backends.c.Elements.asDouble;
+import static dev.kiln.backends.c.QuantizedEmitter.asDouble;
 import static dev.kiln.backends.c.QuantizedEmitter.range;
 import static dev.kiln.backends.c.QuantizedEmitter.roundTo;
 
@@ -68,9 +68,8 @@ final class QLinearProducts {
     private static long[] strides(long[] from, long[] to) { return LoopNest.broadcastStrides(to, from); }
 
     static String matMulProblem(Node n) {
-        for (Value v : Elements.of(n)) {
-            if (!Emission.isStatic(v)) return " (symbolic shape " + v.type().shape() + ")";
-        }
+        String symbolic = Refusals.symbolic(n);
+        if (symbolic != null) return symbolic;
         long[] as = dims(n.input(0));
         long[] bs = dims(n.input(3));
         if (as.length == 0 || bs.length == 0) return " (scalar operands)";
@@ -203,9 +202,8 @@ final class QLinearProducts {
     // ---- QLinearConv ------------------------------------------------------------------------------------------------
 
     static String convProblem(Node n) {
-        for (Value v : Elements.of(n)) {
-            if (!Emission.isStatic(v)) return " (symbolic shape " + v.type().shape() + ")";
-        }
+        String symbolic = Refusals.symbolic(n);
+        if (symbolic != null) return symbolic;
         long[] xs = dims(n.input(0));
         long[] ws = dims(n.input(3));
         int spatial = xs.length - 2;

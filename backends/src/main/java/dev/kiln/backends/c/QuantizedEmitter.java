@@ -1,7 +1,6 @@
 package dev.kiln.backends.c;
 
 import dev.kiln.ir.DType;
-import dev.kiln.ir.Layouts;
 import dev.kiln.ir.Node;
 import dev.kiln.ir.Value;
 import dev.kiln.ir.ops.OnnxDataTypes;
@@ -13,8 +12,6 @@ import java.util.Set;
 import java.util.function.BiConsumer;
 import java.util.function.Function;
 
-import static dev.kiln.backends.c.Elements.asDouble;
-import static dev.kiln.backends.c.Elements.shapeLike;
 import static dev.kiln.backends.c.Nodes.dims;
 
 /**
@@ -44,10 +41,8 @@ final class QuantizedEmitter implements OpEmitter {
 
     @Override
     public String problem(Node n) {
-        for (Value v : Elements.of(n)) {
-            if (!Layouts.isPlain(v.type().layout())) return " (layout " + v.type().layout() + ")";
-        }
-        return OPS.get(n.op()).problem().apply(n);
+        String layout = Refusals.layout(n);
+        return layout != null ? layout : OPS.get(n.op()).problem().apply(n);
     }
 
     @Override
@@ -117,8 +112,8 @@ final class QuantizedEmitter implements OpEmitter {
         }
         int rank = x.type().rank();
         int axis = Nodes.axis(n, "axis", 1, rank);
-        String outer = product(e, x, 0, axis);
-        String inner = product(e, x, axis + 1, rank);
+        String outer = DimExprs.product(e, x, 0, axis);
+        String inner = DimExprs.product(e, x, axis + 1, rank);
         String length = e.dim(x, axis);
         if (g == Granularity.AXIS && !x.type().shape().dim(axis).isStatic()) {
             e.failWhen(length + " != " + dims(n.input(1))[0] + "L", "node " + n.name() + " (" + n.op() + "): the per-axis scale does not match axis " + axis + " of x");
@@ -131,17 +126,6 @@ final class QuantizedEmitter implements OpEmitter {
         e.line("const long i = (o * " + length + " + a) * " + inner + " + j;");
         e.line("const long p = " + base + (g == Granularity.BLOCKED ? " + j;" : ";"));
         return 3;
-    }
-
-    /** The product of x's dims [from, to) as a C expression: a literal when they are static. */
-    private static String product(Emission e, Value x, int from, int to) {
-        long literal = 1;
-        StringBuilder runtime = new StringBuilder();
-        for (int d = from; d < to; d++) {
-            if (x.type().shape().dim(d).isStatic()) literal *= x.type().shape().dim(d).size();
-            else runtime.append(" * ").append(e.dim(x, d));
-        }
-        return runtime.length() == 0 ? literal + "L" : "(" + literal + "L" + runtime + ")";
     }
 
     /** The precision QuantizeLinear divides in: its precision attribute, else numpy's promotion of x's and the scale's types. */
@@ -163,6 +147,12 @@ final class QuantizedEmitter implements OpEmitter {
             default -> "KILN_AS_F64(" + v + ")";
         };
     }
+
+    /** Element {@code index} (a C expression) of a value, as a double. */
+    static String asDouble(Value v, String index, Emission e) { return Elements.asDouble(Emission.dtype(v), e.ptr(v) + "[" + index + "]"); }
+
+    /** Gives y x's run-time dims (nothing for a static y) and reserves its buffer. */
+    static void shapeLike(Emission e, Value y, Value x) { DimExprs.define(e, y, DimExprs.dims(e, x)); }
 
     /** A stored element rounded to precision p, as a double (to f32 straight from its own type: see KILN_AS_F32). */
     private static String rounded(DType p, Value v, String index, Emission e) {

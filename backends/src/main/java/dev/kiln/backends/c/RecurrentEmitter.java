@@ -2,7 +2,6 @@ package dev.kiln.backends.c;
 
 import dev.kiln.ir.Attribute;
 import dev.kiln.ir.DType;
-import dev.kiln.ir.Layouts;
 import dev.kiln.ir.Node;
 import dev.kiln.ir.Value;
 
@@ -70,10 +69,8 @@ final class RecurrentEmitter implements OpEmitter {
 
     @Override
     public String problem(Node n) {
-        for (Value v : Elements.of(n)) {
-            if (!Emission.isStatic(v)) return " (symbolic shape " + v.type().shape() + ")";
-            if (!Layouts.isPlain(v.type().layout())) return " (layout " + v.type().layout() + ")";
-        }
+        String values = Refusals.symbolic(n) != null ? Refusals.symbolic(n) : Refusals.layout(n);
+        if (values != null) return values;
         String direction = Nodes.stringAttr(n, "direction", "forward");
         if (!Set.of("forward", "reverse", "bidirectional").contains(direction)) return " (direction " + direction + ")";
         long layout = Nodes.intAttr(n, "layout", 0);

@@ -35,9 +35,8 @@ final class RotaryAndSwiGlu {
     }
 
     static String rotaryProblem(Node n) {
-        for (Value v : Elements.of(n)) {
-            if (!Emission.isStatic(v)) return " (symbolic shape " + v.type().shape() + ")";
-        }
+        String symbolic = Refusals.symbolic(n);
+        if (symbolic != null) return symbolic;
         long[] x = dims(n.input(0));
         if (x.length == 3 && (Nodes.intAttr(n, "num_heads", 0) <= 0 || x[2] % Nodes.intAttr(n, "num_heads", 0) != 0)) return " (hidden size and num_heads)";
         Geometry g = Geometry.of(n);
@@ -77,9 +76,9 @@ final class RotaryAndSwiGlu {
         e.line("const long base = " + (g.threeD ? "(token * " + g.heads + "L + h) * " + g.head + "L" : "((b * " + g.heads + "L + h) * " + g.seq + "L + s) * " + g.head + "L") + ";");
         e.open("for (long k = 0; k < " + half + "L; k++) {");
         e.line("const long first = base + " + (interleaved ? "2 * k" : "k") + ", second = base + " + (interleaved ? "2 * k + 1" : "k + " + half + "L") + ";");
-        e.line("double c = " + Elements.asDouble(n.input(1), "position * " + half + "L + k", e) + ", sn = "
-                + Elements.asDouble(n.input(2), "position * " + half + "L + k", e) + ";");
-        e.line("double x1 = " + Elements.asDouble(x, "first", e) + ", x2 = " + Elements.asDouble(x, "second", e) + ";");
+        e.line("double c = " + QuantizedEmitter.asDouble(n.input(1), "position * " + half + "L + k", e) + ", sn = "
+                + QuantizedEmitter.asDouble(n.input(2), "position * " + half + "L + k", e) + ";");
+        e.line("double x1 = " + QuantizedEmitter.asDouble(x, "first", e) + ", x2 = " + QuantizedEmitter.asDouble(x, "second", e) + ";");
         e.line(e.ptr(y) + "[first] = " + store(t, "c * x1 - sn * x2") + ";");
         e.line(e.ptr(y) + "[second] = " + store(t, "sn * x1 + c * x2") + ";");
         e.close("}");
@@ -115,11 +114,11 @@ final class RotaryAndSwiGlu {
         Value a = n.input(0);
         Value b = n.input(1);
         Value y = n.output(0);
-        Elements.shapeLike(e, y, a);
+        QuantizedEmitter.shapeLike(e, y, a);
         e.open("for (long i = 0; i < " + e.count(a) + "; i++) {");
-        e.line("double x = " + Elements.asDouble(a, "i", e) + ", z = " + CTypes.doubleLiteral(Nodes.floatAttr(n, "alpha", 1.0)) + " * x;");
+        e.line("double x = " + QuantizedEmitter.asDouble(a, "i", e) + ", z = " + CTypes.doubleLiteral(Nodes.floatAttr(n, "alpha", 1.0)) + " * x;");
         e.line("double sigmoid = z >= 0 ? 1.0 / (1.0 + exp(-z)) : exp(z) / (1.0 + exp(z));");
-        e.line(e.ptr(y) + "[i] = " + store(Emission.dtype(y), "x * sigmoid * " + Elements.asDouble(b, "i", e)) + ";");
+        e.line(e.ptr(y) + "[i] = " + store(Emission.dtype(y), "x * sigmoid * " + QuantizedEmitter.asDouble(b, "i", e)) + ";");
         e.close("}");
     }
 }
