@@ -11,7 +11,8 @@ import static dev.kiln.backends.c.Nodes.dims;
 
 /**
  * RotaryEmbedding and SwiGLU for {@link AttentionEmitter}: loops over the elements computing in double and
- * rounding once to the output dtype, as the interpreter does. SwiGLU takes operands of run-time shape.
+ * rounding once to the output dtype, as the interpreter does. SwiGLU takes operands of run-time shape, which
+ * must then agree as it runs.
  */
 final class RotaryAndSwiGlu {
     private RotaryAndSwiGlu() {}
@@ -105,8 +106,13 @@ final class RotaryAndSwiGlu {
         Value a = n.input(0);
         Value b = n.input(1);
         if (!FLOATS.contains(Emission.dtype(a))) return " (" + Emission.dtype(a) + ")";
-        if (!Emission.isStatic(a) || !Emission.isStatic(b)) return a.type().shape().equals(b.type().shape()) ? null : " (gate and value of shapes that may differ)";
-        return Arrays.equals(dims(a), dims(b)) ? null : " (gate and value of different shapes)";
+        if (a.type().rank() != b.type().rank()) return " (gate and value of different ranks)";
+        for (int d = 0; d < a.type().rank(); d++) {
+            if (a.type().shape().dim(d).isStatic() && b.type().shape().dim(d).isStatic() && a.type().shape().dim(d).size() != b.type().shape().dim(d).size()) {
+                return " (gate and value of different shapes)";
+            }
+        }
+        return null;
     }
 
     /** y = a * sigmoid(alpha * a) * b, the sigmoid in the interpreter's form that does not overflow. */
@@ -114,6 +120,8 @@ final class RotaryAndSwiGlu {
         Value a = n.input(0);
         Value b = n.input(1);
         Value y = n.output(0);
+        // dims known only at run time must agree then (SwiGLU does not broadcast)
+        DimExprs.requireDims(e, b, DimExprs.refs(a, 0, a.type().rank()), "node " + n.name() + " (SwiGLU): the gate and value shapes differ");
         QuantizedEmitter.shapeLike(e, y, a);
         e.open("for (long i = 0; i < " + e.count(a) + "; i++) {");
         e.line("double x = " + QuantizedEmitter.asDouble(a, "i", e) + ", z = " + CTypes.doubleLiteral(Nodes.floatAttr(n, "alpha", 1.0)) + " * x;");

@@ -168,7 +168,27 @@ class AttentionEmitterTest {
         }
         b.node("SwiGLU", List.of(b.input(DType.F32, new long[] {6}, -800, -30, 0, 30, 800, Double.NaN), b.input(DType.F32, 6)), Map.of());
         b.node("SwiGLU", List.of(b.input(DType.F32, 0, 4), b.input(DType.F32, 0, 4)), Map.of());
+        // run-time shapes: one value twice, two values whose rows agree as they run
+        Value rows = GatherEmitterTest.runTimeRows(b, b.input(DType.F16, 6, 3));
+        b.node("SwiGLU", List.of(rows, rows), Map.of());
+        b.node("SwiGLU", List.of(rows, GatherEmitterTest.runTimeRows(b, b.input(DType.F16, 6, 3))), attrs("alpha", 0.5f));
+        b.node("SwiGLU", List.of(GatherEmitterTest.runTimeRows(b, b.input(DType.F32, 6, 3)), b.input(DType.F32, 4, 3)), Map.of());
         b.assertMatchesInterpreter(dir, 1e-6);
+    }
+
+    @Test
+    void swiGluOperandsThatDifferAsTheyRunFailTheRun() {
+        Graph g = new Graph("swiglu_shapes");
+        Value x = g.addInput("x", TensorType.of(DType.F32, 6, 2));
+        Value keep = g.addInput("keep", TensorType.of(DType.BOOL, 6));
+        Value rows = NativeTesting.node(g, "rows", "Compress", List.of(x, keep), attrs("axis", 0L));
+        g.addOutput(NativeTesting.node(g, "glu", "SwiGLU", List.of(rows, g.addInput("value", TensorType.of(DType.F32, 3, 2))), Map.of()));
+        try (NativeModel m = NativeTesting.planAndCompile(g, dir).load()) {
+            m.run(List.of(Tensor.allocate(DType.F32, 6, 2), Tensor.ofBooleans(new boolean[] {true, true, false, true, false, false}, 6), Tensor.allocate(DType.F32, 3, 2)));
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> m.run(List.of(Tensor.allocate(DType.F32, 6, 2),
+                    Tensor.ofBooleans(new boolean[] {true, true, false, true, true, false}, 6), Tensor.allocate(DType.F32, 3, 2))));
+            assertTrue(e.getMessage().endsWith("node glu (SwiGLU): the gate and value shapes differ"), e.getMessage());
+        }
     }
 
     @Test

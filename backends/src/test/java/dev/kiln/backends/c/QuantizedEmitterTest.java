@@ -1,9 +1,12 @@
 package dev.kiln.backends.c;
 
 import dev.kiln.ir.DType;
+import dev.kiln.ir.Graph;
 import dev.kiln.ir.Layout;
 import dev.kiln.ir.TensorType;
 import dev.kiln.ir.Value;
+import dev.kiln.runtime.Tensor;
+import dev.kiln.runtime.nativelib.NativeModel;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -15,6 +18,8 @@ import java.util.Random;
 
 import static dev.kiln.backends.c.OpBatch.attrs;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** QuantizeLinear, DequantizeLinear, DynamicQuantizeLinear, QLinearMatMul and QLinearConv: bitwise the interpreter's. */
 class QuantizedEmitterTest {
@@ -119,6 +124,38 @@ class QuantizedEmitterTest {
         b.node("DynamicQuantizeLinear", List.of(b.input(DType.F32, new long[] {1, 2, 1, 3, 1, 37}, () -> b.random().nextGaussian() * 40)), Map.of(), 3);
         b.node("DynamicQuantizeLinear", List.of(b.input(DType.F32, new long[] {3}, 1, Double.NaN, -2)), Map.of(), 3);
         b.assertMatchesInterpreter(dir, 0);
+    }
+
+    @Test
+    void runTimeShapedInputs() {
+        OpBatch b = new OpBatch("quantize_run_time", 9);
+        Value x = GatherEmitterTest.runTimeRows(b, values(b, DType.F32, 6, 5));
+        b.node("QuantizeLinear", List.of(x, scales(b, DType.F32), zeros(b, DType.U8)), Map.of());
+        b.node("QuantizeLinear", List.of(x, scales(b, DType.F32, 5), zeros(b, DType.I8, 5)), attrs("axis", 1L));
+        b.node("QuantizeLinear", List.of(x, scales(b, DType.BF16, 4), zeros(b, DType.U16, 4)), attrs("axis", 0L));
+        b.node("QuantizeLinear", List.of(GatherEmitterTest.runTimeRows(b, values(b, DType.F16, 6, 2, 3)), scales(b, DType.F16, 2), zeros(b, DType.I16, 2)), attrs("axis", 1L));
+        b.node("DequantizeLinear", List.of(GatherEmitterTest.runTimeRows(b, zeros(b, DType.U8, 6, 4)), scales(b, DType.F32, 4), zeros(b, DType.U8, 4)), attrs("axis", 1L));
+        b.node("DequantizeLinear", List.of(GatherEmitterTest.runTimeRows(b, values(b, DType.I32, 6)), scales(b, DType.F16)), Map.of());
+        b.node("DynamicQuantizeLinear", List.of(x), Map.of(), 3);
+        b.assertMatchesInterpreter(dir, 0);
+    }
+
+    @Test
+    void perAxisScalesOfAnotherLengthThanARunTimeAxisFailTheRun() {
+        Graph g = new Graph("quantize_failures");
+        Value x = g.addInput("x", TensorType.of(DType.F32, 6, 2));
+        Value keep = g.addInput("keep", TensorType.of(DType.BOOL, 6));
+        Value rows = NativeTesting.node(g, "rows", "Compress", List.of(x, keep), attrs("axis", 0L));
+        Value scale = g.addInput("scale", TensorType.of(DType.F32, 4));
+        g.addOutput(NativeTesting.node(g, "q", "QuantizeLinear", List.of(rows, scale), attrs("axis", 0L)));
+        Tensor scales = Tensor.allocate(DType.F32, 4);
+        for (int i = 0; i < 4; i++) scales.setDouble(i, 0.1);
+        try (NativeModel m = NativeTesting.planAndCompile(g, dir).load()) {
+            m.run(List.of(Tensor.allocate(DType.F32, 6, 2), Tensor.ofBooleans(new boolean[] {true, true, false, true, true, false}, 6), scales));
+            IllegalStateException e = assertThrows(IllegalStateException.class,
+                    () -> m.run(List.of(Tensor.allocate(DType.F32, 6, 2), Tensor.ofBooleans(new boolean[] {true, true, false, true, false, false}, 6), scales)));
+            assertTrue(e.getMessage().endsWith("node q (QuantizeLinear): the per-axis scale does not match axis 0 of x"), e.getMessage());
+        }
     }
 
     /** Bytes of the whole range of i8 or u8. */
