@@ -1,18 +1,20 @@
 package dev.kiln.backends.c;
 
 import dev.kiln.ir.DType;
+import dev.kiln.ir.Dim;
 import dev.kiln.ir.Node;
+import dev.kiln.ir.Shape;
 import dev.kiln.ir.Value;
 
-import java.util.Arrays;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Set;
 
-import static dev.kiln.backends.c.Nodes.dims;
 
 /**
  * RotaryEmbedding and SwiGLU for {@link AttentionEmitter}: loops over the elements computing in double and
- * rounding once to the output dtype, as the interpreter does. SwiGLU takes operands of run-time shape, which
- * must then agree as it runs.
+ * rounding once to the output dtype, as the interpreter does. Both take operands of run-time shape, whose dims
+ * are then checked to agree as they run.
  */
 final class RotaryAndSwiGlu {
     private RotaryAndSwiGlu() {}
@@ -21,38 +23,84 @@ final class RotaryAndSwiGlu {
 
     // ---- RotaryEmbedding --------------------------------------------------------------------------------------------
 
-    /** The sizes of a node: x as [batch, heads, seq, head] (4-D) or [batch, seq, heads * head] (3-D), the rotated part and its half. */
-    private record Geometry(boolean threeD, long batch, long heads, long seq, long head, long rotated) {
+    /**
+     * x as [batch, heads, seq, head] (4-D) or [batch, seq, heads * head] (3-D): its seq axis, heads (4-D: dim 1,
+     * which may be known only at run time), the head size (static), the rotated part and its half.
+     */
+    private record Geometry(boolean threeD, int seqAxis, long heads, long head, long rotated) {
         static Geometry of(Node n) {
-            long[] x = dims(n.input(0));
-            boolean threeD = x.length == 3;
-            long heads = threeD ? Nodes.intAttr(n, "num_heads", 0) : x[1];
-            long head = threeD ? (heads > 0 ? x[2] / heads : 0) : x[3];
+            Shape x = n.input(0).type().shape();
+            boolean threeD = x.rank() == 3;
+            long heads = threeD ? Nodes.intAttr(n, "num_heads", 0) : -1;
+            long last = x.dim(x.rank() - 1).size();
+            long head = threeD ? (heads > 0 ? last / heads : 0) : last;
             long rotary = Nodes.intAttr(n, "rotary_embedding_dim", 0);
-            return new Geometry(threeD, x[0], heads, x[threeD ? 1 : 2], head, rotary == 0 ? head : rotary);
+            return new Geometry(threeD, threeD ? 1 : 2, heads, head, rotary == 0 ? head : rotary);
         }
 
         long half() { return rotated / 2; }
+
+        String heads(Emission e, Value x) { return threeD ? heads + "L" : e.dim(x, 1); }
+    }
+
+    /** Dim d of v must be dim wantDim of want. */
+    private record Agreement(Value v, int d, Value want, int wantDim) {
+        Dim dim() { return v.type().shape().dim(d); }
+
+        Dim wanted() { return want.type().shape().dim(wantDim); }
+    }
+
+    /**
+     * The dims that must agree: the caches with x's batch and sequence (without position_ids) or with each
+     * other's positions, position_ids with x's batch and sequence (the caches' last dim, half the rotated size,
+     * is static).
+     */
+    private static List<Agreement> agreements(Node n, Geometry g) {
+        Value x = n.input(0);
+        Value cos = n.input(1);
+        Value sin = n.input(2);
+        Value ids = n.input(3);
+        List<Agreement> same = new ArrayList<>();
+        if (ids == null) {
+            for (Value cache : List.of(cos, sin)) {
+                same.add(new Agreement(cache, 0, x, 0));
+                same.add(new Agreement(cache, 1, x, g.seqAxis));
+            }
+        } else {
+            same.add(new Agreement(sin, 0, cos, 0));
+            same.add(new Agreement(ids, 0, x, 0));
+            same.add(new Agreement(ids, 1, x, g.seqAxis));
+        }
+        return same;
     }
 
     static String rotaryProblem(Node n) {
-        String symbolic = Refusals.symbolic(n);
-        if (symbolic != null) return symbolic;
-        long[] x = dims(n.input(0));
-        if (x.length == 3 && (Nodes.intAttr(n, "num_heads", 0) <= 0 || x[2] % Nodes.intAttr(n, "num_heads", 0) != 0)) return " (hidden size and num_heads)";
+        Value x = n.input(0);
+        Shape xs = x.type().shape();
+        if (!xs.dim(xs.rank() - 1).isStatic()) return " (a head size known only at run time)";
+        if (xs.rank() == 3 && (Nodes.intAttr(n, "num_heads", 0) <= 0 || xs.dim(2).size() % Nodes.intAttr(n, "num_heads", 0) != 0)) return " (hidden size and num_heads)";
         Geometry g = Geometry.of(n);
         if (g.rotated % 2 != 0 || g.rotated > g.head || g.rotated < 0) return " (rotated size " + g.rotated + ")";
         Value ids = n.input(3);
-        long[] cache = ids == null ? new long[] {g.batch, g.seq, g.half()} : new long[] {dims(n.input(1)).length == 2 ? dims(n.input(1))[0] : -1, g.half()};
-        if (!Arrays.equals(dims(n.input(1)), cache) || !Arrays.equals(dims(n.input(2)), cache)) return " (caches of shape " + Arrays.toString(dims(n.input(1))) + ")";
-        if (ids != null && !Arrays.equals(dims(ids), new long[] {g.batch, g.seq})) return " (position_ids of shape " + Arrays.toString(dims(ids)) + ")";
+        int cacheRank = ids == null ? 3 : 2;
+        for (int i = 1; i <= 2; i++) {
+            Shape cache = n.input(i).type().shape();
+            if (cache.rank() != cacheRank || !cache.dim(cacheRank - 1).isStatic() || cache.dim(cacheRank - 1).size() != g.half()) return " (caches of shape " + cache + ")";
+        }
+        if (ids != null && ids.type().rank() != 2) return " (position_ids of shape " + ids.type().shape() + ")";
+        for (Agreement a : agreements(n, g)) {
+            if (a.dim().isStatic() && a.wanted().isStatic() && a.dim().size() != a.wanted().size()) {
+                return " (" + (a.v() == ids ? "position_ids" : "caches") + " of shape " + a.v().type().shape() + ")";
+            }
+        }
         return null;
     }
 
     /**
      * Each token's head rotated pair by pair by the angle of its position (its index in the sequence, or its
      * position id, checked against the cached positions as the node runs): pairs (k, k + half) or, interleaved,
-     * (2k, 2k + 1); the values past the rotated part are copied.
+     * (2k, 2k + 1); the values past the rotated part are copied. Dims known only at run time are checked to
+     * agree first.
      */
     static void emitRotary(Node n, Emission e) {
         Geometry g = Geometry.of(n);
@@ -60,21 +108,30 @@ final class RotaryAndSwiGlu {
         Value y = n.output(0);
         Value ids = n.input(3);
         DType t = Emission.dtype(x);
+        for (Agreement a : agreements(n, g)) {
+            if (!a.dim().isStatic() || !a.wanted().isStatic()) {
+                e.failWhen(e.dim(a.v(), a.d()) + " != " + e.dim(a.want(), a.wantDim()), "node " + n.name() + " (RotaryEmbedding): "
+                        + (a.v() == ids ? "position_ids do" : "the caches do") + " not match the batch or sequence of x");
+            }
+        }
+        QuantizedEmitter.shapeLike(e, y, x);
         boolean interleaved = Nodes.intAttr(n, "interleaved", 0) != 0;
         long half = g.half();
-        e.open("for (long b = 0; b < " + g.batch + "L; b++) {");
-        e.open("for (long s = 0; s < " + g.seq + "L; s++) {");
-        e.line("const long token = b * " + g.seq + "L + s;");
+        String seq = e.dim(x, g.seqAxis);
+        String heads = g.heads(e, x);
+        e.open("for (long b = 0; b < " + e.dim(x, 0) + "; b++) {");
+        e.open("for (long s = 0; s < " + seq + "; s++) {");
+        e.line("const long token = b * " + seq + " + s;");
         if (ids == null) {
             e.line("const long position = token;");
         } else {
-            long positions = dims(n.input(1))[0];
+            String positions = e.dim(n.input(1), 0);
             e.line("const long position = (long) " + e.ptr(ids) + "[token];");
-            e.line("if (position < 0 || position >= " + positions + "L) return kiln_fail_value("
-                    + Emission.cString("node " + n.name() + " (RotaryEmbedding): a position id is outside the " + positions + " cached positions:") + ", position);");
+            e.line("if (position < 0 || position >= " + positions + ") return kiln_fail_value("
+                    + Emission.cString("node " + n.name() + " (RotaryEmbedding): a position id is outside the cached positions:") + ", position);");
         }
-        e.open("for (long h = 0; h < " + g.heads + "L; h++) {");
-        e.line("const long base = " + (g.threeD ? "(token * " + g.heads + "L + h) * " + g.head + "L" : "((b * " + g.heads + "L + h) * " + g.seq + "L + s) * " + g.head + "L") + ";");
+        e.open("for (long h = 0; h < " + heads + "; h++) {");
+        e.line("const long base = " + (g.threeD ? "(token * " + heads + " + h) * " + g.head + "L" : "((b * " + heads + " + h) * " + seq + " + s) * " + g.head + "L") + ";");
         e.open("for (long k = 0; k < " + half + "L; k++) {");
         e.line("const long first = base + " + (interleaved ? "2 * k" : "k") + ", second = base + " + (interleaved ? "2 * k + 1" : "k + " + half + "L") + ";");
         e.line("double c = " + QuantizedEmitter.asDouble(n.input(1), "position * " + half + "L + k", e) + ", sn = "

@@ -139,6 +139,15 @@ class AttentionEmitterTest {
                 b.node("RotaryEmbedding", List.of(b.input(t, 2, 1, 5, 6), b.input(t, 9, 3), b.input(t, 9, 3), ids), attrs("interleaved", interleaved));
             }
         }
+        // batches known only at run time: x, position_ids and caches checked to agree as they run
+        Value ids = GatherEmitterTest.runTimeRows(b, b.input(DType.I64, new long[] {6, 5}, () -> b.random().nextInt(7)));
+        b.node("RotaryEmbedding", List.of(GatherEmitterTest.runTimeRows(b, b.input(DType.F32, 6, 2, 5, 8)), b.input(DType.F32, 7, 4), b.input(DType.F32, 7, 4), ids),
+                attrs("interleaved", 1L));
+        b.node("RotaryEmbedding", List.of(GatherEmitterTest.runTimeRows(b, b.input(DType.F16, 6, 5, 12)), b.input(DType.F16, 4, 5, 2), b.input(DType.F16, 4, 5, 2)),
+                attrs("num_heads", 3L));
+        Value cos = GatherEmitterTest.runTimeRows(b, b.input(DType.F32, 6, 3, 2));
+        b.node("RotaryEmbedding", List.of(b.input(DType.F32, 4, 2, 3, 6), cos, GatherEmitterTest.runTimeRows(b, b.input(DType.F32, 6, 3, 2))),
+                attrs("rotary_embedding_dim", 4L));
         b.assertMatchesInterpreter(dir, 1e-6);
     }
 
@@ -154,7 +163,25 @@ class AttentionEmitterTest {
         try (NativeModel m = NativeTesting.planAndCompile(g, dir).load()) {
             IllegalStateException e = assertThrows(IllegalStateException.class,
                     () -> m.run(List.of(Tensor.allocate(DType.F32, 1, 1, 2, 4), Tensor.allocate(DType.F32, 3, 2), positions)));
-            assertTrue(e.getMessage().endsWith("node rope (RotaryEmbedding): a position id is outside the 3 cached positions: 3"), e.getMessage());
+            assertTrue(e.getMessage().endsWith("node rope (RotaryEmbedding): a position id is outside the cached positions: 3"), e.getMessage());
+        }
+    }
+
+    @Test
+    void positionIdsOfAnotherBatchThanXFailTheRun() {
+        Graph g = new Graph("rotary_batches");
+        Value x = NativeTesting.node(g, "x", "Compress", List.of(g.addInput("xs", TensorType.of(DType.F32, 3, 1, 2, 4)), g.addInput("keep", TensorType.of(DType.BOOL, 3))),
+                attrs("axis", 0L));
+        Value cos = g.addInput("cos", TensorType.of(DType.F32, 3, 2));
+        Value ids = g.addInput("ids", TensorType.of(DType.I64, 2, 2));
+        g.addOutput(NativeTesting.node(g, "rope", "RotaryEmbedding", List.of(x, cos, cos, ids), Map.of()));
+        try (NativeModel m = NativeTesting.planAndCompile(g, dir).load()) {
+            List<Tensor> in = new ArrayList<>(List.of(Tensor.allocate(DType.F32, 3, 1, 2, 4), Tensor.ofBooleans(new boolean[] {true, false, true}, 3),
+                    Tensor.allocate(DType.F32, 3, 2), Tensor.allocate(DType.I64, 2, 2)));
+            m.run(in);
+            in.set(1, Tensor.ofBooleans(new boolean[] {true, true, true}, 3));
+            IllegalStateException e = assertThrows(IllegalStateException.class, () -> m.run(in));
+            assertTrue(e.getMessage().endsWith("node rope (RotaryEmbedding): position_ids do not match the batch or sequence of x"), e.getMessage());
         }
     }
 
@@ -198,6 +225,6 @@ class AttentionEmitterTest {
         mask.assertRefused(dir, "Attention (attn_mask of shape [2, 5])");
         OpBatch cache = new OpBatch("refused", 28);
         cache.node("RotaryEmbedding", List.of(cache.input(DType.F32, 1, 2, 3, 4), cache.input(DType.F32, 3, 3, 2), cache.input(DType.F32, 3, 3, 2)), Map.of());
-        cache.assertRefused(dir, "RotaryEmbedding (caches of shape [3, 3, 2])");
+        cache.assertRefused(dir, "RotaryEmbedding (caches of shape [3,3,2])");
     }
 }
