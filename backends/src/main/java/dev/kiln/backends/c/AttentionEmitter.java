@@ -2,35 +2,63 @@ package dev.kiln.backends.c;
 
 import dev.kiln.ir.Attribute;
 import dev.kiln.ir.Node;
+import dev.kiln.ir.Value;
 
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
+import java.util.function.BiConsumer;
+import java.util.function.Function;
 
 import static dev.kiln.backends.c.Nodes.dims;
 
-/** Attention (attention.h): softmax(scale q k^T) v per batch and head, without mask, cache or extra outputs. */
+/**
+ * Transformer blocks: Attention, RotaryEmbedding and SwiGLU. Attention in f32 without mask, cache, limits,
+ * soft cap or extra outputs takes attention.h's blocked online-softmax kernel; every other form the general
+ * kernel of attention_general.h ({@link AttentionGeneral}). RotaryEmbedding and SwiGLU are loops over the
+ * elements in double, rounded once to the output dtype as the interpreter does ({@link RotaryAndSwiGlu}).
+ */
 final class AttentionEmitter implements OpEmitter {
-    @Override
-    public Set<String> ops() { return Set.of("Attention"); }
+    /** One op: what it does not take (null: everything), and its code. */
+    private record Op(Function<Node, String> problem, BiConsumer<Node, Emission> emit) {}
+
+    private static final Map<String, Op> OPS = Map.of(
+            "Attention", new Op(AttentionEmitter::attentionProblem, AttentionEmitter::emitAttention),
+            "RotaryEmbedding", new Op(RotaryAndSwiGlu::rotaryProblem, RotaryAndSwiGlu::emitRotary),
+            "SwiGLU", new Op(RotaryAndSwiGlu::swiGluProblem, RotaryAndSwiGlu::emitSwiGlu));
 
     @Override
-    public List<String> kernels() { return List.of("attention.h"); }
+    public Set<String> ops() { return OPS.keySet(); }
+
+    @Override
+    public List<String> kernels() { return List.of("attention.h", "attention_general.h"); }
 
     @Override
     public String problem(Node n) {
-        String types = Nodes.staticF32(n, i -> false, false);
-        if (types != null) return types;
-        if (!isPlain(n)) return " (mask, cache, causal or window limits, softcap or extra outputs)";
-        return head(n) > 4096 ? " (heads of " + head(n) + " values)" : null;
+        String layout = Refusals.layout(n);
+        return layout != null ? layout : OPS.get(n.op()).problem().apply(n);
     }
 
-    /** Attention as kiln_attention computes it: no mask, cache, causal or window limits, softcap or extra outputs. */
-    private static boolean isPlain(Node n) {
-        return n.inputs().size() <= 3 && n.outputs().size() == 1
+    @Override
+    public void emit(Node n, Emission e) { OPS.get(n.op()).emit().accept(n, e); }
+
+    private static String attentionProblem(Node n) {
+        return isFast(n) ? null : AttentionGeneral.problem(n);
+    }
+
+    private static void emitAttention(Node n, Emission e) {
+        if (isFast(n)) emitFast(n, e);
+        else AttentionGeneral.emit(n, e);
+    }
+
+    /** Attention as kiln_attention computes it: static f32 without mask, cache, causal or window limits, softcap or extra outputs. */
+    private static boolean isFast(Node n) {
+        return Nodes.staticF32(n, i -> false, false) == null && n.inputs().size() <= 3 && n.outputs().size() == 1
                 && !(n.attribute("is_causal") instanceof Attribute.Int c && c.value() != 0)
                 && !(n.attribute("softcap") instanceof Attribute.Float f && f.value() != 0)
                 && !(n.attribute("left_window_size") instanceof Attribute.Int l && l.value() >= 0)
-                && !(n.attribute("right_window_size") instanceof Attribute.Int r && r.value() >= 0);
+                && !(n.attribute("right_window_size") instanceof Attribute.Int r && r.value() >= 0)
+                && AttentionGeneral.problem(n) == null && head(n) <= 4096;
     }
 
     private static long head(Node n) {
@@ -38,8 +66,7 @@ final class AttentionEmitter implements OpEmitter {
         return q.length == 3 ? q[2] / Nodes.intAttr(n, "q_num_heads", 1) : q[3];
     }
 
-    @Override
-    public void emit(Node n, Emission e) {
+    private static void emitFast(Node n, Emission e) {
         long[] q = dims(n.input(0));
         long[] k = dims(n.input(1));
         long[] v = dims(n.input(2));
@@ -59,7 +86,7 @@ final class AttentionEmitter implements OpEmitter {
     }
 
     /** Batch, head and sequence strides of a [B, S, H*D] (3-D) or [B, H, S, D] tensor. */
-    private static String strides(boolean threeD, long heads, long seq, long size) {
+    static String strides(boolean threeD, long heads, long seq, long size) {
         return threeD ? (seq * heads * size) + "L, " + size + "L, " + (heads * size) + "L"
                 : (heads * seq * size) + "L, " + (seq * size) + "L, " + size + "L";
     }

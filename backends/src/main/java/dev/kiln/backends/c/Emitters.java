@@ -29,7 +29,9 @@ final class Emitters {
             ScatterEmitter::new,
             SelectionEmitter::new,
             ResizeEmitter::new,
-            AttentionEmitter::new);
+            AttentionEmitter::new,
+            QuantizedEmitter::new,
+            RecurrentEmitter::new);
 
     /** One instance of each family for questions that need no state (which ops, which nodes). */
     private static final Map<String, OpEmitter> BY_OP = byOp(fresh());

@@ -46,6 +46,9 @@ final class KernelSources {
         t.put("scatter.h", List.of("gather.h"));
         t.put("unique.h", List.of("base.h"));
         t.put("resize.h", List.of("gather.h", "threads.h"));
+        t.put("attention_general.h", List.of("threads.h"));
+        t.put("quantized.h", List.of("threads.h"));
+        t.put("recurrent.h", List.of("gemm.h"));
         return t;
     }
 
