@@ -22,6 +22,7 @@ import torchvision
 SEED = 20240601
 OPSET = 13
 HERE = os.path.dirname(os.path.abspath(__file__))
+ZOO_HEADING = "## Model zoo"
 
 
 def randomise_norm_affine(model):
@@ -196,8 +197,16 @@ Every model starts from the same fixed seed, is made in its own process and torc
 so the files come out byte-identical on every run (checked with torch 1.13). `FixtureModelsTest` in the server module checks Kiln's
 interpreter against `output0.npy` and against ONNX Runtime; it skips models that are not present.
 """
-    with open(os.path.join(HERE, "README.md"), "w") as readme:
-        readme.write(text)
+    # The zoo's section (from its heading on) is make_zoo.py's: keep it.
+    path = os.path.join(HERE, "README.md")
+    zoo = ""
+    if os.path.exists(path):
+        with open(path) as readme:
+            old = readme.read()
+        if ZOO_HEADING in old:
+            zoo = "\n" + old[old.index(ZOO_HEADING):]
+    with open(path, "w") as readme:
+        readme.write(text + zoo)
 
 
 def main(args):

@@ -28,7 +28,7 @@ import java.util.regex.Pattern;
 /**
  * Builds a generated program into an executable for a target with a small C main (resource
  * {@code harness/harness.c}) that reads the inputs from a file, runs kiln_init, kiln_set_threads and
- * kiln_run, and writes the outputs; and runs it here, natively, under qemu-user or under Wine. This is how
+ * kiln_run, and writes the outputs (of every dtype, run-time shaped ones included); and runs it here, natively, under qemu-user or under Wine. This is how
  * code for CPUs and systems other than this machine's is checked against the interpreter: Linux code is
  * linked statically into the program ({@link #build}); Windows and Android libraries are compiled as the
  * backend compiles them for an artifact and the program links against them ({@link #buildAgainstLibrary}).
@@ -56,7 +56,11 @@ public final class CTestHarness {
         /** Runs the program on one thread; see {@link #run(List, int)}. */
         public Run run(List<Tensor> inputs) { return run(inputs, 1); }
 
-        /** Runs the program on f32 inputs in graph order on {@code threads} threads; fails with the program's output when it fails. */
+        /**
+         * Runs the program on inputs in graph order (each of its graph input's dtype and shape) on {@code threads}
+         * threads; the outputs come back with the dtypes and shapes the library reports. Fails with the program's
+         * output when it fails.
+         */
         public Run run(List<Tensor> inputs, int threads) {
             Path dir = binary.getParent();
             Path in = dir.resolve("inputs.bin");
@@ -201,29 +205,35 @@ public final class CTestHarness {
     private static void writeInputs(List<Tensor> inputs, Path file) throws IOException {
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
                 StandardOpenOption.TRUNCATE_EXISTING)) {
-            for (int i = 0; i < inputs.size(); i++) {
-                Tensor t = inputs.get(i);
-                if (t.dtype() != DType.F32) throw new IllegalArgumentException("input " + i + " is " + t.dtype() + "; the harness takes f32");
+            for (Tensor t : inputs) {
                 ByteBuffer buf = t.data();
                 while (buf.hasRemaining()) ch.write(buf);
             }
         }
     }
 
-    /** Per output: int32 rank, int64 dims, f32 values (little-endian, as the harness writes them). */
+    /** Per output: int32 dtype (ONNX code), int32 rank, int64 dims, the elements (little-endian, as the harness writes them). */
     private static List<Tensor> readOutputs(Path file) throws IOException {
         ByteBuffer b = ByteBuffer.wrap(Files.readAllBytes(file)).order(ByteOrder.LITTLE_ENDIAN);
         List<Tensor> outputs = new ArrayList<>();
         while (b.hasRemaining()) {
+            DType dtype = dtypeOf(b.getInt(), file);
             long[] shape = new long[b.getInt()];
             long size = 1;
             for (int d = 0; d < shape.length; d++) size *= shape[d] = b.getLong();
-            ByteBuffer data = ByteBuffer.allocate(Math.toIntExact(size * 4)).order(ByteOrder.LITTLE_ENDIAN);
+            ByteBuffer data = ByteBuffer.allocate(Math.toIntExact(size * dtype.byteSize())).order(ByteOrder.LITTLE_ENDIAN);
             data.put(b.slice().limit(data.capacity()));
             b.position(b.position() + data.capacity());
-            outputs.add(Tensor.wrap(DType.F32, shape, data.flip()));
+            outputs.add(Tensor.wrap(dtype, shape, data.flip()));
         }
         return outputs;
+    }
+
+    private static DType dtypeOf(int onnxCode, Path file) {
+        for (DType t : DType.values()) {
+            if (CTypes.onnxCode(t) == onnxCode) return t;
+        }
+        throw new IllegalStateException(file + " names ONNX data type " + onnxCode + ", which no dtype has");
     }
 
     /** Runs a command to completion; its combined output, or an exception with it when it fails. */
