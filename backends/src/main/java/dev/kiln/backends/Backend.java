@@ -23,6 +23,12 @@ public interface Backend {
     /** The nodes of an optimised graph this backend has no kernel for (empty when it takes the whole graph). */
     List<Node> unsupported(Graph optimised);
 
+    /**
+     * What this backend does not take about a node it has a kernel family for, in brackets (" (f64)", " (3-D)",
+     * " (layout NHWC)"), or "" when it has no kernel for the op at all.
+     */
+    default String refusal(Node n) { return ""; }
+
     /** The activation layout the passes should give the graph for this backend (e.g. "NCHW"). */
     String preferredLayout(Target target);
 

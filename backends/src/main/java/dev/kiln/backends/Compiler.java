@@ -61,7 +61,7 @@ public final class Compiler {
         List<Node> unsupported = backend.unsupported(optimised);
         if (!unsupported.isEmpty()) {
             throw new UnsupportedOperationException("OperatorNotImplemented: backend " + backend.name() + " has no kernel for "
-                    + unsupported.stream().map(n -> n.op() + " at node " + n.name()).collect(Collectors.joining("; ")));
+                    + unsupported.stream().map(n -> n.op() + backend.refusal(n) + " at node " + n.name()).collect(Collectors.joining("; ")));
         }
         Files.createDirectories(scratchDir);
         Path content = Files.createTempDirectory(scratchDir, "kiln-compile-");

@@ -1,6 +1,7 @@
 package dev.kiln.backends;
 
 import dev.kiln.frontend.onnx.OnnxFrontend;
+import dev.kiln.ir.Attribute;
 import dev.kiln.ir.DType;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.Node;
@@ -120,13 +121,13 @@ class CompilerTest {
         assertEquals("NCHW8c", b.preferredLayout(Targets.device("ml_c4")));
         assertEquals("NCHW4c", b.preferredLayout(Targets.device("jetson_nano")));
         Graph g = new Graph("g");
-        Value x = g.addInput("x", TensorType.of(DType.F32, 2, 3));
-        Node hardmax = g.addNode("h", "Hardmax", List.of(x), Map.of(), List.of("y"));
-        g.addOutput(hardmax.outputs().get(0));
-        assertEquals(List.of(hardmax), b.unsupported(g));
+        Value x = g.addInput("x", TensorType.of(DType.F32, 1, 3, 4, 4));
+        Node nhwc = g.addNode("h", "LayoutTransform", List.of(x), Map.of("src_layout", Attribute.of("NCHW"), "dst_layout", Attribute.of("NHWC")), List.of("y"));
+        g.addOutput(nhwc.outputs().get(0));
+        assertEquals(List.of(nhwc), b.unsupported(g));
         UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class,
                 () -> Compiler.compile(g, Targets.device("ml_c5"), CompilerOptions.NONE, dir, "g"));
-        assertEquals("OperatorNotImplemented: backend c has no kernel for Hardmax at node h", e.getMessage());
+        assertEquals("OperatorNotImplemented: backend c has no kernel for LayoutTransform (layout NHWC) at node h", e.getMessage());
     }
 
     @Test

@@ -54,6 +54,12 @@ public final class CBackend implements Backend {
     }
 
     @Override
+    public String refusal(Node n) {
+        String why = CCodeGenerator.refusal(n);
+        return why == null ? "" : why;
+    }
+
+    @Override
     public String preferredLayout(Target target) { return layout(target); }
 
     /** Activations in blocks of one vector register of channels, NCHW{c}c (the kernels of blocked.h). */

@@ -136,6 +136,9 @@ public final class CCodeGenerator {
         return twin != null && problem(twin) == null;
     }
 
+    /** What the generator does not take about a node it does not support, in brackets ("" for an unknown op); null when it supports it. */
+    static String refusal(Node n) { return supports(n) ? null : problem(n); }
+
     /** Null when the generator takes the node; else what it does not take, in brackets ("" for an unknown op). */
     private static String problem(Node n) {
         OpEmitter family = Emitters.forOp(n.op());
