@@ -233,14 +233,14 @@ class NativeConformanceTest {
     }
 
     /** The suite's expected outputs of a test data set, in order. */
-    private static List<Tensor> expected(Path data) throws IOException {
+    static List<Tensor> expected(Path data) throws IOException {
         List<Tensor> outputs = new ArrayList<>();
         for (Path p : OnnxConformanceTest.numbered(data, "output_")) outputs.add(OnnxConformanceTest.tensor(Files.readAllBytes(p)));
         return outputs;
     }
 
     /** The test data's inputs by graph input name: by the tensor's name, else in order. */
-    private static Map<String, Tensor> inputs(Graph graph, Path data) throws IOException {
+    static Map<String, Tensor> inputs(Graph graph, Path data) throws IOException {
         Map<String, Tensor> inputs = new LinkedHashMap<>();
         List<Value> graphInputs = graph.inputs();
         int k = 0;
@@ -267,7 +267,7 @@ class NativeConformanceTest {
     }
 
     /** Null when every output matches the expected one with the suite's tolerances, else the first difference. */
-    private static String compare(List<Tensor> want, List<Tensor> got) {
+    static String compare(List<Tensor> want, List<Tensor> got) {
         if (want.size() != got.size()) return got.size() + " outputs, expected " + want.size();
         for (int i = 0; i < want.size(); i++) {
             String problem = OnnxConformanceTest.compare(want.get(i), got.get(i));
