@@ -2,8 +2,6 @@ package dev.kiln.backends.c;
 
 import dev.kiln.ir.DType;
 
-import java.util.List;
-
 /**
  * Integer elementwise arithmetic as C expressions with the interpreter's semantics: results wrap to the dtype's
  * width (computed in an unsigned type at least as wide as int, where signed C arithmetic would overflow
@@ -70,22 +68,5 @@ final class ElementwiseIntegers {
         String positive = wrap(base, "kiln_pow_u64((uint64_t) " + b + ", (uint64_t) " + e + ")");
         if (exponent.isUnsignedInteger()) return positive;
         return "(" + e + " < 0 ? " + wrap(base, "kiln_pow_negative_i64(" + b + ", " + e + ")") + " : " + positive + ")";
-    }
-
-    /** The function of {@link ElementwiseReal}'s name on integers: the subset integer dtypes allow. */
-    static String apply(DType t, String name, List<String> a) {
-        return switch (name) {
-            case "Add" -> arithmetic(t, "+", a.get(0), a.get(1));
-            case "Sub" -> arithmetic(t, "-", a.get(0), a.get(1));
-            case "Mul" -> arithmetic(t, "*", a.get(0), a.get(1));
-            case "Max" -> max(a.get(0), a.get(1));
-            case "Min" -> min(a.get(0), a.get(1));
-            case "PRelu" -> prelu(t, a.get(0), a.get(1));
-            case "Abs" -> abs(t, a.get(0));
-            case "Neg" -> neg(t, a.get(0));
-            case "Sign" -> sign(t, a.get(0));
-            case "Relu" -> relu(a.get(0));
-            default -> throw new IllegalArgumentException("no integer elementwise function " + name);
-        };
     }
 }

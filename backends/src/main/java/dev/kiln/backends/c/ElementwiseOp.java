@@ -35,28 +35,25 @@ interface ElementwiseOp {
 
     /**
      * Writes the loop over output 0's elements: each of the first {@code broadcast} inputs read at its broadcast
-     * offset into a variable a0, a1, ... of its compute type (or, where {@code bits}, its bits unconverted), then
-     * the formula stored as the output's dtype. The variables are all the formula may read of the elements.
+     * offset into a variable a0, a1, ... of its compute type (or, where {@code stored}, of its storage type,
+     * unconverted), then the formula stored as the output's dtype. The variables are all the formula may read of
+     * the elements. Elements are read and written only through their dtype's storage type, as every family does:
+     * the compiler may assume that pointers of other types do not alias them.
      */
-    static void map(Node n, Emission e, int broadcast, boolean bits, Formula formula) {
+    static void map(Node n, Emission e, int broadcast, boolean stored, Formula formula) {
         Value y = n.output(0);
         List<Value> inputs = n.inputs().subList(0, broadcast);
         LoopNest loops = LoopNest.open(e, y, inputs);
         List<String> operands = new ArrayList<>();
         for (int k = 0; k < inputs.size(); k++) {
             DType t = inputs.get(k).type().dtype();
-            String element = element(e, inputs.get(k), bits) + "[" + loops.at(k) + "]";
-            e.line((bits ? CTypes.bits(t) : CTypes.compute(t)) + " a" + k + " = " + (bits ? element : CTypes.load(t, element)) + ";");
+            String element = e.ptr(inputs.get(k)) + "[" + loops.at(k) + "]";
+            e.line((stored ? CTypes.storage(t) : CTypes.compute(t)) + " a" + k + " = " + (stored ? element : CTypes.load(t, element)) + ";");
             operands.add("a" + k);
         }
         String value = formula.element(n, e, operands);
-        e.line(element(e, y, bits) + "[" + loops.out() + "] = " + (bits ? value : CTypes.store(y.type().dtype(), value)) + ";");
+        e.line(e.ptr(y) + "[" + loops.out() + "] = " + (stored ? value : CTypes.store(y.type().dtype(), value)) + ";");
         loops.close(e);
-    }
-
-    /** A pointer to the value's elements: typed, or as unsigned words of their width. */
-    private static String element(Emission e, Value v, boolean bits) {
-        return bits ? "((" + CTypes.bits(v.type().dtype()) + "*) " + e.address(v) + ")" : e.ptr(v);
     }
 
     /** A scalar input's element 0 in its compute type (a bound of Clip, Dropout's ratio). */

@@ -87,7 +87,7 @@ final class ElementwiseTable {
         }
         t.put("IsNaN", ElementwiseOp.of((n, e, a) -> "isnan(" + a.get(0) + ")"));
         t.put("IsInf", ElementwiseOp.of(ElementwiseTable::isInf));
-        // Where copies whole elements: every dtype passes bit for bit
+        // Where copies whole elements in their storage type: every dtype passes bit for bit
         t.put("Where", (n, e) -> map(n, e, 3, true, (m, f, a) -> "(" + a.get(0) + " ? " + a.get(1) + " : " + a.get(2) + ")"));
         t.put("FusedElementwise", ElementwiseOp.of(ElementwiseTable::program));
         t.put("Clip", new Clip());

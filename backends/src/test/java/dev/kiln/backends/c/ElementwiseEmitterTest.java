@@ -303,6 +303,14 @@ class ElementwiseEmitterTest {
         b.node("Tanh", List.of(m), Map.of());
         Value h = b.node("Mul", List.of(b.input(F16, 4, 6), b.input(F16, 6)), Map.of());
         b.node("Relu", List.of(h), Map.of());
+        for (DType t : List.of(F32, F16, I64)) {
+            // Where of values computed in the same run (a LeakyRelu expanded): read as they were written
+            Graph g = b.graph();
+            Value x = b.input(t, 3, 5);
+            Value negative = NativeTesting.node(g, "negative_" + t, "Less", List.of(x, b.constant(t, new long[] {}, 0)), Map.of());
+            Value scaled = NativeTesting.node(g, "scaled_" + t, "Mul", List.of(b.constant(t, new long[] {}, 3), x), Map.of());
+            b.node("Where", List.of(negative, scaled, x), Map.of());
+        }
         blocked(b);
         b.assertMatchesInterpreter(dir, 1e-5);
     }
@@ -439,6 +447,6 @@ class ElementwiseEmitterTest {
         typedAsWritten.addOutput(typed(typedAsWritten, "relu", "Relu", List.of(bytes), Map.of(), TensorType.of(U8, 2)));
         UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class, () -> CCodeGenerator.checkSupported(typedAsWritten));
         assertEquals("OperatorNotImplemented: backend c has no kernel for Relu (input 0 has dtype u8; allowed are "
-                + "f32, f16, f64, bf16, i8, i16, i32, i64) at node relu", e.getMessage());
+                + "f32, f16, bf16, f64, i8, i16, i32, i64) at node relu", e.getMessage());
     }
 }

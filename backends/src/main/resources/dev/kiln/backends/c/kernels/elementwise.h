@@ -24,10 +24,11 @@ static inline uint64_t kiln_f64_to_u64(double v) {
  * f16 or bf16 then rounds v correctly, once, as a direct conversion from double would.
  */
 static inline float kiln_f64_to_f32_odd(double v) {
-    float f = (float) v;
-    if ((double) f == v || v != v || isinf(f)) return f;
-    int32_t bits = kiln_float_bits(f);
-    if (fabs((double) f) > fabs(v)) bits -= 1; /* one step toward zero, whatever the sign */
+    /* the bits, not the float: where float math keeps excess precision (x87) they are the value rounded to float */
+    int32_t bits = kiln_float_bits((float) v);
+    double f = (double) kiln_bits_float(bits);
+    if (f == v || v != v || isinf(f)) return kiln_bits_float(bits); /* exact, NaN or infinite */
+    if (fabs(f) > fabs(v)) bits -= 1; /* one step toward zero, whatever the sign */
     return kiln_bits_float(bits | 1);
 }
 
