@@ -7,9 +7,9 @@ import dev.kiln.ir.Node;
 import dev.kiln.ir.TensorType;
 import dev.kiln.ir.Value;
 import dev.kiln.ir.ops.OpRegistry;
-import dev.kiln.ir.ops.ElementwiseProgram.Step;
 
 import java.util.ArrayList;
+import java.util.Collections;
 import java.util.List;
 import java.util.Set;
 
@@ -34,11 +34,7 @@ final class ElementwiseEmitter implements OpEmitter {
         String typing = typing(n);
         if (typing != null) return typing;
         String layout = layout(n, op.broadcastInputs(n));
-        if (layout != null) return layout;
-        if (n.op().equals("FusedElementwise")) {
-            for (Step s : ElementwiseTable.steps(n)) if (!ElementwiseReal.has(s.function())) return " (step " + s + ")";
-        }
-        return op.problem(n);
+        return layout != null ? layout : op.problem(n);
     }
 
     @Override
@@ -90,7 +86,7 @@ final class ElementwiseEmitter implements OpEmitter {
         if (inputs.stream().allMatch(Emission::isStatic) && n.outputs().stream().allMatch(Emission::isStatic)) return;
         int rank = n.output(0).type().rank();
         String what = n.op() + " node " + n.name();
-        e.line("long bd[" + Math.max(1, rank) + "] = {" + String.join(", ", java.util.Collections.nCopies(Math.max(1, rank), "1L")) + "};");
+        e.line("long bd[" + Math.max(1, rank) + "] = {" + String.join(", ", Collections.nCopies(Math.max(1, rank), "1L")) + "};");
         for (Value v : inputs) {
             e.check("kiln_broadcast_dims(" + rank + ", bd, " + v.type().rank() + ", " + e.dimsArray(v) + ", " + Emission.cString(what) + ")");
         }

@@ -40,10 +40,12 @@ final class ElementwiseTable {
         t.put("Selu", real("Selu", "alpha", "gamma"));
         t.put("HardSigmoid", real("HardSigmoid", "alpha", "beta"));
         t.put("Gelu", ElementwiseOp.of((n, e, a) -> real(n).apply(Nodes.stringAttr(n, "approximate", "none").equals("tanh") ? "GeluTanh" : "Gelu", a)));
-        // integer Shrink computes in double like the interpreter, storing with the float-to-integer rules
-        t.put("Shrink", ElementwiseOp.of((n, e, a) -> dtype(n).isFloatingPoint() ? real(n).apply("Shrink", withParams(n, real(n), a, "lambd", "bias"))
-                : ElementwiseCasts.fromDouble(dtype(n), ElementwiseReal.DOUBLE.apply("Shrink",
-                        withParams(n, ElementwiseReal.DOUBLE, List.of("(double) " + a.get(0)), "lambd", "bias")))));
+        t.put("Shrink", ElementwiseOp.of((n, e, a) -> {
+            if (dtype(n).isFloatingPoint()) return real(n).apply("Shrink", withParams(n, real(n), a, "lambd", "bias"));
+            // integers compute in double like the interpreter, stored by the float-to-integer rules
+            ElementwiseReal d = ElementwiseReal.DOUBLE;
+            return ElementwiseCasts.fromDouble(dtype(n), d.apply("Shrink", withParams(n, d, List.of("(double) " + a.get(0)), "lambd", "bias")));
+        }));
 
         t.put("Abs", numeric("Abs", (d, a) -> ElementwiseIntegers.abs(d, a.get(0))));
         t.put("Neg", numeric("Neg", (d, a) -> ElementwiseIntegers.neg(d, a.get(0))));
@@ -66,8 +68,7 @@ final class ElementwiseTable {
         t.put("PRelu", keepingInputShape(numeric("PRelu", (d, a) -> ElementwiseIntegers.prelu(d, a.get(0), a.get(1)))));
         t.put("SwiGLU", keepingInputShape(ElementwiseOp.of((n, e, a) -> {
             ElementwiseReal r = real(n);
-            String gate = withParams(n, r, List.of(a.get(0)), "alpha").get(1);
-            return r.apply("Mul", List.of(r.apply("Swish", List.of(a.get(0), gate)), a.get(1)));
+            return r.apply("Mul", List.of(r.apply("Swish", withParams(n, r, List.of(a.get(0)), "alpha")), a.get(1)));
         })));
         t.put("Max", fold("Max", (d, a) -> ElementwiseIntegers.max(a.get(0), a.get(1)), false));
         t.put("Min", fold("Min", (d, a) -> ElementwiseIntegers.min(a.get(0), a.get(1)), false));
@@ -89,7 +90,7 @@ final class ElementwiseTable {
         t.put("IsInf", ElementwiseOp.of(ElementwiseTable::isInf));
         // Where copies whole elements in their storage type: every dtype passes bit for bit
         t.put("Where", (n, e) -> map(n, e, 3, true, (m, f, a) -> "(" + a.get(0) + " ? " + a.get(1) + " : " + a.get(2) + ")"));
-        t.put("FusedElementwise", ElementwiseOp.of(ElementwiseTable::program));
+        t.put("FusedElementwise", new Program());
         t.put("Clip", new Clip());
         t.put("Cast", new Cast());
         t.put("CastLike", new Cast());
@@ -179,23 +180,34 @@ final class ElementwiseTable {
     }
 
     /** A FusedElementwise program: its steps applied in turn to a running value x that starts as input 0. */
-    private static String program(Node n, Emission e, List<String> a) {
-        ElementwiseReal r = real(n);
-        e.line(r.type() + " x = " + a.get(0) + ";");
-        for (Step s : steps(n)) {
-            List<String> args = new ArrayList<>();
-            for (Operand o : s.operands()) {
-                if (o instanceof Input in) args.add(a.get(in.index()));
-                else if (o instanceof Literal l) args.add(r.lit(l.value()));
-                else args.add("x");
-            }
-            e.line("x = " + r.apply(s.function(), args) + ";");
+    private static final class Program implements ElementwiseOp {
+        @Override
+        public String problem(Node n) {
+            for (Step s : steps(n)) if (!ElementwiseReal.has(s.function())) return " (step " + s + ")";
+            return null;
         }
-        return "x";
-    }
 
-    static List<Step> steps(Node n) {
-        return ElementwiseProgram.parse(((Attribute.Strs) n.attribute("program")).values(), n.inputs().size());
+        @Override
+        public void emit(Node n, Emission e) {
+            ElementwiseReal r = real(n);
+            map(n, e, n.inputs().size(), false, (m, f, a) -> {
+                f.line(r.type() + " x = " + a.get(0) + ";");
+                for (Step s : steps(n)) {
+                    List<String> args = new ArrayList<>();
+                    for (Operand o : s.operands()) {
+                        if (o instanceof Input in) args.add(a.get(in.index()));
+                        else if (o instanceof Literal l) args.add(r.lit(l.value()));
+                        else args.add("x");
+                    }
+                    f.line("x = " + r.apply(s.function(), args) + ";");
+                }
+                return "x";
+            });
+        }
+
+        private static List<Step> steps(Node n) {
+            return ElementwiseProgram.parse(((Attribute.Strs) n.attribute("program")).values(), n.inputs().size());
+        }
     }
 
     /** Copies a value's bytes to another of the same size (nothing where the memory plan put both in one place). */

@@ -123,6 +123,9 @@ class ElementwiseEmitterTest {
             }
             b.node("Gelu", List.of(x), attrs("approximate", "tanh"));
             b.node("IsInf", List.of(x), attrs("detect_negative", 0L));
+            Value value = b.input(t, 2, 13);
+            b.node("SwiGLU", List.of(x, value), Map.of());
+            b.node("SwiGLU", List.of(value, x), attrs("alpha", 0.6f));
             if (t == F32 || t == F16) {
                 b.node("LeakyRelu", List.of(x), attrs("alpha", 0.3f));
                 b.node("Elu", List.of(x), attrs("alpha", 0.7f));
