@@ -30,6 +30,7 @@ final class KernelSources {
         t.put("base.h", List.of());
         t.put("activations.h", List.of("base.h"));
         t.put("threads.h", List.of("base.h"));
+        t.put("elementwise.h", List.of("activations.h"));
         t.put("gemm.h", List.of("activations.h", "threads.h"));
         t.put("conv.h", List.of("gemm.h"));
         t.put("pool.h", List.of("threads.h"));
