@@ -107,6 +107,8 @@ public final class Targets {
             case ARM64 -> List.of(arm64Flag(cpu, changes));
             case ARM32 -> arm32Flags(name, cpu, arch, features);
         });
+        // 32-bit x86 otherwise computes floats on the x87 stack at a wider precision than the kernels round to
+        if (arch == Arch.X86 && features.contains("sse2")) flags.add("-mfpmath=sse");
         OptionalInt api = OptionalInt.empty();
         if (os == Os.ANDROID) {
             // A shared library that may call only what bionic guarantees at this API level: glibc's startup

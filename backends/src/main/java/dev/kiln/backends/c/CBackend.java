@@ -30,13 +30,18 @@ import java.util.stream.Collectors;
  * Android a model.so that needs nothing but bionic's libc.so, libm.so and libdl.so (see {@link Bionic}).
  */
 public final class CBackend implements Backend {
-    /** Every compilation: optimised, position independent, a shared library. */
-    static final List<String> BASE_FLAGS = List.of("-O3", "-fPIC", "-shared", "-pthread");
+    /**
+     * Every compilation optimises without type-based alias analysis: the memory plan gives bytes of a dead value to
+     * a later value of another dtype, which the generated code reads and writes through pointers of both types.
+     */
+    static final List<String> OPTIMISE = List.of("-O3", "-fno-strict-aliasing");
+    /** Linux: optimised, position independent, a shared library. */
+    static final List<String> BASE_FLAGS = with(OPTIMISE, "-fPIC", "-shared", "-pthread");
     /**
      * Windows: no libgcc or winpthread DLL to ship (the kernels use Win32 threads); neither a link time
      * stamp nor an image base hashed from the output path, so artifacts are reproducible.
      */
-    static final List<String> WINDOWS_FLAGS = List.of("-O3", "-shared", "-static-libgcc", "-Wl,--no-insert-timestamp",
+    static final List<String> WINDOWS_FLAGS = with(OPTIMISE, "-shared", "-static-libgcc", "-Wl,--no-insert-timestamp",
             "-Wl,--disable-auto-image-base");
     static final String LINUX_LIBRARY = "model.so", WINDOWS_LIBRARY = "model.dll", ANDROID_LIBRARY = "model.so";
 
@@ -124,7 +129,8 @@ public final class CBackend implements Backend {
             Files.createDirectories(work);
             Path object = work.resolve("model.o");
             Path note = work.resolve("android_ident.o");
-            List<String> compile = new ArrayList<>(List.of(compiler, "-O3", "-fPIC", "-c"));
+            List<String> compile = new ArrayList<>(with(List.of(compiler), OPTIMISE.toArray(String[]::new)));
+            compile.addAll(List.of("-fPIC", "-c"));
             compile.addAll(target.compilerFlags());
             compile.addAll(androidCompileFlags(target, work));
             GccCompiler.run(with(compile, "-o", object.toString(), source.toString()), "the C compiler", "to compile " + source);

@@ -83,7 +83,7 @@ public final class CTestHarness {
 
     /**
      * Writes model.c, weights.bin and harness.c into {@code dir} (created if missing) and compiles them with
-     * the target's compiler: {@code compiler -O3 <target flags> -static -pthread -o model model.c harness.c -lm}.
+     * the target's compiler: {@code compiler -O3 -fno-strict-aliasing <target flags> -static -pthread -o model model.c harness.c -lm}.
      *
      * @throws dev.kiln.backends.ToolchainMissingException when the target's compiler is not on the PATH
      * @throws IllegalArgumentException when the target has no Linux toolchain whose binaries run here
@@ -107,7 +107,8 @@ public final class CTestHarness {
                 ByteBuffer buf = program.weights().duplicate();
                 while (buf.hasRemaining()) ch.write(buf);
             }
-            List<String> cmd = new ArrayList<>(List.of(compiler.toString(), "-O3"));
+            List<String> cmd = new ArrayList<>(List.of(compiler.toString()));
+            cmd.addAll(CBackend.OPTIMISE);
             cmd.addAll(target.compilerFlags());
             cmd.addAll(List.of("-static", "-pthread", "-o", binary.toString(), source.toString(), harness.toString(), "-lm"));
             execute(cmd, Map.of(), "compiling " + source + " for " + target.name());

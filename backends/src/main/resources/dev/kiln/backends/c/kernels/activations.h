@@ -133,9 +133,10 @@ static inline kiln_vf kiln_erf_v(kiln_vf x) {
 
 static inline kiln_vf kiln_gelu_v(kiln_vf x) { return 0.5f * x * (1.0f + kiln_erf_v(x * 0.70710678118654752f)); }
 
-static inline float kiln_Relu(float x) { return x > 0.0f ? x : 0.0f; }
+/* NaN stays NaN, as ONNX's max(x, 0) and min(max(x, lo), hi) keep it; lo above hi gives hi. */
+static inline float kiln_Relu(float x) { return x < 0.0f ? 0.0f : x; }
 static inline float kiln_LeakyRelu(float x, float a) { return x >= 0.0f ? x : a * x; }
-static inline float kiln_Clip(float x, float lo, float hi) { return x < lo ? lo : (x > hi ? hi : x); }
+static inline float kiln_Clip(float x, float lo, float hi) { float y = x < lo ? lo : x; return y > hi ? hi : y; }
 static inline float kiln_Sigmoid(float x) { return 1.0f / (1.0f + expf(-x)); }
 static inline float kiln_Tanh(float x) { return tanhf(x); }
 static inline float kiln_HardSigmoid(float x, float a, float b) { return kiln_Clip(a * x + b, 0.0f, 1.0f); }
@@ -201,8 +202,8 @@ static inline float kiln_activate(float x, int code, float p0, float p1) {
 static inline void kiln_activate_row(float* v, long n, int code, float p0, float p1) {
     switch (code) {
         case KILN_ACT_NONE: return;
-        case KILN_ACT_RELU: for (long i = 0; i < n; i++) v[i] = v[i] > 0.0f ? v[i] : 0.0f; return;
-        case KILN_ACT_CLIP: for (long i = 0; i < n; i++) v[i] = v[i] < p0 ? p0 : (v[i] > p1 ? p1 : v[i]); return;
+        case KILN_ACT_RELU: for (long i = 0; i < n; i++) v[i] = v[i] < 0.0f ? 0.0f : v[i]; return;
+        case KILN_ACT_CLIP: for (long i = 0; i < n; i++) { float y = v[i] < p0 ? p0 : v[i]; v[i] = y > p1 ? p1 : y; } return;
         case KILN_ACT_GELU: {
             long full = n / KILN_VL * KILN_VL;
             for (long i = 0; i < full; i += KILN_VL) kiln_vstore(v + i, kiln_gelu_v(kiln_vload(v + i)));
