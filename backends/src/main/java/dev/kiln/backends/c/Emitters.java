@@ -20,7 +20,12 @@ final class Emitters {
             PoolingEmitter::new,
             ConvolutionEmitter::new,
             GemmEmitter::new,
-            AttentionEmitter::new);
+            AttentionEmitter::new,
+            SoftmaxEmitter::new,
+            ArgEmitter::new,
+            ScanEmitter::new,
+            TopKEmitter::new,
+            ChannelNormalizationEmitter::new);
 
     /** One instance of each family for questions that need no state (which ops, which nodes). */
     private static final Map<String, OpEmitter> BY_OP = byOp(fresh());

@@ -40,6 +40,8 @@ final class KernelSources {
         t.put("softmax.h", List.of("activations.h", "threads.h"));
         t.put("layer_norm.h", List.of("activations.h", "threads.h"));
         t.put("attention.h", List.of("activations.h", "threads.h"));
+        t.put("reduce.h", List.of("base.h"));
+        t.put("topk.h", List.of("base.h"));
         return t;
     }
 
