@@ -8,6 +8,9 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.UnaryOperator;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 import static dev.kiln.backends.c.Nodes.dims;
 
@@ -83,7 +86,7 @@ final class ReductionEmitter implements OpEmitter {
         for (long[] g : kept) keptLoops.add(new String[] {g[0] + "L", g[1] + "L"});
         List<String[]> overLoops = new ArrayList<>();
         for (long[] g : over) overLoops.add(new String[] {g[0] + "L", g[1] + "L"});
-        emitLoops(e, fold, keptLoops, overLoops, count + "L");
+        emitLoops(e, fold, keptLoops, overLoops, count + "L", true);
     }
 
     /**
@@ -122,7 +125,7 @@ final class ReductionEmitter implements OpEmitter {
         e.close("}");
         if (!Emission.isStatic(y)) {
             String yd = e.dimsArray(y);
-            if (y.type().rank() == rank) {
+            if (Nodes.intAttr(n, "keepdims", 1) != 0) {
                 e.line("for (int d = 0; d < " + rank + "; d++) " + yd + "[d] = ks[d];");
             } else {
                 e.line("int r = 0;");
@@ -137,85 +140,163 @@ final class ReductionEmitter implements OpEmitter {
             keptLoops.add(new String[] {"ks[" + d + "]", "st[" + d + "]"});
             overLoops.add(new String[] {"rs[" + d + "]", "st[" + d + "]"});
         }
-        emitLoops(e, fold, keptLoops, overLoops, "count");
+        emitLoops(e, fold, keptLoops, overLoops, "count", false);
     }
 
-    /** Loops over the kept extents {size, stride}; in each, the fold over the reduced ones; outputs in order. */
-    private static void emitLoops(Emission e, Fold fold, List<String[]> kept, List<String[]> over, String count) {
+    /** Partial accumulators of a contiguous reduced run (lanes the compiler vectorises), and outputs accumulated together. */
+    private static final int LANES = 16;
+
+    /**
+     * Loops over the kept extents {size, stride}; in each, the fold over the reduced ones; outputs in order. With
+     * {@code specialise} (static extents, literal sizes) a contiguous innermost reduced run is folded in
+     * {@link #LANES} partial accumulators merged at the end, and a contiguous innermost kept run is folded
+     * {@link #LANES} outputs at a time, so that the innermost loop steps through memory and vectorises.
+     */
+    private static void emitLoops(Emission e, Fold fold, List<String[]> kept, List<String[]> over, String count, boolean specialise) {
+        String[] innerOver = over.isEmpty() ? null : over.get(over.size() - 1);
+        String[] innerKept = kept.isEmpty() ? null : kept.get(kept.size() - 1);
+        boolean lanes = specialise && innerOver != null && innerOver[1].equals("1L")
+                && Long.parseLong(innerOver[0].replace("L", "")) >= 2 * LANES;
+        boolean block = specialise && !lanes && innerOver != null && innerKept != null && innerKept[1].equals("1L");
+        int outerKept = block ? kept.size() - 1 : kept.size();
         e.line("long out = 0;");
         String base = "0L";
-        for (int g = 0; g < kept.size(); g++) {
+        for (int g = 0; g < outerKept; g++) {
             e.open("for (long k" + g + " = 0; k" + g + " < " + kept.get(g)[0] + "; k" + g + "++) {");
             e.line("const long b" + g + " = " + (g == 0 ? "" : "b" + (g - 1) + " + ") + "k" + g + " * " + kept.get(g)[1] + ";");
             base = "b" + g;
         }
-        if (kept.isEmpty()) e.open("{");
-        e.line(fold.declaration());
-        for (String pass : fold.passes()) {
-            e.open("{");
-            String at = base;
-            for (int g = 0; g < over.size(); g++) {
-                e.open("for (long r" + g + " = 0; r" + g + " < " + over.get(g)[0] + "; r" + g + "++) {");
-                e.line("const long p" + g + " = " + at + " + r" + g + " * " + over.get(g)[1] + ";");
-                at = "p" + g;
+        if (block) {
+            e.open("for (long kb = 0; kb < " + innerKept[0] + "; kb += " + LANES + ") {");
+            e.line("const long w = " + innerKept[0] + " - kb < " + LANES + " ? " + innerKept[0] + " - kb : " + LANES + ";");
+            e.line("const long bb = " + base + " + kb;");
+            for (Pass p : fold.passes()) e.line(fold.type() + " " + p.name() + "[" + LANES + "];");
+            for (Pass p : fold.passes()) e.line("for (long j = 0; j < " + LANES + "; j++) " + p.name() + "[j] = " + p.init() + ";");
+            for (Pass p : fold.passes()) {
+                e.open("{");
+                String at = openReduced(e, over, over.size(), "bb");
+                e.open("for (long j = 0; j < w; j++) {");
+                e.line("const " + fold.element() + " v = " + fold.load().replace("$", "xs[" + at + " + j]") + ";");
+                e.line(bind(p.step(), name -> name + "[j]"));
+                e.close("}");
+                for (int g = 0; g < over.size(); g++) e.close("}");
+                e.close("}");
             }
-            e.line("const " + fold.element() + " v = " + fold.load().replace("$", "xs[" + at + "]") + ";");
-            e.line(pass);
-            for (int g = 0; g < over.size(); g++) e.close("}");
+            e.line("for (long j = 0; j < w; j++) ys[out + j] = " + bind(fold.result(), name -> name + "[j]").replace("$count", count) + ";");
+            e.line("out += w;");
             e.close("}");
+        } else {
+            if (outerKept == 0) e.open("{");
+            for (Pass p : fold.passes()) e.line(fold.type() + " " + p.name() + " = " + p.init() + ";");
+            for (Pass p : fold.passes()) {
+                e.open("{");
+                if (lanes) {
+                    e.line(fold.type() + " lane[" + LANES + "];");
+                    e.line("for (int l = 0; l < " + LANES + "; l++) lane[l] = " + p.init() + ";");
+                }
+                String at = openReduced(e, over, lanes ? over.size() - 1 : over.size(), base);
+                if (lanes) {
+                    e.line("long r = 0;");
+                    e.open("for (; r + " + LANES + " <= " + innerOver[0] + "; r += " + LANES + ") {");
+                    e.open("for (int l = 0; l < " + LANES + "; l++) {");
+                    e.line("const " + fold.element() + " v = " + fold.load().replace("$", "xs[" + at + " + r + l]") + ";");
+                    e.line(bind(p.step(), name -> name.equals(p.name()) ? "lane[l]" : name));
+                    e.close("}");
+                    e.close("}");
+                    e.open("for (; r < " + innerOver[0] + "; r++) {");
+                    at += " + r";
+                }
+                e.line("const " + fold.element() + " v = " + fold.load().replace("$", "xs[" + at + "]") + ";");
+                e.line(bind(p.step(), name -> name));
+                for (int g = 0; g < over.size(); g++) e.close("}");
+                if (lanes) e.line("for (int l = 0; l < " + LANES + "; l++) " + bind(p.merge(), name -> name).replace("$lane", "lane[l]"));
+                e.close("}");
+            }
+            e.line("ys[out++] = " + bind(fold.result(), name -> name).replace("$count", count) + ";");
+            for (int g = 0; g < Math.max(1, outerKept); g++) e.close("}");
         }
-        e.line("ys[out++] = " + fold.result().replace("$count", count) + ";");
-        for (int g = 0; g < Math.max(1, kept.size()); g++) e.close("}");
+        for (int g = 0; g < outerKept && block; g++) e.close("}");
+    }
+
+    /** Opens the first {@code loops} reduced loops from {@code base}; returns the C expression of the element offset inside them. */
+    private static String openReduced(Emission e, List<String[]> over, int loops, String base) {
+        String at = base;
+        for (int g = 0; g < loops; g++) {
+            e.open("for (long r" + g + " = 0; r" + g + " < " + over.get(g)[0] + "; r" + g + "++) {");
+            e.line("const long p" + g + " = " + at + " + r" + g + " * " + over.get(g)[1] + ";");
+            at = "p" + g;
+        }
+        return at;
+    }
+
+    /** A template with each accumulator {@code @name} replaced by the expression {@code as} gives for it. */
+    private static String bind(String template, UnaryOperator<String> as) {
+        return ACCUMULATOR.matcher(template).replaceAll(m -> Matcher.quoteReplacement(as.apply(m.group(1))));
+    }
+
+    private static final Pattern ACCUMULATOR = Pattern.compile("@(\\w+)");
+
+    /**
+     * One pass over the reduced elements: its accumulator (a name and its initial value), the statement folding
+     * the element v into it, and the statement merging a partial accumulator {@code $lane} into it. In the
+     * statements (and a fold's result) {@code @name} is the accumulator of that name.
+     */
+    private record Pass(String name, String init, String step, String merge) {
+        static Pass sum(String step, String init) { return new Pass("acc", init, step, "@acc += $lane;"); }
+
+        /** Max and min: NaN wins and stays (a NaN accumulator compares false with everything). */
+        static Pass extreme(String name, String init, String better, boolean nanWins) {
+            String nan = nanWins ? " || isnan(%s)" : "";
+            return new Pass(name, init, "if (v " + better + " @" + name + nan.formatted("v") + ") @" + name + " = v;",
+                    "if ($lane " + better + " @" + name + nan.formatted("$lane") + ") @" + name + " = $lane;");
+        }
     }
 
     /**
-     * The C of one reduction: the accumulators' declaration, the type and load ($ is the stored element) of the
-     * element v, one statement per pass over the reduced elements, and the stored result ($count: their number).
+     * The C of one reduction: the accumulators' type, the type and load ($ is the stored element) of the element v,
+     * the passes over the reduced elements, and the stored result ($count: the number of reduced elements).
      */
-    private record Fold(String declaration, String element, String load, List<String> passes, String result) {}
+    private record Fold(String type, String element, String load, List<Pass> passes, String result) {}
 
     private static Fold fold(Kind kind, DType t) {
         String storage = CTypes.storage(t);
         boolean viaDouble = t.isFloatingPoint() || kind == Kind.L2 || kind == Kind.LOG_SUM || kind == Kind.LOG_SUM_EXP;
         if (viaDouble) {
             String load = ReductionCode.toDouble(t, "$");
-            String sum = "double acc = 0.0;";
+            List<Pass> sum = List.of(Pass.sum("@acc += v;", "0.0"));
+            String acc = ReductionCode.fromDouble(t, "@acc");
             return switch (kind) {
-                case SUM -> new Fold(sum, "double", load, List.of("acc += v;"), ReductionCode.fromDouble(t, "acc"));
-                case MEAN -> new Fold(sum, "double", load, List.of("acc += v;"), ReductionCode.fromDouble(t, "acc / (double) $count"));
-                case PROD -> new Fold("double acc = 1.0;", "double", load, List.of("acc *= v;"), ReductionCode.fromDouble(t, "acc"));
-                case L1 -> new Fold(sum, "double", load, List.of("acc += fabs(v);"), ReductionCode.fromDouble(t, "acc"));
-                case L2 -> new Fold(sum, "double", load, List.of("acc += v * v;"), ReductionCode.fromDouble(t, "sqrt(acc)"));
-                case SUM_SQUARE -> new Fold(sum, "double", load, List.of("acc += v * v;"), ReductionCode.fromDouble(t, "acc"));
-                case LOG_SUM -> new Fold(sum, "double", load, List.of("acc += v;"), ReductionCode.fromDouble(t, "log(acc)"));
-                // NaN wins and stays (a NaN accumulator compares false with everything)
-                case MAX -> new Fold("double acc = -INFINITY;", "double", load, List.of("if (v > acc || isnan(v)) acc = v;"),
-                        ReductionCode.fromDouble(t, "acc"));
-                case MIN -> new Fold("double acc = INFINITY;", "double", load, List.of("if (v < acc || isnan(v)) acc = v;"),
-                        ReductionCode.fromDouble(t, "acc"));
+                case SUM -> new Fold("double", "double", load, sum, acc);
+                case MEAN -> new Fold("double", "double", load, sum, ReductionCode.fromDouble(t, "@acc / (double) $count"));
+                case PROD -> new Fold("double", "double", load, List.of(new Pass("acc", "1.0", "@acc *= v;", "@acc *= $lane;")), acc);
+                case L1 -> new Fold("double", "double", load, List.of(Pass.sum("@acc += fabs(v);", "0.0")), acc);
+                case L2 -> new Fold("double", "double", load, List.of(Pass.sum("@acc += v * v;", "0.0")), ReductionCode.fromDouble(t, "sqrt(@acc)"));
+                case SUM_SQUARE -> new Fold("double", "double", load, List.of(Pass.sum("@acc += v * v;", "0.0")), acc);
+                case LOG_SUM -> new Fold("double", "double", load, sum, ReductionCode.fromDouble(t, "log(@acc)"));
+                case MAX -> new Fold("double", "double", load, List.of(Pass.extreme("acc", "-INFINITY", ">", true)), acc);
+                case MIN -> new Fold("double", "double", load, List.of(Pass.extreme("acc", "INFINITY", "<", true)), acc);
                 // shifted by the maximum so that exp cannot overflow; an infinite or NaN maximum is the result
-                case LOG_SUM_EXP -> new Fold("double mx = -INFINITY, acc = 0.0;", "double", load,
-                        List.of("if (v > mx || isnan(v)) mx = v;", "acc += exp(v - mx);"),
-                        ReductionCode.fromDouble(t, "isinf(mx) || isnan(mx) ? mx : mx + log(acc)"));
+                case LOG_SUM_EXP -> new Fold("double", "double", load,
+                        List.of(Pass.extreme("mx", "-INFINITY", ">", true), Pass.sum("@acc += exp(v - @mx);", "0.0")),
+                        ReductionCode.fromDouble(t, "isinf(@mx) || isnan(@mx) ? @mx : @mx + log(@acc)"));
             };
         }
         if (kind == Kind.MAX || kind == Kind.MIN) {
             boolean max = kind == Kind.MAX;
-            return new Fold(storage + " acc = " + (max ? lowest(t) : highest(t)) + ";", storage, "$",
-                    List.of("if (v " + (max ? ">" : "<") + " acc) acc = v;"), "acc");
+            return new Fold(storage, storage, "$", List.of(Pass.extreme("acc", max ? lowest(t) : highest(t), max ? ">" : "<", false)), "@acc");
         }
         // 64-bit unsigned arithmetic: the wrapping of a Java long without signed overflow
         String load = "(uint64_t) $";
-        String sum = "uint64_t acc = 0;";
-        String narrow = "(" + storage + ") acc";
+        List<Pass> sum = List.of(Pass.sum("@acc += v;", "0"));
+        String narrow = "(" + storage + ") @acc";
         return switch (kind) {
-            case SUM -> new Fold(sum, "uint64_t", load, List.of("acc += v;"), narrow);
-            case MEAN -> new Fold(sum, "uint64_t", load, List.of("acc += v;"), t == DType.U64
-                    ? "$count ? acc / (uint64_t) $count : 0"
-                    : "$count ? (" + storage + ") ((int64_t) acc / $count) : 0");
-            case PROD -> new Fold("uint64_t acc = 1;", "uint64_t", load, List.of("acc *= v;"), narrow);
-            case L1 -> new Fold(sum, storage, "$", List.of(t.isUnsignedInteger() ? "acc += v;" : "acc += v < 0 ? 0 - (uint64_t) v : (uint64_t) v;"), narrow);
-            case SUM_SQUARE -> new Fold(sum, "uint64_t", load, List.of("acc += v * v;"), narrow);
+            case SUM -> new Fold("uint64_t", "uint64_t", load, sum, narrow);
+            case MEAN -> new Fold("uint64_t", "uint64_t", load, sum, t == DType.U64
+                    ? "$count ? @acc / (uint64_t) $count : 0"
+                    : "$count ? (" + storage + ") ((int64_t) @acc / $count) : 0");
+            case PROD -> new Fold("uint64_t", "uint64_t", load, List.of(new Pass("acc", "1", "@acc *= v;", "@acc *= $lane;")), narrow);
+            case L1 -> new Fold("uint64_t", storage, "$", List.of(Pass.sum(t.isUnsignedInteger() ? "@acc += v;" : "@acc += v < 0 ? 0 - (uint64_t) v : (uint64_t) v;", "0")), narrow);
+            case SUM_SQUARE -> new Fold("uint64_t", "uint64_t", load, List.of(Pass.sum("@acc += v * v;", "0")), narrow);
             default -> throw new IllegalStateException(kind + " of " + t + " is computed in double");
         };
     }

@@ -95,6 +95,29 @@ class ReductionEmitterTest {
         b.assertMatchesAsWritten(dir, 1e-6);
     }
 
+    /** Long contiguous reduced runs (folded in partial accumulators) and contiguous kept runs (outputs folded together). */
+    @Test
+    void longRunsOfReducedAndKeptElements() {
+        OpBatch b = new OpBatch("reduce_runs", 6);
+        for (String op : OPS) {
+            DType t = op.equals("ReduceProd") ? DType.F64 : DType.F32;
+            b.node(op, List.of(b.input(t, 3, 40, 20), axes(b, 1, 2)), Map.of());
+            b.node(op, List.of(b.input(t, 3, 40, 20), axes(b, 0)), attrs("keepdims", 0L));
+            b.node(op, List.of(b.input(t, 70, 3), axes(b, 0)), Map.of());
+            b.node(op, List.of(b.input(t, 2, 5, 3, 33), axes(b, 1, 3)), Map.of());
+            DType other = op.equals("ReduceProd") || op.equals("ReduceLogSumExp") ? DType.F16 : DType.I32;
+            b.node(op, List.of(b.input(other, 2, 50), axes(b, 1)), Map.of());
+            b.node(op, List.of(b.input(other, 20, 19), axes(b, 0)), Map.of());
+            // a NaN somewhere in most rows, and infinities
+            double[] special = {Double.NaN, Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY};
+            b.node(op, List.of(b.input(DType.F32, new long[] {5, 70}, () -> b.random().nextInt(60) == 0 ? special[b.random().nextInt(3)] : b.random().nextGaussian()),
+                    axes(b, 1)), Map.of());
+            b.node(op, List.of(b.input(DType.F64, new long[] {70, 5}, () -> b.random().nextInt(60) == 0 ? special[b.random().nextInt(3)] : b.random().nextGaussian()),
+                    axes(b, 0)), Map.of());
+        }
+        b.assertMatchesAsWritten(dir, 1e-6);
+    }
+
     /** Axes read at run time: the output dims follow from them (kept dims of 1 with keepdims, else a static rank). */
     @Test
     void axesReadAtRunTime() {
