@@ -9,8 +9,9 @@ import java.util.Set;
 
 /**
  * Softmax, LogSoftmax and Hardmax along one axis (the opset-13 form; older ones are rewritten at import), of
- * every float dtype and shapes static or known at run time. f32 Softmax is softmax.h's kernel (whole lines per
- * thread, float arithmetic); the rest is computed in double as the interpreter does, one line at a time.
+ * every float dtype and shapes static or known at run time. f32 Softmax and LogSoftmax are softmax.h's kernel
+ * (whole lines per thread, float arithmetic); the rest is computed in double as the interpreter does, one line at
+ * a time.
  */
 final class SoftmaxEmitter implements OpEmitter {
     @Override
@@ -29,8 +30,9 @@ final class SoftmaxEmitter implements OpEmitter {
         DType t = x.type().dtype();
         ReductionCode.sameDims(e, x, y);
         ReductionCode.Lines lines = ReductionCode.Lines.of(e, x, Nodes.axis(n, "axis", -1, x.type().rank()));
-        if (n.op().equals("Softmax") && t == DType.F32) {
-            e.line("kiln_softmax(" + lines.outer() + ", " + lines.n() + ", " + lines.inner() + ", " + e.ptr(x) + ", " + e.ptr(y) + ");");
+        if (t == DType.F32 && !n.op().equals("Hardmax")) {
+            e.line("kiln_softmax(" + lines.outer() + ", " + lines.n() + ", " + lines.inner() + ", " + (n.op().equals("LogSoftmax") ? 1 : 0) + ", "
+                    + e.ptr(x) + ", " + e.ptr(y) + ");");
             return;
         }
         String storage = CTypes.storage(t);
