@@ -43,18 +43,29 @@ final class NormalizationEmitter implements OpEmitter {
     /** f32, static, no statistics outputs, and a scale and bias that hold one value or vary only along the normalised dims. */
     private static boolean takesLayerNormKernel(Node n) {
         if (n.outputs().size() > 1 || Nodes.staticF32(n, i -> false, false) != null) return false;
-        int rank = n.input(0).type().rank();
-        int normalisedRank = rank - Nodes.axis(n, "axis", -1, rank);
-        for (int i = 1; i < n.inputs().size(); i++) {
-            Value v = n.input(i);
-            if (v == null || count(v) == 1) continue;
-            long[] vs = dims(v);
-            int leadingOnes = 0;
-            while (leadingOnes < vs.length && vs[leadingOnes] == 1) leadingOnes++;
-            // a broadcast operand with as many values as a row and no dim before the axis is the row's own shape
-            if (count(v) != normalisedSize(n) || vs.length - leadingOnes > normalisedRank) return false;
+        return rowIndex(n, n.input(1)) != null && (n.input(2) == null || rowIndex(n, n.input(2)) != null);
+    }
+
+    /**
+     * How element j of a row reads a scale or bias: "0" for one value, "j" for an operand shaped like the row
+     * (static normalised dims, the operand's dims after leading 1s the same), else null (it varies otherwise).
+     */
+    private static String rowIndex(Node n, Value v) {
+        if (!Emission.isStatic(v)) return null;
+        if (count(v) == 1) return "0";
+        Value x = n.input(0);
+        int rank = x.type().rank();
+        int axis = Nodes.axis(n, "axis", -1, rank);
+        long[] vs = dims(v);
+        int leadingOnes = 0;
+        while (leadingOnes < vs.length && vs[leadingOnes] == 1) leadingOnes++;
+        if (vs.length - leadingOnes > rank - axis) return null;
+        for (int d = axis; d < rank; d++) {
+            int vd = d - (rank - vs.length);
+            long size = vd < 0 ? 1 : vs[vd];
+            if (!x.type().shape().dim(d).isStatic() || x.type().shape().dim(d).size() != size) return null;
         }
-        return true;
+        return "j";
     }
 
     private static long normalisedSize(Node n) {
@@ -75,7 +86,8 @@ final class NormalizationEmitter implements OpEmitter {
     /**
      * LayerNormalization, or RMSNormalization with {@code rms}: per row (the elements from the axis on) its mean and
      * 1 / sqrt(variance + epsilon), or 1 / sqrt(mean square + epsilon), in double; then every element with its
-     * row's statistics and its scale and bias (broadcast to the input, so a row counter follows the loops).
+     * row's statistics and its scale and bias, which broadcast to the input (usually one value or one per element
+     * of a row).
      */
     private static void emitNormalization(Node n, Emission e, boolean rms) {
         Value x = n.input(0);
@@ -112,26 +124,28 @@ final class NormalizationEmitter implements OpEmitter {
             e.line("stats[2 * r + 1] = 1.0 / sqrt(squares / (double) " + size + " + " + epsilon + ");");
         }
         e.close("}");
-        List<Value> operands = new ArrayList<>(List.of(x, scale));
-        if (bias != null) operands.add(bias);
-        DType out = y.type().dtype();
-        e.line("long row = 0, column = 0;");
-        LoopNest loops = LoopNest.open(e, y, operands);
-        String normalised = ReductionCode.rounded(t, "(" + ReductionCode.toDouble(t, e.ptr(x) + "[" + loops.at(0) + "]") + " - stats[2 * row]) * stats[2 * row + 1]");
-        String scaled = normalised + " * " + ReductionCode.toDouble(scale.type().dtype(), e.ptr(scale) + "[" + loops.at(1) + "]");
-        if (rms) {
-            // RMSNormalization's output has the scale's type; the normalised value is rounded to the input's
-            e.line(e.ptr(y) + "[" + loops.out() + "] = " + ReductionCode.fromDouble(out, scaled) + ";");
+        String scaleIndex = rowIndex(n, scale);
+        String biasIndex = bias == null ? "0" : rowIndex(n, bias);
+        if (scaleIndex != null && biasIndex != null) {
+            e.open("for (long r = 0; r < " + rows + "; r++) {");
+            e.open(each + "{");
+            e.line("const long p = r * " + size + " + j;");
+            e.line(e.ptr(y) + "[p] = " + normalised(n, rms, "p", "r", scaleIndex, bias == null ? null : biasIndex, e) + ";");
+            e.close("}");
+            e.close("}");
         } else {
-            String shifted = ReductionCode.rounded(t, scaled);
-            if (bias != null) shifted = ReductionCode.rounded(t, shifted + " + " + ReductionCode.toDouble(t, e.ptr(bias) + "[" + loops.at(2) + "]"));
-            e.line(e.ptr(y) + "[" + loops.out() + "] = " + ReductionCode.fromDouble(out, shifted) + ";");
+            // scale or bias broadcast along dims before the axis too: a row counter follows the loops
+            List<Value> operands = new ArrayList<>(List.of(x, scale));
+            if (bias != null) operands.add(bias);
+            e.line("long row = 0, column = 0;");
+            LoopNest loops = LoopNest.open(e, y, operands);
+            e.line(e.ptr(y) + "[" + loops.out() + "] = " + normalised(n, rms, loops.at(0), "row", loops.at(1), bias == null ? null : loops.at(2), e) + ";");
+            e.open("if (++column == " + size + ") {");
+            e.line("column = 0;");
+            e.line("row++;");
+            e.close("}");
+            loops.close(e);
         }
-        e.open("if (++column == " + size + ") {");
-        e.line("column = 0;");
-        e.line("row++;");
-        e.close("}");
-        loops.close(e);
         for (int k = 1; k < n.outputs().size(); k++) {
             Value s = n.output(k);
             List<String> statsDims = ReductionCode.dims(e, x).subList(0, axis);
@@ -140,6 +154,23 @@ final class NormalizationEmitter implements OpEmitter {
             ReductionCode.setDims(e, s, statsDims);
             e.line("for (long r = 0; r < " + rows + "; r++) " + e.ptr(s) + "[r] = " + ReductionCode.fromDouble(s.type().dtype(), "stats[2 * r + " + (k - 1) + "]") + ";");
         }
+    }
+
+    /**
+     * The output element from x at {@code at}, its row's statistics and the scale and bias at their offsets (bias
+     * null when there is none): scale * (x - mean) * inverse, each step rounded to the input's type as the
+     * interpreter does; RMSNormalization's output has the scale's type.
+     */
+    private static String normalised(Node n, boolean rms, String at, String row, String scaleAt, String biasAt, Emission e) {
+        DType t = n.input(0).type().dtype();
+        Value scale = n.input(1);
+        String normalised = ReductionCode.rounded(t, "(" + ReductionCode.toDouble(t, e.ptr(n.input(0)) + "[" + at + "]") + " - stats[2 * " + row
+                + "]) * stats[2 * " + row + " + 1]");
+        String scaled = normalised + " * " + ReductionCode.toDouble(scale.type().dtype(), e.ptr(scale) + "[" + scaleAt + "]");
+        if (rms) return ReductionCode.fromDouble(n.output(0).type().dtype(), scaled);
+        String shifted = ReductionCode.rounded(t, scaled);
+        if (biasAt != null) shifted = ReductionCode.rounded(t, shifted + " + " + ReductionCode.toDouble(t, e.ptr(n.input(2)) + "[" + biasAt + "]"));
+        return ReductionCode.fromDouble(t, shifted);
     }
 
     /** LpNormalization: each line along the axis divided by its L1 or L2 norm (in double); a zero norm gives zeros. */

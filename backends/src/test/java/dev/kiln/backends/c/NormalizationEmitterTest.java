@@ -43,6 +43,7 @@ class NormalizationEmitterTest {
         b.node("LayerNormalization", List.of(x, b.input(DType.F32, 4), b.input(DType.F32, 1, 4)), attrs("axis", 1L));
         b.node("LayerNormalization", List.of(x, b.input(DType.F32, 4, 1, 4), b.input(DType.F32, 4)), attrs("axis", 1L));
         b.node("LayerNormalization", List.of(x, b.input(DType.F32, 4, 4)), attrs("axis", 1L));
+        b.node("LayerNormalization", List.of(x, b.input(DType.F32, 4), b.input(DType.F32, 4, 1, 1)), attrs("axis", 1L), 3);
         b.node("LayerNormalization", List.of(b.input(DType.F32, 37), b.input(DType.F32, 37)), Map.of(), 3);
         b.node("LayerNormalization", List.of(b.input(DType.F16, 3, 8), b.input(DType.F16, 8)), attrs("stash_type", 10L), 3);
         b.node("LayerNormalization", List.of(b.input(DType.F32, 0, 8), b.input(DType.F32, 8)), Map.of(), 3);
