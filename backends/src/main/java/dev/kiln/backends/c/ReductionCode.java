@@ -71,7 +71,7 @@ final class ReductionCode {
             return new Lines(product(e, v, 0, axis), e.dim(v, axis), product(e, v, axis + 1, v.type().rank()));
         }
 
-        /** The C expression of line elements' count times the stride between lines' blocks: n * inner. */
+        /** The C expression of the elements per outer index, n * inner. */
         String block() { return n.equals("1L") ? inner : inner.equals("1L") ? n : n + " * " + inner; }
 
         /**
@@ -98,8 +98,8 @@ final class ReductionCode {
 
     /**
      * A double stored as the dtype: floats rounded to nearest (f16 and bf16 through float), integers truncated
-     * toward zero, saturated to 64 bits (NaN as 0) and wrapped to their width, bool as v != 0: what the
-     * interpreter's tensors store.
+     * toward zero, saturated to 64 bits (NaN as 0) and wrapped to their width (reduce.h's conversions), bool as
+     * v != 0: what the interpreter's tensors store.
      */
     static String fromDouble(DType t, String value) {
         return switch (t) {

@@ -5,6 +5,7 @@ import dev.kiln.ir.Node;
 import dev.kiln.ir.Value;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -59,7 +60,7 @@ final class ReductionEmitter implements OpEmitter {
     /** Which dims the (constant) axes reduce: none for empty axes with noop_with_empty_axes, all for other empty axes. */
     private static boolean[] reducedFlags(long[] axes, int rank, boolean noop) {
         boolean[] reduced = new boolean[rank];
-        if (axes.length == 0) java.util.Arrays.fill(reduced, !noop);
+        if (axes.length == 0) Arrays.fill(reduced, !noop);
         for (long a : axes) reduced[(int) (a < 0 ? a + rank : a)] = true;
         return reduced;
     }
