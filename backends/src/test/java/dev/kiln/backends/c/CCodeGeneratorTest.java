@@ -249,11 +249,10 @@ class CCodeGeneratorTest {
     void unsupportedOpsAndDtypesAreAllListed() {
         Graph g = new Graph("unsupported");
         Value x = g.addInput("x", TensorType.of(DType.F32, 2, 3));
-        Value mean = g.addNode("mean", "ReduceMean", List.of(x), Map.of(), List.of("m")).output(0);
-        Value half = g.addNode("cast", "Cast", List.of(mean), attrs("to", 10L), List.of("h")).output(0);
+        Value half = g.addNode("cast", "Cast", List.of(x), attrs("to", 10L), List.of("h")).output(0);
         g.addOutput(g.addNode("relu_half", "Relu", List.of(half), Map.of(), List.of("r")).output(0));
         UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class, () -> NativeTesting.planAndCompile(g, dir));
-        assertEquals("OperatorNotImplemented: backend c has no kernel for ReduceMean at node mean; Cast at node cast; "
+        assertEquals("OperatorNotImplemented: backend c has no kernel for Cast at node cast; "
                 + "Relu (" + DType.F16 + ") at node relu_half", e.getMessage());
     }
 
