@@ -4,7 +4,6 @@ import dev.kiln.ir.DType;
 import dev.kiln.ir.Node;
 import dev.kiln.ir.Value;
 
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 
@@ -33,7 +32,7 @@ final class ArgEmitter implements OpEmitter {
         List<String> dims = ReductionCode.dims(e, x);
         if (Nodes.intAttr(n, "keepdims", 1) != 0) dims.set(axis, "1L");
         else dims.remove(axis);
-        ReductionCode.setDims(e, y, new ArrayList<>(dims));
+        ReductionCode.setDims(e, y, dims);
         ReductionCode.Lines lines = ReductionCode.Lines.of(e, x, axis);
         e.failWhen(lines.n() + " == 0 && " + lines.outer() + " * " + lines.inner() + " > 0",
                 n.op() + " node " + n.name() + ": cannot reduce over the empty axis " + axis);
