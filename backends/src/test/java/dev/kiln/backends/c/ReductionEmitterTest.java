@@ -1,7 +1,11 @@
 package dev.kiln.backends.c;
 
 import dev.kiln.ir.DType;
+import dev.kiln.ir.Graph;
+import dev.kiln.ir.TensorType;
 import dev.kiln.ir.Value;
+import dev.kiln.runtime.Tensor;
+import dev.kiln.runtime.nativelib.NativeModel;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -11,6 +15,9 @@ import java.util.List;
 import java.util.Map;
 
 import static dev.kiln.backends.c.OpBatch.attrs;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The Reduce ops against the interpreter: every op and dtype, axes constant or read at run time, keepdims, noop, odd shapes. */
 class ReductionEmitterTest {
@@ -130,6 +137,22 @@ class ReductionEmitterTest {
         b.node("ReduceSum", List.of(b.input(DType.I16, 2, 3, 4, 5, 6), b.input(DType.I64, new long[] {3}, 4, 0, 2)), attrs("keepdims", 0L));
         b.node("ReduceMean", List.of(b.input(DType.BF16, 1, 6, 1), b.input(DType.I64, new long[] {1}, 1)), Map.of());
         b.assertMatchesAsWritten(dir, 1e-6);
+    }
+
+    @Test
+    void axesReadAtRunTimeAreChecked() {
+        Graph g = new Graph("reduce_bad_axes");
+        Value x = g.addInput("x", TensorType.of(DType.F32, 3, 4));
+        Value a = g.addInput("axes", TensorType.of(DType.I64, 2));
+        g.addOutput(NativeTesting.node(g, "sum", "ReduceSum", List.of(x, a), Map.of()));
+        try (NativeModel m = NativeTesting.planAndCompile(g, dir).load()) {
+            Tensor in = Tensor.allocate(DType.F32, 3, 4);
+            assertArrayEquals(new long[] {1, 1}, m.run(List.of(in, Tensor.ofLongs(new long[] {0, -1}, 2))).get(0).shape());
+            Exception outside = assertThrows(IllegalStateException.class, () -> m.run(List.of(in, Tensor.ofLongs(new long[] {0, 2}, 2))));
+            assertTrue(outside.getMessage().contains("an axis is outside the input's rank 2"), outside.getMessage());
+            Exception twice = assertThrows(IllegalStateException.class, () -> m.run(List.of(in, Tensor.ofLongs(new long[] {1, -1}, 2))));
+            assertTrue(twice.getMessage().contains("an axis is given more than once"), twice.getMessage());
+        }
     }
 
     /** Inputs of run-time shape (TopK's values with a k read at run time), reduced over constant and run-time axes. */
