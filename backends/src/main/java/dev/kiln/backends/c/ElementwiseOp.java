@@ -19,7 +19,7 @@ interface ElementwiseOp {
     /** How many of the node's first inputs are read element by element, broadcast to the output (the others are scalars or only typed). */
     default int broadcastInputs(Node n) { return n.inputs().size(); }
 
-    /** Whether the output has input 0's shape, the other inputs broadcasting into it without growing it (PRelu, SwiGLU). */
+    /** Whether the output has input 0's shape, the other inputs broadcasting into it without growing it (PRelu). */
     default boolean keepsInputShape() { return false; }
 
     void emit(Node n, Emission e);

@@ -66,10 +66,6 @@ final class ElementwiseTable {
         }));
         t.put("Pow", ElementwiseOp.of(ElementwiseTable::pow));
         t.put("PRelu", keepingInputShape(numeric("PRelu", (d, a) -> ElementwiseIntegers.prelu(d, a.get(0), a.get(1)))));
-        t.put("SwiGLU", keepingInputShape(ElementwiseOp.of((n, e, a) -> {
-            ElementwiseReal r = real(n);
-            return r.apply("Mul", List.of(r.apply("Swish", withParams(n, r, List.of(a.get(0)), "alpha")), a.get(1)));
-        })));
         t.put("Max", fold("Max", (d, a) -> ElementwiseIntegers.max(a.get(0), a.get(1)), false));
         t.put("Min", fold("Min", (d, a) -> ElementwiseIntegers.min(a.get(0), a.get(1)), false));
         t.put("Sum", fold("Add", null, false));

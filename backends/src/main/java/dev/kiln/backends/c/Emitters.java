@@ -31,7 +31,12 @@ final class Emitters {
             ResizeEmitter::new,
             AttentionEmitter::new,
             QuantizedEmitter::new,
-            RecurrentEmitter::new);
+            RecurrentEmitter::new,
+            SoftmaxEmitter::new,
+            ArgEmitter::new,
+            ScanEmitter::new,
+            TopKEmitter::new,
+            ChannelNormalizationEmitter::new);
 
     /** One instance of each family for questions that need no state (which ops, which nodes). */
     private static final Map<String, OpEmitter> BY_OP = byOp(fresh());

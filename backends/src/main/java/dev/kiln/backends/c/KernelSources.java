@@ -50,6 +50,8 @@ final class KernelSources {
         t.put("attention_general.h", List.of("threads.h"));
         t.put("quantized.h", List.of("threads.h"));
         t.put("recurrent.h", List.of("gemm.h"));
+        t.put("reduce.h", List.of("base.h"));
+        t.put("topk.h", List.of("base.h"));
         return t;
     }
 

@@ -250,13 +250,15 @@ class CCodeGeneratorTest {
     void unsupportedOpsAndDtypesAreAllListed() {
         Graph g = new Graph("unsupported");
         Value x = g.addInput("x", TensorType.of(DType.F32, 2, 3));
-        Value mean = g.addNode("mean", "ReduceMean", List.of(x), Map.of(), List.of("m")).output(0);
+        Value image = g.addInput("image", TensorType.of(DType.F32, 1, 3, 4, 4));
         Value training = g.addConstant("training", TensorType.of(DType.BOOL), ByteBuffer.wrap(new byte[] {1}));
-        Value dropped = g.addNode("dropout", "Dropout", Arrays.asList(mean, null, training), Map.of(), List.of("d")).output(0);
-        g.addOutput(g.addNode("relu", "Relu", List.of(dropped), Map.of(), List.of("r")).output(0));
+        Value dropped = g.addNode("dropout", "Dropout", Arrays.asList(image, null, training), Map.of(), List.of("d")).output(0);
+        g.addOutput(g.addNode("nhwc", "LayoutTransform", List.of(dropped), Map.of("src_layout", dev.kiln.ir.Attribute.of("NCHW"),
+                "dst_layout", dev.kiln.ir.Attribute.of("NHWC")), List.of("t")).output(0));
+        g.addOutput(g.addNode("relu", "Relu", List.of(x), Map.of(), List.of("r")).output(0));
         UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class, () -> NativeTesting.planAndCompile(g, dir));
-        assertEquals("OperatorNotImplemented: backend c has no kernel for ReduceMean at node mean; Dropout (training mode with a ratio "
-                + "other than 0) at node dropout", e.getMessage());
+        assertEquals("OperatorNotImplemented: backend c has no kernel for Dropout (training mode with a ratio "
+                + "other than 0) at node dropout; LayoutTransform (layout NHWC) at node nhwc", e.getMessage());
     }
 
     @Test

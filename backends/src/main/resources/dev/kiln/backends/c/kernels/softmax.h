@@ -1,8 +1,12 @@
-/* Kiln CPU kernel: softmax over one axis, whole rows per thread (results independent of the thread count). */
+/*
+ * Kiln CPU kernel: softmax and log-softmax over one axis, whole rows per thread (results independent of the
+ * thread count). The exponentials go through y before the row is finished from them.
+ */
 
 
 typedef struct {
     long axis, inner;
+    int log;
     const float* x;
     float* y;
 } kiln_softmax_args;
@@ -19,8 +23,14 @@ static void kiln_softmax_rows(void* ctx, long begin, long end, float* ws) {
             float m = -INFINITY;
             for (long i = 0; i < axis; i++) m = src[i] > m ? src[i] : m;
             for (long i = 0; i < axis; i++) dst[i] = kiln_exp(src[i] - m);
-            float inv = 1.0f / kiln_sum(dst, axis);
-            for (long i = 0; i < axis; i++) dst[i] *= inv;
+            float sum = kiln_sum(dst, axis);
+            if (a->log) {
+                float shift = m + logf(sum);
+                for (long i = 0; i < axis; i++) dst[i] = src[i] - shift;
+            } else {
+                float inv = 1.0f / sum;
+                for (long i = 0; i < axis; i++) dst[i] *= inv;
+            }
             continue;
         }
         for (long i = 0; i < inner; i++) {
@@ -32,15 +42,20 @@ static void kiln_softmax_rows(void* ctx, long begin, long end, float* ws) {
                 dst[t * inner + i] = v;
                 sum += v;
             }
-            float inv = 1.0f / sum;
-            for (long t = 0; t < axis; t++) dst[t * inner + i] *= inv;
+            if (a->log) {
+                float shift = m + logf(sum);
+                for (long t = 0; t < axis; t++) dst[t * inner + i] = src[t * inner + i] - shift;
+            } else {
+                float inv = 1.0f / sum;
+                for (long t = 0; t < axis; t++) dst[t * inner + i] *= inv;
+            }
         }
     }
 }
 
-/* Softmax over the middle axis of [outer, axis, inner]. */
-static void kiln_softmax(long outer, long axis, long inner, const float* x, float* y) {
-    kiln_softmax_args a = {axis, inner, x, y};
+/* Softmax over the middle axis of [outer, axis, inner], or log-softmax with log. */
+static void kiln_softmax(long outer, long axis, long inner, int log, const float* x, float* y) {
+    kiln_softmax_args a = {axis, inner, log, x, y};
     kiln_parallel_for(outer, axis * inner * 8, kiln_softmax_rows, &a, 0);
 }
 
