@@ -19,7 +19,9 @@ final class Emitters {
             NormalizationEmitter::new,
             PoolingEmitter::new,
             ConvolutionEmitter::new,
+            ConvTransposeEmitter::new,
             GemmEmitter::new,
+            EinsumEmitter::new,
             AttentionEmitter::new);
 
     /** One instance of each family for questions that need no state (which ops, which nodes). */
