@@ -42,8 +42,9 @@ class EinsumEmitterTest {
             new Case("a,b,c,d,e,f->fedcba", new long[] {2}, new long[] {1}, new long[] {2}, new long[] {3}, new long[] {1}, new long[] {2}),
             new Case(" i j , j k -> i k ", new long[] {2, 3}, new long[] {3, 2}));
 
-    private static void einsums(OpBatch b, DType t) {
-        for (Case c : CASES) {
+    /** Every case, or (not thorough) the few that cover contraction, diagonals, broadcasting and rank 0. */
+    private static void einsums(OpBatch b, DType t, boolean thorough) {
+        for (Case c : thorough ? CASES : List.of(CASES.get(1), CASES.get(5), CASES.get(7), CASES.get(13), CASES.get(17))) {
             List<Value> inputs = new ArrayList<>();
             for (long[] s : c.shapes()) inputs.add(b.input(t, s));
             b.node("Einsum", inputs, attrs("equation", c.equation()));
@@ -54,7 +55,7 @@ class EinsumEmitterTest {
     void everyEquationInEveryType() {
         OpBatch b = new OpBatch("einsum", 1);
         for (DType t : List.of(DType.F32, DType.F16, DType.F64, DType.I8, DType.I16, DType.I32, DType.I64, DType.U8, DType.U16, DType.U32, DType.U64)) {
-            einsums(b, t);
+            einsums(b, t, t == DType.F32 || t == DType.F64 || t == DType.I64 || t == DType.U8);
         }
         b.assertMatchesAsWritten(dir, 1e-6);
     }
