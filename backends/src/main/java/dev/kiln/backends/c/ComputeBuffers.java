@@ -57,7 +57,8 @@ final class ComputeBuffers {
         if (inPlace(v, type)) return e.ptr(v);
         DType t = v.type().dtype();
         String declarations = type + "* to = %s; const " + CTypes.storage(t) + "* from = " + e.ptr(v) + ";";
-        String loop = reorder(e, v, "to", "(" + type + ") " + CTypes.load(t, "from[@]"));
+        String loop = t == DType.F16 && type.equals("float") && lanes(v) == 0 ? "kiln_f16_to_f32_row(from, to, " + e.count(v) + ");"
+                : reorder(e, v, "to", "(" + type + ") " + CTypes.load(t, "from[@]"));
         if (v instanceof Constant c) {
             // converted once at load, into the arena
             String dst = "((" + type + "*) " + e.prepacked(Nodes.count(c) * (type.equals("double") ? 2 : 1)) + ")";
@@ -94,10 +95,12 @@ final class ComputeBuffers {
         if (inPlace(y, type)) return;
         int lanes = lanes(y);
         DType t = y.type().dtype();
-        if (lanes == 0) {
+        if (lanes == 0 && t == DType.F16 && type.equals("float")) {
+            e.line("kiln_f32_to_f16_row(" + buffer + ", " + e.ptr(y) + ", " + e.count(y) + ");");
+        } else if (lanes == 0) {
             e.line("for (long i = 0; i < " + e.count(y) + "; i++) " + e.ptr(y) + "[i] = " + fromDouble(t, buffer + "[i]") + ";");
-            return;
         }
+        if (lanes == 0) return;
         long[] p = Nodes.dims(y);
         long blocks = p[0] * p[1];
         long size = blocks == 0 ? 0 : Nodes.count(y) / (blocks * lanes);

@@ -25,7 +25,7 @@ final class ConvTransposeEmitter implements OpEmitter {
     public Set<String> ops() { return Set.of("ConvTranspose", "FusedConvTranspose"); }
 
     @Override
-    public List<String> kernels() { return List.of("conv_nd.h", "matmul_any.h"); }
+    public List<String> kernels() { return List.of("conv_nd.h", "matmul_any.h", "convert.h"); }
 
     @Override
     public String problem(Node n) {

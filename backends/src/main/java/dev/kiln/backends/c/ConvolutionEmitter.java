@@ -45,7 +45,7 @@ final class ConvolutionEmitter implements OpEmitter {
     public Set<String> ops() { return Set.of("Conv", "FusedConv", "ConvInteger", "CausalConvWithState", "LayoutTransform"); }
 
     @Override
-    public List<String> kernels() { return List.of("conv.h", "blocked_conv.h", "conv_nd.h", "matmul_any.h"); }
+    public List<String> kernels() { return List.of("conv.h", "blocked_conv.h", "conv_nd.h", "matmul_any.h", "convert.h"); }
 
     /** Null when the fast paths or, failing them, {@link GeneralConv} take the node; else why the general path does not. */
     @Override

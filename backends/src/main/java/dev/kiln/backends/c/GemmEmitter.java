@@ -25,7 +25,7 @@ final class GemmEmitter implements OpEmitter {
     public Set<String> ops() { return Set.of("Gemm", "FusedGemm", "MatMul", "FusedMatMul", "MatMulInteger"); }
 
     @Override
-    public List<String> kernels() { return List.of("gemm.h", "small_gemm.h", "matmul_any.h"); }
+    public List<String> kernels() { return List.of("gemm.h", "small_gemm.h", "matmul_any.h", "convert.h"); }
 
     @Override
     public String problem(Node n) { return takesFast(n) ? null : GeneralMatMul.problem(n); }

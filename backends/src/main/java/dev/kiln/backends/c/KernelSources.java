@@ -30,6 +30,7 @@ final class KernelSources {
         t.put("base.h", List.of());
         t.put("activations.h", List.of("base.h"));
         t.put("threads.h", List.of("base.h"));
+        t.put("convert.h", List.of("base.h"));
         t.put("gemm.h", List.of("activations.h", "threads.h"));
         t.put("matmul_any.h", List.of("activations.h", "threads.h"));
         t.put("conv.h", List.of("gemm.h"));

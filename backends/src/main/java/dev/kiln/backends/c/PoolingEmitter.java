@@ -22,7 +22,7 @@ final class PoolingEmitter implements OpEmitter {
     public Set<String> ops() { return Set.of("MaxPool", "AveragePool", "LpPool", "GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool"); }
 
     @Override
-    public List<String> kernels() { return List.of("pool.h", "blocked_pool.h", "pool_nd.h"); }
+    public List<String> kernels() { return List.of("pool.h", "blocked_pool.h", "pool_nd.h", "convert.h"); }
 
     @Override
     public String problem(Node n) { return takesFast(n) ? null : GeneralPool.problem(n); }

@@ -66,11 +66,23 @@ typedef struct {
     int64_t* indices;         /* MaxPool's Indices, or NULL */
 } kiln_pool_nd_args;
 
-/* Planes [begin, end). Max: the first maximum in window order, a NaN winning over numbers. */
+/* Takes v, the element at input offset off (column: its column-major offset), into the running maximum and its position. */
+static inline void kiln_pool_nd_argmax(double v, long off, long column, int column_major, double* best, int64_t* at) {
+    if (*at < 0 || v > *best || (v != v && *best == *best)) {
+        *best = v;
+        *at = column_major ? column : off;
+    }
+}
+
+/*
+ * Planes [begin, end), one output row (all axes but the last fixed) at a time: for each tap of the window, in
+ * window order, every output position of the row whose tap falls inside the input, in a loop along the row.
+ * Max: the first maximum in window order, a NaN winning over numbers; with Indices, its position in the plane.
+ */
 static void kiln_pool_nd_task(void* ctx, long begin, long end, float* ws) {
     const kiln_pool_nd_args* a = ctx;
     const kiln_pool_nd_shape* s = a->s;
-    int rank = s->rank;
+    int rank = s->rank, last = rank - 1;
     (void) ws;
     long in_size = 1, out_size = 1, row_stride[KILN_POOL_AXES], column_stride[KILN_POOL_AXES];
     const long* lo[KILN_POOL_AXES];
@@ -89,50 +101,78 @@ static void kiln_pool_nd_task(void* ctx, long begin, long end, float* ws) {
         padded[ax] = table + 2 * s->out[ax];
         table += 3 * s->out[ax];
     }
+    long width = s->out[last], sw = s->s[last];
+    int max = s->kind == KILN_POOL_MAX;
     for (long plane = begin; plane < end; plane++) {
         const double* xp = a->x + plane * in_size;
         long o[KILN_POOL_AXES] = {0};
-        for (long q = 0; q < out_size; q++) {
-            long t[KILN_POOL_AXES], count = 1, pads = 1;
-            for (int ax = 0; ax < rank; ax++) {
+        for (long row = 0; row < out_size; row += width) {
+            double* y = a->y + plane * out_size + row;
+            int64_t* at = a->indices ? a->indices + plane * out_size + row : 0;
+            for (long ox = 0; ox < width; ox++) y[ox] = max && !at ? -INFINITY : 0.0;
+            if (at) for (long ox = 0; ox < width; ox++) at[ox] = -1;
+            /* the window's taps over the leading axes, in window order, then along the row */
+            long t[KILN_POOL_AXES], lead = 1;
+            for (int ax = 0; ax < last; ax++) {
                 t[ax] = lo[ax][o[ax]];
-                count *= hi[ax][o[ax]] - t[ax];
-                pads *= padded[ax][o[ax]];
+                lead *= hi[ax][o[ax]] - t[ax];
             }
-            double acc = 0.0;
-            long at = -1;
-            while (count > 0) {
-                long off = 0, column = 0;
-                for (int ax = 0; ax < rank; ax++) {
+            for (long q = 0; q < lead; q++) {
+                long base = 0, column = 0;
+                for (int ax = 0; ax < last; ax++) {
                     long c = o[ax] * s->s[ax] - s->pb[ax] + t[ax] * s->d[ax];
-                    off += c * row_stride[ax];
+                    base += c * row_stride[ax];
                     column += c * column_stride[ax];
                 }
-                double v = xp[off];
-                if (s->kind == KILN_POOL_MAX) {
-                    if (at < 0 || v > acc || (v != v && acc == acc)) {
-                        acc = v;
-                        at = s->column_major ? column : off;
+                const double* xr = xp + base;
+                for (long kx = 0; kx < s->k[last]; kx++) {
+                    /* output positions ox in [from, to) read input column ox * sw + off inside [0, in) */
+                    long off = kx * s->d[last] - s->pb[last];
+                    long from = off >= 0 ? 0 : (-off + sw - 1) / sw;
+                    long to = s->in[last] - off <= 0 ? 0 : (s->in[last] - off + sw - 1) / sw;
+                    if (to > width) to = width;
+                    if (at) {
+                        for (long ox = from; ox < to; ox++) {
+                            long ix = ox * sw + off;
+                            kiln_pool_nd_argmax(xr[ix], base + ix, column + ix * column_stride[last], s->column_major, &y[ox], &at[ox]);
+                        }
+                    } else if (max) {
+                        for (long ox = from; ox < to; ox++) {
+                            double v = xr[ox * sw + off];
+                            y[ox] = v > y[ox] || (v != v && y[ox] == y[ox]) ? v : y[ox];
+                        }
+                    } else if (s->kind == KILN_POOL_AVERAGE || s->p == 1) {
+                        if (s->kind == KILN_POOL_AVERAGE) for (long ox = from; ox < to; ox++) y[ox] += xr[ox * sw + off];
+                        else for (long ox = from; ox < to; ox++) y[ox] += fabs(xr[ox * sw + off]);
+                    } else if (s->p == 2) {
+                        for (long ox = from; ox < to; ox++) y[ox] += xr[ox * sw + off] * xr[ox * sw + off];
+                    } else {
+                        for (long ox = from; ox < to; ox++) y[ox] += pow(fabs(xr[ox * sw + off]), (double) s->p);
                     }
-                } else if (s->kind == KILN_POOL_AVERAGE) {
-                    acc += v;
-                } else {
-                    acc += pow(fabs(v), (double) s->p);
                 }
-                int ax = rank - 1;
-                for (; ax >= 0; ax--) {
+                for (int ax = last - 1; ax >= 0; ax--) {
                     if (++t[ax] < hi[ax][o[ax]]) break;
                     t[ax] = lo[ax][o[ax]];
                 }
-                if (ax < 0) break;
             }
-            double r;
-            if (s->kind == KILN_POOL_MAX) r = at < 0 ? NAN : acc;
-            else if (s->kind == KILN_POOL_AVERAGE) r = acc / (double) (s->count_include_pad ? pads : count);
-            else r = pow(acc, 1.0 / (double) s->p);
-            a->y[plane * out_size + q] = r;
-            if (a->indices) a->indices[plane * out_size + q] = plane * in_size + at;
-            for (int ax = rank - 1; ax >= 0; ax--) {
+            /* the taps inside the input and inside the padded input */
+            long count = 1, pads = 1;
+            for (int ax = 0; ax < last; ax++) {
+                count *= hi[ax][o[ax]] - lo[ax][o[ax]];
+                pads *= padded[ax][o[ax]];
+            }
+            for (long ox = 0; ox < width; ox++) {
+                long n = count * (hi[last][ox] - lo[last][ox]);
+                if (max) {
+                    if (n == 0) y[ox] = NAN;
+                    if (at) at[ox] += plane * in_size;
+                } else if (s->kind == KILN_POOL_AVERAGE) {
+                    y[ox] /= (double) (s->count_include_pad ? pads * padded[last][ox] : n);
+                } else {
+                    y[ox] = pow(y[ox], 1.0 / (double) s->p);
+                }
+            }
+            for (int ax = last - 1; ax >= 0; ax--) {
                 if (++o[ax] < s->out[ax]) break;
                 o[ax] = 0;
             }
