@@ -11,7 +11,10 @@ import java.util.List;
 
 import static dev.kiln.backends.c.OpBatch.attrs;
 
-/** Einsum of every equation form in every dtype its spec allows, against the interpreter. */
+/**
+ * Einsum of every equation form in every dtype its spec allows, against the interpreter; in f32 and f16 the
+ * matrix-product forms run as GEMMs (C as is or transposed), the others as loops.
+ */
 class EinsumEmitterTest {
     @TempDir
     Path dir;
@@ -40,7 +43,10 @@ class EinsumEmitterTest {
             new Case("ijk,ikl->ijl", new long[] {2, 0, 3}, new long[] {2, 3, 2}),
             new Case("ij,jk", new long[] {2, 0}, new long[] {0, 3}),
             new Case("a,b,c,d,e,f->fedcba", new long[] {2}, new long[] {1}, new long[] {2}, new long[] {3}, new long[] {1}, new long[] {2}),
-            new Case(" i j , j k -> i k ", new long[] {2, 3}, new long[] {3, 2}));
+            new Case(" i j , j k -> i k ", new long[] {2, 3}, new long[] {3, 2}),
+            new Case("ij,jk->ki", new long[] {3, 5}, new long[] {5, 4}),
+            new Case("bij,bjk->ibk", new long[] {2, 3, 5}, new long[] {2, 5, 4}),
+            new Case("bij,bjk->ikb", new long[] {2, 3, 5}, new long[] {2, 5, 4}));
 
     /** Every case, or (not thorough) the few that cover contraction, diagonals, broadcasting and rank 0. */
     private static void einsums(OpBatch b, DType t, boolean thorough) {
