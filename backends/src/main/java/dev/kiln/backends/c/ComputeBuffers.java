@@ -15,16 +15,28 @@ import java.util.List;
 import java.util.Set;
 
 /**
- * Values seen as a kernel computing in a C type reads them: float (the single-precision kernels, which f16 and
- * bf16 also go through) or double (f64, and integer sums that double holds exactly), in plain row-major order.
- * A plain value stored in that type is used in place; any other is converted into a buffer first (a constant
- * once, when the library loads; any other value into run-time scratch, at each run), a value in a blocked
- * channels layout NC...{c}c reordered to plain planes of its padded channels on the way, a constant in another
- * layout (a blocked filter) laid out plain at compile time. An output computed into such a buffer is converted
- * into the value afterwards.
+ * Values seen as a kernel computing in a C type reads them, for one node: float (the single-precision kernels,
+ * which f16 and bf16 also go through) or double (f64, and integer sums that double holds exactly), in plain
+ * row-major order. A plain value stored in that type is used in place; any other is converted into a buffer
+ * first (a constant once, when the library loads; any other value at each run), a value in a blocked channels
+ * layout NC...{c}c reordered to plain planes of its padded channels on the way, a constant in another layout (a
+ * blocked filter) laid out plain at compile time. An output computed into such a buffer is converted into the
+ * value afterwards. The node's buffers lie in the arena's workspace after the GEMM's, which every node uses in
+ * turn, so that they cost the largest node's buffers rather than the sum of all.
  */
 final class ComputeBuffers {
-    private ComputeBuffers() {}
+    private final Emission e;
+    /** Floats of the workspace this node's buffers take so far, after the GEMM's. */
+    private long used;
+
+    ComputeBuffers(Emission e) { this.e = e; }
+
+    /** A buffer of {@code count} elements of C type {@code type} (float, double, uint64_t) for this node alone: a C expression of type {@code type*}. */
+    String buffer(long count, String type) {
+        long at = Emission.GEMM_WORKSPACE_FLOATS + used;
+        used += ((type.equals("float") ? count : 2 * count) + 15) / 16 * 16;
+        return "((" + type + "*) (" + e.workspace(Emission.GEMM_WORKSPACE_FLOATS + used) + " + " + at + "L))";
+    }
 
     /** The IR dtype whose storage type is the compute type. */
     private static DType stored(String type) {
@@ -52,7 +64,7 @@ final class ComputeBuffers {
     private static boolean inPlace(Value v, String type) { return v.type().dtype() == stored(type) && lanes(v) == 0; }
 
     /** A C expression of type {@code type*} for v's elements in the compute type, in plain order. */
-    static String read(Emission e, Value v, String type) {
+    String read(Value v, String type) {
         if (e.hasPacked(plainKey(v, type))) return "((" + type + "*) " + e.packedPtr(plainKey(v, type)) + ")";
         if (inPlace(v, type)) return e.ptr(v);
         DType t = v.type().dtype();
@@ -65,7 +77,7 @@ final class ComputeBuffers {
             e.init("{ " + String.format(declarations, dst) + " " + loop + " }");
             return dst;
         }
-        String dst = "((" + type + "*) " + e.scratch(e.count(v) + " * sizeof(" + type + ")", "the " + type + " copy of " + v.name()) + ")";
+        String dst = buffer(Nodes.count(v), type);
         e.line("{ " + String.format(declarations, dst) + " " + loop + " }");
         return dst;
     }
@@ -84,14 +96,13 @@ final class ComputeBuffers {
                 + plain + "[(b * " + lanes + "L + l) * " + size + "L + s] = " + value.replace("@", "(b * " + size + "L + s) * " + lanes + "L + l") + ";";
     }
 
-    /** Where a kernel computing in {@code type} writes y in plain order: y itself when read in place, else scratch that {@link #store} converts into y. */
-    static String output(Emission e, Value y, String type) {
-        if (inPlace(y, type)) return e.ptr(y);
-        return "((" + type + "*) " + e.scratch(e.count(y) + " * sizeof(" + type + ")", "the " + type + " result of " + y.name()) + ")";
+    /** Where a kernel computing in {@code type} writes y in plain order: y itself when read in place, else a buffer that {@link #store} converts into y. */
+    String output(Value y, String type) {
+        return inPlace(y, type) ? e.ptr(y) : buffer(Nodes.count(y), type);
     }
 
     /** Converts what a kernel wrote at {@code buffer} (from {@link #output}) into y; nothing when it wrote y itself. */
-    static void store(Emission e, Value y, String buffer, String type) {
+    void store(Value y, String buffer, String type) {
         if (inPlace(y, type)) return;
         int lanes = lanes(y);
         DType t = y.type().dtype();

@@ -20,6 +20,8 @@ import java.util.Set;
  */
 final class ConvTransposeEmitter implements OpEmitter {
     private static final Set<DType> FLOATS = EnumSet.of(DType.F32, DType.F16, DType.BF16, DType.F64);
+    /** The most floats of GEMM columns at once: the input positions go through the GEMM in bands that fit. */
+    private static final long COLUMN_FLOATS = 1L << 20;
 
     @Override
     public Set<String> ops() { return Set.of("ConvTranspose", "FusedConvTranspose"); }
@@ -54,27 +56,31 @@ final class ConvTransposeEmitter implements OpEmitter {
         Value bias = GeneralConv.optional(n, 2);
         Value residual = GeneralConv.optional(n, 3);
         ConvGeometryNd g = ConvGeometryNd.transposed(n);
+        ComputeBuffers buffers = new ComputeBuffers(e);
         e.line("static const kiln_conv_nd_shape s = " + g.convShape() + ";");
         if (y.type().dtype() == DType.F64) {
-            String xd = ComputeBuffers.read(e, x, "double");
-            String wd = ComputeBuffers.read(e, w, "double");
-            String rd = residual == null ? null : ComputeBuffers.read(e, residual, "double");
-            String yd = ComputeBuffers.output(e, y, "double");
+            String xd = buffers.read(x, "double");
+            String wd = buffers.read(w, "double");
+            String rd = residual == null ? null : buffers.read(residual, "double");
+            String yd = buffers.output(y, "double");
             e.line("kiln_conv_nd_f64(&s, 1, " + xd + ", " + wd + ", " + yd + ");");
             Epilogue.planesF64(e, n, yd, g.n() * g.m(), g.m(), g.outSize(), bias == null ? null : e.ptr(bias), rd);
-            ComputeBuffers.store(e, y, yd, "double");
+            buffers.store(y, yd, "double");
             return;
         }
-        String xf = ComputeBuffers.read(e, x, "float");
-        String wf = ComputeBuffers.read(e, w, "float");
-        String bf = bias == null ? null : ComputeBuffers.read(e, bias, "float");
-        String rf = residual == null ? null : ComputeBuffers.read(e, residual, "float");
-        String yf = ComputeBuffers.output(e, y, "float");
+        String xf = buffers.read(x, "float");
+        String wf = buffers.read(w, "float");
+        String bf = bias == null ? null : buffers.read(bias, "float");
+        String rf = residual == null ? null : buffers.read(residual, "float");
+        String yf = buffers.output(y, "float");
         Epilogue.declare(e, n, 1, 1, bf, 1, 0, rf, g.outSize());
-        String col = e.scratch("kiln_conv_transpose_col_floats(&s) * sizeof(float)", "the columns of " + n.name());
+        // the GEMM's columns, for bands of input positions that keep them within COLUMN_FLOATS
+        long rows = g.m() / g.group() * g.taps();
+        long band = Math.max(1, Math.min(g.inSize(), COLUMN_FLOATS / Math.max(1, rows)));
+        String col = buffers.buffer(rows * band, "float");
         String ws = e.workspace(Emission.GEMM_WORKSPACE_FLOATS);
         e.threadWorkspace(Emission.GEMM_WORKSPACE_FLOATS);
-        e.line("kiln_conv_transpose_f32(&s, " + xf + ", " + wf + ", " + yf + ", &e, (float*) " + col + ", " + ws + ");");
-        ComputeBuffers.store(e, y, yf, "float");
+        e.line("kiln_conv_transpose_f32(&s, " + xf + ", " + wf + ", " + yf + ", &e, " + col + ", " + band + "L, " + ws + ");");
+        buffers.store(y, yf, "float");
     }
 }

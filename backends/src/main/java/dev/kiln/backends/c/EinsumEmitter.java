@@ -217,10 +217,11 @@ final class EinsumEmitter implements OpEmitter {
         long m = p.m() < 0 ? 1 : sizes[p.m()];
         long n = p.n() < 0 ? 1 : sizes[p.n()];
         long k = p.k() < 0 ? 1 : sizes[p.k()];
-        String x0 = ComputeBuffers.read(e, node.input(swapped ? 1 : 0), "float");
-        String x1 = ComputeBuffers.read(e, node.input(swapped ? 0 : 1), "float");
+        ComputeBuffers buffers = new ComputeBuffers(e);
+        String x0 = buffers.read(node.input(swapped ? 1 : 0), "float");
+        String x1 = buffers.read(node.input(swapped ? 0 : 1), "float");
         Value y = node.output(0);
-        String yf = ComputeBuffers.output(e, y, "float");
+        String yf = buffers.output(y, "float");
         Epilogue.declare(e, node, 1, 1, null, 0, 0, null, 0);
         String ws = e.workspace(Emission.GEMM_WORKSPACE_FLOATS);
         e.threadWorkspace(Emission.GEMM_WORKSPACE_FLOATS);
@@ -231,7 +232,7 @@ final class EinsumEmitter implements OpEmitter {
                 + stride(a, p.k()) + "L, 0, " + x1 + " + " + batchOffset(p, sizes, b) + ", " + stride(b, p.k()) + "L, " + stride(b, p.n()) + "L, "
                 + yf + " + " + batchOffset(p, sizes, out) + ", " + (p.m() < 0 ? n : out[p.m()]) + "L, &e, " + ws + ");");
         e.close("}");
-        ComputeBuffers.store(e, y, yf, "float");
+        buffers.store(y, yf, "float");
     }
 
     private static long stride(long[] strides, int loop) { return loop < 0 ? 0 : strides[loop]; }

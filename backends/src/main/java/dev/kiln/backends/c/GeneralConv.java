@@ -81,21 +81,23 @@ final class GeneralConv {
         Value residual = optional(n, 3);
         ConvGeometryNd g = ConvGeometryNd.conv(n);
         if (y.type().dtype() == DType.F64) {
-            String xd = ComputeBuffers.read(e, x, "double");
-            String wd = ComputeBuffers.read(e, w, "double");
-            String rd = residual == null ? null : ComputeBuffers.read(e, residual, "double");
-            String yd = ComputeBuffers.output(e, y, "double");
+            ComputeBuffers buffers = new ComputeBuffers(e);
+            String xd = buffers.read(x, "double");
+            String wd = buffers.read(w, "double");
+            String rd = residual == null ? null : buffers.read(residual, "double");
+            String yd = buffers.output(y, "double");
             e.line("static const kiln_conv_nd_shape s = " + g.convShape() + ";");
             e.line("kiln_conv_nd_f64(&s, 0, " + xd + ", " + wd + ", " + yd + ");");
             Epilogue.planesF64(e, n, yd, g.n() * g.m(), g.m(), g.outSize(), bias == null ? null : e.ptr(bias), rd);
-            ComputeBuffers.store(e, y, yd, "double");
+            buffers.store(y, yd, "double");
             return;
         }
-        String xf = ComputeBuffers.read(e, x, "float");
-        String wf = packedWeights != null ? "0" : ComputeBuffers.read(e, w, "float");
-        String bf = bias == null ? null : ComputeBuffers.read(e, bias, "float");
-        String rf = residual == null ? null : ComputeBuffers.read(e, residual, "float");
-        String yf = ComputeBuffers.output(e, y, "float");
+        ComputeBuffers buffers = new ComputeBuffers(e);
+        String xf = buffers.read(x, "float");
+        String wf = packedWeights != null ? "0" : buffers.read(w, "float");
+        String bf = bias == null ? null : buffers.read(bias, "float");
+        String rf = residual == null ? null : buffers.read(residual, "float");
+        String yf = buffers.output(y, "float");
         Epilogue.declare(e, n, 1, 1, bf, 1, 0, rf, g.outSize());
         if (g.rank() <= 2) {
             ConvolutionEmitter.emitPlainConv(e, ConvGeometry.of(n), xf, wf, packedWeights, yf);
@@ -105,7 +107,7 @@ final class GeneralConv {
             e.line("static const kiln_conv_nd_shape s = " + g.convShape() + ";");
             e.line("kiln_conv_nd_f32(&s, " + xf + ", " + wf + ", " + (packedWeights == null ? "0" : packedWeights) + ", " + yf + ", &e, " + ws + ");");
         }
-        ComputeBuffers.store(e, y, yf, "float");
+        buffers.store(y, yf, "float");
     }
 
     /** ConvInteger: (x - x_zero_point) conv (w - w_zero_point) summed exactly in double, wrapped to int32. */
@@ -116,7 +118,8 @@ final class GeneralConv {
         Value xZero = optional(n, 2);
         Value wZero = optional(n, 3);
         ConvGeometryNd g = ConvGeometryNd.conv(n);
-        String xd = "((double*) " + e.scratch(e.count(x) + " * sizeof(double)", "the shifted input of " + n.name()) + ")";
+        ComputeBuffers buffers = new ComputeBuffers(e);
+        String xd = buffers.buffer(Nodes.count(x), "double");
         String zx = xZero == null ? "0" : "(int32_t) " + e.ptr(xZero) + "[0]";
         e.line("for (long i = 0; i < " + e.count(x) + "; i++) " + xd + "[i] = (double) ((int32_t) " + e.ptr(x) + "[i] - " + zx + ");");
         long m = Nodes.dims(w)[0];
@@ -132,10 +135,10 @@ final class GeneralConv {
             wd = "((double*) " + e.prepacked(2 * Nodes.count(w)) + ")";
             e.init("{ double* to = " + wd + "; " + declarations + loop + " }");
         } else {
-            wd = "((double*) " + e.scratch(e.count(w) + " * sizeof(double)", "the shifted weights of " + n.name()) + ")";
+            wd = buffers.buffer(Nodes.count(w), "double");
             e.line("{ double* to = " + wd + "; " + declarations + loop + " }");
         }
-        String acc = "((double*) " + e.scratch(e.count(y) + " * sizeof(double)", "the sums of " + n.name()) + ")";
+        String acc = buffers.buffer(Nodes.count(y), "double");
         e.line("static const kiln_conv_nd_shape s = " + g.convShape() + ";");
         e.line("kiln_conv_nd_f64(&s, 0, " + xd + ", " + wd + ", " + acc + ");");
         e.line("for (long i = 0; i < " + e.count(y) + "; i++) " + e.ptr(y) + "[i] = (int32_t) (uint32_t) (int64_t) " + acc + "[i];");

@@ -123,24 +123,25 @@ final class GeneralMatMul {
 
     static void emit(Node n, Emission e) {
         DType t = n.output(0).type().dtype();
-        if (n.op().equals("MatMulInteger")) emitMatMulInteger(n, e);
-        else if (t == DType.F64) emitDouble(n, e);
-        else if (t.isFloatingPoint()) emitSingle(n, e);
-        else emitIntegers(n, e);
+        ComputeBuffers buffers = new ComputeBuffers(e);
+        if (n.op().equals("MatMulInteger")) emitMatMulInteger(n, e, buffers);
+        else if (t == DType.F64) emitDouble(n, e, buffers);
+        else if (t.isFloatingPoint()) emitSingle(n, e, buffers);
+        else emitIntegers(n, e, buffers);
     }
 
     /** f32, f16, bf16: gemm.h's kiln_sgemm per batch, the epilogue's bias offset per batch. */
-    private static void emitSingle(Node n, Emission e) {
+    private static void emitSingle(Node n, Emission e, ComputeBuffers buffers) {
         Value y = n.output(0);
         boolean gemm = GemmEmitter.isGemm(n);
         Value bias = GeneralConv.optional(n, 2);
         Value residual = GeneralConv.optional(n, 3);
         Product p = bias == null ? Product.of(n).stacked(n) : Product.of(n);
-        String a = ComputeBuffers.read(e, n.input(0), "float");
-        String b = ComputeBuffers.read(e, n.input(1), "float");
-        String biasF = bias == null ? null : ComputeBuffers.read(e, bias, "float");
-        String residualF = residual == null ? null : ComputeBuffers.read(e, residual, "float");
-        String yf = ComputeBuffers.output(e, y, "float");
+        String a = buffers.read(n.input(0), "float");
+        String b = buffers.read(n.input(1), "float");
+        String biasF = bias == null ? null : buffers.read(bias, "float");
+        String residualF = residual == null ? null : buffers.read(residual, "float");
+        String yf = buffers.output(y, "float");
         Broadcast bb = bias == null ? new Broadcast("0L", 0, 0) : p.broadcast(dims(y), dims(bias));
         Epilogue.declare(e, n, gemm ? Nodes.floatAttr(n, "alpha", 1) : 1, gemm ? Nodes.floatAttr(n, "beta", 1) : 1, biasF, bb.rowStride(),
                 bb.columnStride(), residualF, p.n());
@@ -153,14 +154,14 @@ final class GeneralMatMul {
         e.line("kiln_sgemm(" + p.m() + "L, " + p.n() + "L, " + p.k() + "L, " + a + " + " + p.aOffset() + ", " + p.aRs() + "L, " + p.aCs() + "L, 0, "
                 + b + " + " + p.bOffset() + ", " + p.bRs() + "L, " + p.bCs() + "L, " + yf + " + b * " + p.m() * p.n() + "L, " + p.n() + "L, &eb, " + ws + ");");
         e.close("}");
-        ComputeBuffers.store(e, y, yf, "float");
+        buffers.store(y, yf, "float");
     }
 
     /** f64: matmul_any.h's kiln_gemm_f64 per batch into y, then alpha, beta, bias, residual and activation in double. */
-    private static void emitDouble(Node n, Emission e) {
+    private static void emitDouble(Node n, Emission e, ComputeBuffers buffers) {
         Value y = n.output(0);
         Product p = Product.of(n).stacked(n);
-        String b = rowMajorB(n, e, p, "double", x -> x);
+        String b = rowMajorB(n, e, buffers, p, "double", x -> x);
         e.open("for (long b = 0; b < " + p.batches() + "L; b++) {");
         e.line("kiln_gemm_f64(" + p.m() + "L, " + p.n() + "L, " + p.k() + "L, " + e.ptr(n.input(0)) + " + " + p.aOffset() + ", " + p.aRs() + "L, "
                 + p.aCs() + "L, " + b + " + " + p.bOffset() + ", " + ldb(p) + "L, " + e.ptr(y) + " + b * " + p.m() * p.n() + "L, " + p.n() + "L);");
@@ -188,10 +189,10 @@ final class GeneralMatMul {
      * + j: B itself when stored so, else a copy, each element {@code convert}ed (from its storage type), transposed
      * for Gemm's transB.
      */
-    private static String rowMajorB(Node n, Emission e, Product p, String type, UnaryOperator<String> convert) {
+    private static String rowMajorB(Node n, Emission e, ComputeBuffers buffers, Product p, String type, UnaryOperator<String> convert) {
         Value bv = n.input(1);
         if (p.bCs() == 1 && CTypes.storage(bv.type().dtype()).equals(type)) return e.ptr(bv);
-        String copy = "((" + type + "*) " + e.scratch(e.count(bv) + " * sizeof(" + type + ")", "a copy of input B of " + n.name()) + ")";
+        String copy = buffers.buffer(Nodes.count(bv), type);
         if (p.bCs() == 1) {
             e.line("for (long i = 0; i < " + e.count(bv) + "; i++) " + copy + "[i] = " + convert.apply(e.ptr(bv) + "[i]") + ";");
         } else {
@@ -215,7 +216,7 @@ final class GeneralMatMul {
      * the reference's 64-bit sums do), then Gemm's alpha, beta and C as the reference applies them (through double
      * when they are not 1) and the result wrapped to y's width.
      */
-    private static void emitIntegers(Node n, Emission e) {
+    private static void emitIntegers(Node n, Emission e, ComputeBuffers buffers) {
         Value av = n.input(0);
         Value y = n.output(0);
         DType t = y.type().dtype();
@@ -223,11 +224,11 @@ final class GeneralMatMul {
         Product p = Product.of(n).stacked(n);
         String a = "((uint64_t*) " + e.ptr(av) + ")";
         if (!wideType) {
-            a = "((uint64_t*) " + e.scratch(e.count(av) + " * sizeof(uint64_t)", "a copy of input A of " + n.name()) + ")";
+            a = buffers.buffer(Nodes.count(av), "uint64_t");
             e.line("for (long i = 0; i < " + e.count(av) + "; i++) " + a + "[i] = " + wide(t, e.ptr(av) + "[i]") + ";");
         }
-        String b = wideType && p.bCs() == 1 ? "((uint64_t*) " + e.ptr(n.input(1)) + ")" : rowMajorB(n, e, p, "uint64_t", x -> wide(t, x));
-        String acc = wideType ? "((uint64_t*) " + e.ptr(y) + ")" : "((uint64_t*) " + e.scratch(e.count(y) + " * sizeof(uint64_t)", "the sums of " + n.name()) + ")";
+        String b = wideType && p.bCs() == 1 ? "((uint64_t*) " + e.ptr(n.input(1)) + ")" : rowMajorB(n, e, buffers, p, "uint64_t", x -> wide(t, x));
+        String acc = wideType ? "((uint64_t*) " + e.ptr(y) + ")" : buffers.buffer(Nodes.count(y), "uint64_t");
         e.open("for (long b = 0; b < " + p.batches() + "L; b++) {");
         e.line("kiln_gemm_u64(" + p.m() + "L, " + p.n() + "L, " + p.k() + "L, " + a + " + " + p.aOffset() + ", " + p.aRs() + "L, " + p.aCs() + "L, "
                 + b + " + " + p.bOffset() + ", " + ldb(p) + "L, " + acc + " + b * " + p.m() * p.n() + "L, " + p.n() + "L);");
@@ -255,12 +256,12 @@ final class GeneralMatMul {
      * MatMulInteger: A and B less their zero points (a scalar, a tensor broadcast to the operand, or for A one per
      * row) in double, kiln_gemm_f64 per batch (exact: every partial sum is an integer far below 2^53), wrapped to int32.
      */
-    private static void emitMatMulInteger(Node n, Emission e) {
+    private static void emitMatMulInteger(Node n, Emission e, ComputeBuffers buffers) {
         Value y = n.output(0);
         Product p = Product.of(n).stacked(n);
-        String a = shifted(n, e, 0);
-        String b = shifted(n, e, 1);
-        String acc = "((double*) " + e.scratch(e.count(y) + " * sizeof(double)", "the sums of " + n.name()) + ")";
+        String a = shifted(n, e, buffers, 0);
+        String b = shifted(n, e, buffers, 1);
+        String acc = buffers.buffer(Nodes.count(y), "double");
         e.open("for (long b = 0; b < " + p.batches() + "L; b++) {");
         e.line("kiln_gemm_f64(" + p.m() + "L, " + p.n() + "L, " + p.k() + "L, " + a + " + " + p.aOffset() + ", " + p.aRs() + "L, " + p.aCs() + "L, "
                 + b + " + " + p.bOffset() + ", " + p.bRs() + "L, " + acc + " + b * " + p.m() * p.n() + "L, " + p.n() + "L);");
@@ -268,11 +269,11 @@ final class GeneralMatMul {
         e.line("for (long i = 0; i < " + e.count(y) + "; i++) " + e.ptr(y) + "[i] = (int32_t) (uint32_t) (int64_t) " + acc + "[i];");
     }
 
-    /** Operand i (0: A, 1: B) of MatMulInteger less its zero point (input 2 + i), in double scratch. */
-    private static String shifted(Node n, Emission e, int i) {
+    /** Operand i (0: A, 1: B) of MatMulInteger less its zero point (input 2 + i), in a double buffer. */
+    private static String shifted(Node n, Emission e, ComputeBuffers buffers, int i) {
         Value v = n.input(i);
         Value zero = GeneralConv.optional(n, 2 + i);
-        String d = "((double*) " + e.scratch(e.count(v) + " * sizeof(double)", "the shifted input " + i + " of " + n.name()) + ")";
+        String d = buffers.buffer(Nodes.count(v), "double");
         if (zero == null) {
             e.line("for (long i = 0; i < " + e.count(v) + "; i++) " + d + "[i] = (double) " + e.ptr(v) + "[i];");
             return d;

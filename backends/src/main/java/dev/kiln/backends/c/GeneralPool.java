@@ -62,11 +62,12 @@ final class GeneralPool {
         e.line("static const kiln_pool_nd_shape s = " + g.poolShape(kind, Nodes.intAttr(n, "count_include_pad", 0) != 0,
                 Nodes.intAttr(n, "storage_order", 0) != 0, Nodes.intAttr(n, "p", 2)) + ";");
         e.line("static long table[" + Math.max(1, g.poolTableSize()) + "];");
-        String xd = ComputeBuffers.read(e, x, "double");
-        String yd = ComputeBuffers.output(e, y, "double");
+        ComputeBuffers buffers = new ComputeBuffers(e);
+        String xd = buffers.read(x, "double");
+        String yd = buffers.output(y, "double");
         String indices = n.outputs().size() > 1 ? e.ptr(n.output(1)) : "0";
         e.line("kiln_pool_nd(&s, table, " + xd + ", " + yd + ", " + indices + ");");
-        ComputeBuffers.store(e, y, yd, "double");
+        buffers.store(y, yd, "double");
     }
 
     /**

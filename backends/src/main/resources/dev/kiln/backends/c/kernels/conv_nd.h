@@ -156,9 +156,6 @@ static void kiln_conv_nd_f32(const kiln_conv_nd_shape* s, const float* x, const 
 
 /* ---- single precision ConvTranspose: GEMM, then col2im -------------------------------------------------------- */
 
-/* Most floats of columns one GEMM makes: the input positions are taken in bands that fit. */
-#define KILN_COL2IM_FLOATS (1L << 20)
-
 typedef struct {
     const kiln_conv_nd_shape* s;
     const float* col;         /* [mg * taps, len]: the columns of input positions [p0, p0 + len) */
@@ -233,25 +230,14 @@ static void kiln_epilogue_planes(float* y, long planes, long channels, long size
 }
 
 /*
- * y = epilogue(conv_transpose(x, w)) in single precision. w: [c, m / group, taps] as ONNX lays it out; col: room for
- * kiln_conv_transpose_col_floats(s) floats; workspace: the GEMM's.
+ * y = epilogue(conv_transpose(x, w)) in single precision. w: [c, m / group, taps] as ONNX lays it out; the input
+ * positions go through the GEMM band positions at a time, their columns in col (m / group * taps * band floats);
+ * workspace: the GEMM's.
  */
-static long kiln_conv_transpose_band(const kiln_conv_nd_shape* s) {
-    long in_size = kiln_conv_nd_product(s->rank, s->in), rows = s->m / s->group * kiln_conv_nd_product(s->rank, s->k);
-    long band = rows > 0 ? KILN_COL2IM_FLOATS / rows : in_size;
-    if (band < 1) band = 1;
-    return band < in_size ? band : in_size;
-}
-
-static long kiln_conv_transpose_col_floats(const kiln_conv_nd_shape* s) {
-    return s->m / s->group * kiln_conv_nd_product(s->rank, s->k) * kiln_conv_transpose_band(s);
-}
-
 static void kiln_conv_transpose_f32(const kiln_conv_nd_shape* s, const float* x, const float* w, float* y, const kiln_epilogue* e, float* col,
-                                    float* workspace) {
+                                    long band, float* workspace) {
     long in_size = kiln_conv_nd_product(s->rank, s->in), out_size = kiln_conv_nd_product(s->rank, s->out);
     long taps = kiln_conv_nd_product(s->rank, s->k), cg = s->c / s->group, mg = s->m / s->group, rows = mg * taps;
-    long band = kiln_conv_transpose_band(s);
     kiln_epilogue plain = {1.0f, 0.0f, 0, 0, 0, 0, 0, KILN_ACT_NONE, 0.0f, 0.0f};
     memset(y, 0, (size_t) (s->n * s->m * out_size) * sizeof(float));
     for (long b = 0; b < s->n; b++) {
