@@ -62,6 +62,8 @@ class ConvolutionEmitterTest {
     void singlePrecisionConvolutions() {
         OpBatch b = new OpBatch("single", 1);
         for (DType t : List.of(DType.F16, DType.BF16, DType.F32)) convolutions(b, t);
+        // an empty batch
+        b.node("Conv", List.of(b.input(DType.F16, 0, 2, 4, 4, 4), b.randomConstant(DType.F16, 3, 2, 2, 2, 2)), Map.of());
         causalConvolutions(b);
         b.assertMatchesAsWritten(dir, 1e-5);
     }
@@ -135,6 +137,13 @@ class ConvolutionEmitterTest {
         Value d16 = b.input(DType.F64, 1, 16, 5, 5);
         b.node("Conv", List.of(d16, b.randomConstant(DType.F64, 16, 16, 3, 3)), Map.of());
         b.assertMatchesInterpreter(dir, 1e-5);
+    }
+
+    @Test
+    void zeroPointsTheReferenceDoesNotTakeAreRefused() {
+        OpBatch b = new OpBatch("zero_points", 5);
+        b.node("ConvInteger", List.of(b.input(DType.U8, 1, 2, 4, 4), b.input(DType.U8, 3, 2, 2, 2), b.input(DType.U8, 2)), Map.of());
+        b.assertRefused(dir, "ConvInteger (x_zero_point of 2 values)");
     }
 
     @Test

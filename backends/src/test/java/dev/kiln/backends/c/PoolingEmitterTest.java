@@ -71,6 +71,9 @@ class PoolingEmitterTest {
         OpBatch b = new OpBatch("pools", 1);
         for (DType t : List.of(DType.F32, DType.F16, DType.BF16, DType.F64, DType.I8, DType.U8)) windowPools(b, t);
         for (DType t : List.of(DType.F32, DType.F16, DType.BF16, DType.F64)) globalPools(b, t);
+        // an empty batch
+        b.node("MaxPool", List.of(b.input(DType.F16, 0, 2, 5, 5, 5)), attrs("kernel_shape", new long[] {2, 2, 2}));
+        b.node("GlobalAveragePool", List.of(b.input(DType.F64, 0, 3, 4)), Map.of());
         // NaN wins in max pooling and poisons the others
         Value nan = b.input(DType.F32, new long[] {1, 1, 3, 4}, 1, Double.NaN, 2, 3, 4, 5, 6, 7, 8, 9, 10, Double.NaN);
         b.node("MaxPool", List.of(nan), attrs("kernel_shape", new long[] {2, 2}, "pads", new long[] {1, 1, 1, 1}), 2);
