@@ -82,6 +82,12 @@ class ConvTransposeEmitterTest {
                 attrs("strides", new long[] {2, 2}, "pads", new long[] {1, 1, 1, 1}, "output_padding", new long[] {1, 1}));
         Value h16 = b.input(DType.F16, 1, 16, 3, 4, 3);
         b.node("ConvTranspose", List.of(h16, b.randomConstant(DType.F16, 16, 16, 2, 2, 2)), attrs("strides", new long[] {2, 2, 2}));
+        // depthwise (its groups padded with the channels) and grouped
+        Value dw = b.input(DType.F32, 1, 17, 4, 5);
+        b.node("ConvTranspose", List.of(dw, b.randomConstant(DType.F32, 17, 1, 3, 3), b.randomConstant(DType.F32, 17)),
+                attrs("group", 17L, "strides", new long[] {2, 2}));
+        Value grouped = b.input(DType.F32, 1, 32, 3, 3);
+        b.node("ConvTranspose", List.of(grouped, b.randomConstant(DType.F32, 32, 16, 2, 2)), attrs("group", 2L, "strides", new long[] {2, 2}));
         b.assertMatchesInterpreter(dir, 1e-5);
     }
 }

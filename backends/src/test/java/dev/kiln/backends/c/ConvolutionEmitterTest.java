@@ -134,6 +134,8 @@ class ConvolutionEmitterTest {
         Value h16 = b.input(DType.F16, 1, 18, 7, 7);
         Value hc = b.node("Conv", List.of(h16, b.randomConstant(DType.F16, 19, 18, 3, 3), b.randomConstant(DType.F16, 19)), attrs("strides", new long[] {2, 2}));
         b.node("Conv", List.of(hc, b.randomConstant(DType.F16, 19, 1, 3, 3)), attrs("group", 19L, "pads", new long[] {1, 1, 1, 1}));
+        Value g32 = b.input(DType.F16, 1, 32, 3, 4, 5);
+        b.node("Conv", List.of(g32, b.randomConstant(DType.F16, 32, 16, 2, 2, 2)), attrs("group", 2L, "auto_pad", "SAME_UPPER"));
         Value d16 = b.input(DType.F64, 1, 16, 5, 5);
         b.node("Conv", List.of(d16, b.randomConstant(DType.F64, 16, 16, 3, 3)), Map.of());
         b.assertMatchesInterpreter(dir, 1e-5);
