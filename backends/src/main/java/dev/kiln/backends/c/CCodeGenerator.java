@@ -103,7 +103,7 @@ public final class CCodeGenerator {
         for (Node n : graph.nodes()) values.addAll(n.outputs());
         for (Value v : values) {
             Layout l = v.type().layout();
-            if (Nodes.isBlockedActivation(l)) blocks.add(Layouts.blockSize(l, 'C'));
+            if (Layouts.blockSize(l, 'C') > 0) blocks.add(Layouts.blockSize(l, 'C'));
             if (Nodes.isBlockedFilter(l)) blocks.add(Layouts.blockSize(l, 'O'));
         }
         if (blocks.size() > 1) throw new UnsupportedOperationException("OperatorNotImplemented: backend c takes one channel block size per graph, not " + blocks);

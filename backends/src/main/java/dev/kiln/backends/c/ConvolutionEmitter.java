@@ -21,7 +21,6 @@ import java.util.Set;
 import static dev.kiln.backends.c.Nodes.count;
 import static dev.kiln.backends.c.Nodes.dims;
 import static dev.kiln.backends.c.Nodes.isBlocked;
-import static dev.kiln.backends.c.Nodes.isBlockedActivation;
 import static dev.kiln.backends.c.Nodes.isBlockedFilter;
 
 /**
@@ -30,7 +29,8 @@ import static dev.kiln.backends.c.Nodes.isBlockedFilter;
  * filter packed for it at compile time; blocked depthwise ones as their own kernel; other blocked ones element
  * at a time. NCHW convolutions run as GEMMs (conv.h, constant weights packed at compile time) or depthwise;
  * an NCHW convolution of an image followed by its transform to the blocked layout is computed by the transform
- * straight into the blocked layout.
+ * straight into the blocked layout. What these fast paths do not take (other dtypes, more spatial axes), and
+ * ConvInteger and CausalConvWithState, {@link GeneralConv} emits.
  */
 final class ConvolutionEmitter implements OpEmitter {
     /** Rows of a packed A panel (gemm.h's KILN_PANEL). */
@@ -42,21 +42,33 @@ final class ConvolutionEmitter implements OpEmitter {
     private final Map<Node, Node> convOfTransform = new HashMap<>();
 
     @Override
-    public Set<String> ops() { return Set.of("Conv", "FusedConv", "LayoutTransform"); }
+    public Set<String> ops() { return Set.of("Conv", "FusedConv", "ConvInteger", "CausalConvWithState", "LayoutTransform"); }
 
     @Override
-    public List<String> kernels() { return List.of("conv.h", "blocked_conv.h"); }
+    public List<String> kernels() { return List.of("conv.h", "blocked_conv.h", "conv_nd.h", "matmul_any.h", "convert.h"); }
 
+    /** Null when the fast paths or, failing them, {@link GeneralConv} take the node; else why the general path does not. */
     @Override
     public String problem(Node n) {
+        if (n.op().equals("LayoutTransform")) return fastProblem(n);
+        if (!isConvolution(n) || fastProblem(n) != null) return GeneralConv.problem(n);
+        return null;
+    }
+
+    /** Whether the fast paths (blocked direct convolutions, conv.h's NCHW GEMM and depthwise kernels) take the node. */
+    private static boolean takesFast(Node n) { return isConvolution(n) && fastProblem(n) == null; }
+
+    private static String fastProblem(Node n) {
         if (n.op().equals("LayoutTransform")) {
-            String types = Nodes.staticF32(n, i -> false, true);
-            if (types != null) return types;
+            for (Value v : List.of(n.input(0), n.output(0))) {
+                if (!Emission.isStatic(v)) return " (symbolic shape " + v.type().shape() + ")";
+            }
+            // blocked channels layouts of any spatial rank
             Layout from = n.input(0).type().layout();
             Layout to = n.output(0).type().layout();
-            boolean plainToBlocked = Layouts.isPlain(from) && isBlockedActivation(to);
-            boolean blockedToPlain = isBlockedActivation(from) && Layouts.isPlain(to);
-            boolean zeroing = isBlockedActivation(from) && from.equals(to);
+            boolean plainToBlocked = Layouts.isPlain(from) && ComputeBuffers.lanes(to) > 0;
+            boolean blockedToPlain = ComputeBuffers.lanes(from) > 0 && Layouts.isPlain(to);
+            boolean zeroing = ComputeBuffers.lanes(from) > 0 && from.equals(to);
             if (!plainToBlocked && !blockedToPlain && !zeroing) return " (from " + Nodes.layoutName(from) + " to " + Nodes.layoutName(to) + ")";
             return null;
         }
@@ -92,12 +104,14 @@ final class ConvolutionEmitter implements OpEmitter {
                 Node conv = nodes.get(i - 1);
                 convOfTransform.put(n, conv);
                 tilings.put(conv, tiling(e, conv, 1));
-            } else if (isConvolution(n) && isBlocked(n.input(0)) && n.input(1) instanceof Constant && ConvGeometry.of(n).group() == 1) {
+            } else if (takesFast(n) && isBlocked(n.input(0)) && n.input(1) instanceof Constant && ConvGeometry.of(n).group() == 1) {
                 tilings.put(n, tiling(e, n, e.block()));
             }
         }
         for (Node n : nodes) {
-            if (tilings.containsKey(n)) {
+            if (isConvolution(n) && !takesFast(n) && !Layouts.isPlain(n.input(1).type().layout())) {
+                ComputeBuffers.packPlain(e, n, 1, n.output(0).type().dtype() == DType.F64 ? "double" : "float");
+            } else if (tilings.containsKey(n)) {
                 e.pack(filterKey(n), tiledFilterFloats(e, n) * 4, dst -> packTiledFilter(e, n, dst.asFloatBuffer()));
                 e.readsPacked(n, 1);
             } else if (isGemmConv(n) && n.input(1) instanceof Constant w) {
@@ -122,7 +136,7 @@ final class ConvolutionEmitter implements OpEmitter {
      */
     private static boolean computesConv(Graph graph, Emission e, Node t, Node conv, Map<Value, Integer> readers) {
         int block = e.block();
-        if (block == 0 || !isConvolution(conv) || t.input(0) != conv.output(0) || readers.get(conv.output(0)) != 1
+        if (block == 0 || !takesFast(conv) || t.input(0) != conv.output(0) || readers.get(conv.output(0)) != 1
                 || graph.outputs().contains(conv.output(0)) || !isBlocked(t.output(0)) || isBlocked(conv.input(0))) return false;
         if (!(conv.input(1) instanceof Constant w) || !Layouts.isPlain(w.type().layout())) return false;
         if (conv.inputs().size() > 3 && conv.input(3) != null) return false;
@@ -160,9 +174,16 @@ final class ConvolutionEmitter implements OpEmitter {
         t.pack(plain.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer(), g.m(), g.c(), g.kh() * g.kw(), block, g.m() / block, inBlocks, dst);
     }
 
-    /** An NCHW Conv or FusedConv that runs as GEMMs (every one but the depthwise ones and those a layout transform computes). */
+    /**
+     * An f32 Conv or FusedConv that runs as GEMMs: an NCHW one of the fast path (every one but the depthwise ones
+     * and those a layout transform computes), or one of the general path with more than two spatial axes.
+     */
     private boolean isGemmConv(Node n) {
-        if (!isConvolution(n) || isBlocked(n.input(0)) || tilings.containsKey(n)) return false;
+        if (!takesFast(n)) {
+            return isConvolution(n) && n.output(0).type().dtype() == DType.F32 && Nodes.logical(n.input(0)).length > 4
+                    && Layouts.isPlain(n.input(1).type().layout());
+        }
+        if (isBlocked(n.input(0)) || tilings.containsKey(n)) return false;
         long group = Nodes.intAttr(n, "group", 1);
         return !(group == dims(n.input(0))[1] && group == dims(n.output(0))[1]);
     }
@@ -206,9 +227,17 @@ final class ConvolutionEmitter implements OpEmitter {
             emitLayoutTransform(n, e);
         } else if (convOfTransform.containsValue(n)) {
             e.line("/* computed by the layout transform that follows */");
-        } else {
+        } else if (takesFast(n)) {
             emitConv(n, e);
+        } else {
+            GeneralConv.emit(n, e, isConvolution(n) ? packedWeights(n, e) : null);
         }
+    }
+
+    /** The GEMM-packed weights of a convolution, or null when they are not packed. */
+    private static String packedWeights(Node n, Emission e) {
+        Value w = n.input(1);
+        return w instanceof Constant && e.hasPacked("gemm/" + w.name()) ? e.packedPtr("gemm/" + w.name()) : null;
     }
 
     private void emitConv(Node n, Emission e) {
@@ -219,22 +248,28 @@ final class ConvolutionEmitter implements OpEmitter {
         } else if (isBlocked(n.input(0))) {
             emitBlockedConv(n, e, g);
         } else {
-            e.line("static const kiln_conv_shape s = {" + g.n() + ", " + g.c() + ", " + g.h() + ", " + g.w() + ", " + g.m() + ", " + g.oh() + ", "
-                    + g.ow() + ", " + g.kh() + ", " + g.kw() + ", " + g.sh() + ", " + g.sw() + ", " + g.dh() + ", " + g.dw() + ", " + g.pt() + ", "
-                    + g.pl() + ", " + g.group() + "};");
-            Value w = n.input(1);
-            if (g.depthwise()) {
-                String ws = e.workspace(g.ow());
-                e.threadWorkspace(g.ow());
-                e.line("kiln_conv_depthwise(&s, " + e.ptr(n.input(0)) + ", " + e.ptr(w) + ", " + e.ptr(n.output(0)) + ", &e, " + ws + ");");
-            } else {
-                String ws = e.workspace(Emission.GEMM_WORKSPACE_FLOATS);
-                e.threadWorkspace(Emission.GEMM_WORKSPACE_FLOATS);
-                // constant weights come packed in the weights blob, often without their unpacked copy
-                boolean packed = w instanceof Constant && e.hasPacked("gemm/" + w.name());
-                e.line("kiln_conv(&s, " + e.ptr(n.input(0)) + ", " + (packed ? "0" : e.ptr(w)) + ", " + (packed ? e.packedPtr("gemm/" + w.name()) : "0")
-                        + ", " + e.ptr(n.output(0)) + ", &e, " + ws + ");");
-            }
+            // constant weights come packed in the weights blob, often without their unpacked copy
+            String packed = g.depthwise() ? null : packedWeights(n, e);
+            emitPlainConv(e, g, e.ptr(n.input(0)), packed != null ? "0" : e.ptr(n.input(1)), packed, e.ptr(n.output(0)));
+        }
+    }
+
+    /**
+     * An NCHW convolution of float* x (its epilogue e declared) through conv.h: depthwise, or GEMMs with the
+     * weights w ("0" when packed) or packed (null when not).
+     */
+    static void emitPlainConv(Emission e, ConvGeometry g, String x, String w, String packed, String y) {
+        e.line("static const kiln_conv_shape s = {" + g.n() + ", " + g.c() + ", " + g.h() + ", " + g.w() + ", " + g.m() + ", " + g.oh() + ", "
+                + g.ow() + ", " + g.kh() + ", " + g.kw() + ", " + g.sh() + ", " + g.sw() + ", " + g.dh() + ", " + g.dw() + ", " + g.pt() + ", "
+                + g.pl() + ", " + g.group() + "};");
+        if (g.depthwise()) {
+            String ws = e.workspace(g.ow());
+            e.threadWorkspace(g.ow());
+            e.line("kiln_conv_depthwise(&s, " + x + ", " + w + ", " + y + ", &e, " + ws + ");");
+        } else {
+            String ws = e.workspace(Emission.GEMM_WORKSPACE_FLOATS);
+            e.threadWorkspace(Emission.GEMM_WORKSPACE_FLOATS);
+            e.line("kiln_conv(&s, " + x + ", " + w + ", " + (packed != null ? packed : "0") + ", " + y + ", &e, " + ws + ");");
         }
     }
 
@@ -285,7 +320,37 @@ final class ConvolutionEmitter implements OpEmitter {
         }
     }
 
-    /** NCHW to NCHW{c}c (padding zero), back (padding dropped), or zeroing a blocked tensor's padding. */
+    /**
+     * A layout transform of a dtype other than f32 (blocked.h's transforms move floats), its elements copied as
+     * they are stored, padding channels (from {@code channels}, or past the plain side's) zero.
+     */
+    private static void emitElementTransform(Node n, Emission e) {
+        Value x = n.input(0);
+        Value y = n.output(0);
+        boolean toBlocked = ComputeBuffers.lanes(y.type().layout()) > 0;
+        Value blocked = toBlocked ? y : x;
+        long lanes = ComputeBuffers.lanes(blocked.type().layout());
+        long[] b = dims(blocked);
+        long size = b[0] * b[1] == 0 ? 0 : count(blocked) / (b[0] * b[1] * lanes);
+        long channels = Nodes.intAttr(n, "channels", 0);
+        String at = "((i * " + b[1] + "L + k) * " + size + "L + s) * " + lanes + "L + l";
+        e.open("for (long i = 0; i < " + b[0] + "L; i++) for (long k = 0; k < " + b[1] + "L; k++) for (long s = 0; s < " + size + "L; s++) "
+                + "for (long l = 0; l < " + lanes + "L; l++) {");
+        e.line("long ch = k * " + lanes + "L + l;");
+        if (ComputeBuffers.lanes(x.type().layout()) > 0 && toBlocked) {
+            long valid = channels > 0 ? channels : b[1] * lanes;
+            e.line(e.ptr(y) + "[" + at + "] = ch < " + valid + "L ? " + e.ptr(x) + "[" + at + "] : 0;");
+        } else {
+            long plain = dims(toBlocked ? x : y)[1];
+            long valid = channels > 0 ? Math.min(channels, plain) : plain;
+            String element = "(i * " + plain + "L + ch) * " + size + "L + s";
+            if (toBlocked) e.line(e.ptr(y) + "[" + at + "] = ch < " + valid + "L ? " + e.ptr(x) + "[" + element + "] : 0;");
+            else e.line("if (ch < " + plain + "L) " + e.ptr(y) + "[" + element + "] = " + e.ptr(x) + "[" + at + "];");
+        }
+        e.close("}");
+    }
+
+    /** NC... to NC...{c}c (padding zero), back (padding dropped), or zeroing a blocked tensor's padding; any spatial rank. */
     private void emitLayoutTransform(Node n, Emission e) {
         Node conv = convOfTransform.get(n);
         if (conv != null) {
@@ -293,15 +358,19 @@ final class ConvolutionEmitter implements OpEmitter {
             emitTiledConv(conv, e, ConvGeometry.of(conv), e.ptr(n.output(0)));
             return;
         }
-        int block = e.block();
         Value x = n.input(0);
         Value y = n.output(0);
+        if (x.type().dtype() != DType.F32) {
+            emitElementTransform(n, e);
+            return;
+        }
+        int block = ComputeBuffers.lanes(x.type().layout());
         long channels = Nodes.intAttr(n, "channels", 0);
         String args = ", " + e.ptr(x) + ", " + e.ptr(y) + ");";
-        if (isBlocked(x) && isBlocked(y)) {
+        if (block > 0 && ComputeBuffers.lanes(y.type().layout()) > 0) {
             long[] xs = dims(x);
             e.line("kiln_zero_blocked_padding(" + xs[0] + "L, " + channels + "L, " + xs[1] + "L, " + count(x) / (xs[0] * xs[1] * block) + "L" + args);
-        } else if (isBlocked(y)) {
+        } else if (block == 0) {
             long[] xs = dims(x);
             long[] ys = dims(y);
             long valid = channels > 0 ? Math.min(channels, xs[1]) : xs[1];

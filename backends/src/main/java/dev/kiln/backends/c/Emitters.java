@@ -24,6 +24,7 @@ final class Emitters {
             NormalizationEmitter::new,
             PoolingEmitter::new,
             ConvolutionEmitter::new,
+            ConvTransposeEmitter::new,
             GemmEmitter::new,
             GatherEmitter::new,
             ScatterEmitter::new,
@@ -36,7 +37,8 @@ final class Emitters {
             ArgEmitter::new,
             ScanEmitter::new,
             TopKEmitter::new,
-            ChannelNormalizationEmitter::new);
+            ChannelNormalizationEmitter::new,
+            EinsumEmitter::new);
 
     /** One instance of each family for questions that need no state (which ops, which nodes). */
     private static final Map<String, OpEmitter> BY_OP = byOp(fresh());

@@ -22,13 +22,44 @@ final class Epilogue {
 
     /** Declares {@code kiln_epilogue e} with the node's activation (attributes activation/activation_params). */
     static void declare(Emission e, Node n, double alpha, double beta, String bias, long biasRs, long biasCs, String residual, long residualLd) {
+        float[] params = params(n);
+        e.line("kiln_epilogue e = {" + CTypes.floatLiteral(alpha) + ", " + CTypes.floatLiteral(beta) + ", " + (bias == null ? "0" : bias) + ", "
+                + biasRs + "L, " + biasCs + "L, " + (residual == null ? "0" : residual) + ", " + residualLd + "L, " + code(n) + ", "
+                + CTypes.floatLiteral(params[0]) + ", " + CTypes.floatLiteral(params[1]) + "};");
+    }
+
+    /** The KILN_ACT_* code of the node's activation (0 for none). */
+    static int code(Node n) {
         String act = n.attribute("activation") instanceof Attribute.Str s ? s.value() : ElementwiseProgram.NO_ACTIVATION;
-        float[] params = n.attribute("activation_params") instanceof Attribute.Floats f ? f.values() : new float[0];
         int code = ACTIVATIONS.indexOf(act);
         if (code < 0) throw new IllegalArgumentException("node " + n.name() + ": backend c has no epilogue for activation " + act);
-        e.line("kiln_epilogue e = {" + CTypes.floatLiteral(alpha) + ", " + CTypes.floatLiteral(beta) + ", " + (bias == null ? "0" : bias) + ", "
-                + biasRs + "L, " + biasCs + "L, " + (residual == null ? "0" : residual) + ", " + residualLd + "L, " + code + ", "
-                + CTypes.floatLiteral(params.length > 0 ? params[0] : 0) + ", " + CTypes.floatLiteral(params.length > 1 ? params[1] : 0) + "};");
+        return code;
+    }
+
+    /** The activation's two parameters (0 where it has fewer). */
+    private static float[] params(Node n) {
+        float[] params = n.attribute("activation_params") instanceof Attribute.Floats f ? f.values() : new float[0];
+        return new float[] {params.length > 0 ? params[0] : 0, params.length > 1 ? params[1] : 0};
+    }
+
+    /** A C call of matmul_any.h's kiln_activate_f64 on {@code x} with the node's activation. */
+    static String activateF64(Node n, String x) {
+        float[] params = params(n);
+        return "kiln_activate_f64(" + x + ", " + code(n) + ", " + CTypes.doubleLiteral(params[0]) + ", " + CTypes.doubleLiteral(params[1]) + ")";
+    }
+
+    /**
+     * The epilogue in double over output planes of f64 elements computed in place at y: y = act(y + bias[channel] +
+     * residual), channel = plane % channels; bias and residual (y's shape) are double pointers or null.
+     */
+    static void planesF64(Emission e, Node n, String y, long planes, long channels, long size, String bias, String residual) {
+        if (bias == null && residual == null && code(n) == 0) return;
+        e.open("for (long p = 0; p < " + planes + "L; p++) {");
+        e.line("double* v = " + y + " + p * " + size + "L;");
+        e.line("double b = " + (bias == null ? "0.0" : bias + "[p % " + channels + "L]") + ";");
+        String sum = "v[i] + b" + (residual == null ? "" : " + " + residual + "[p * " + size + "L + i]");
+        e.line("for (long i = 0; i < " + size + "L; i++) v[i] = " + activateF64(n, sum) + ";");
+        e.close("}");
     }
 
     /** A float* expression of optional input i, or null when absent. */

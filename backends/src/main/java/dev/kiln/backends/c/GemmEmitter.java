@@ -12,22 +12,27 @@ import static dev.kiln.backends.c.Nodes.count;
 import static dev.kiln.backends.c.Nodes.dims;
 
 /**
- * Matrix products: Gemm and MatMul with their fused epilogues. A few rows times constant 2-D weights go to
- * small_gemm.h with the weights packed at load; everything else to gemm.h's packed, register-blocked GEMM,
- * batch by batch with broadcast batch dims.
+ * Matrix products: Gemm and MatMul with their fused epilogues. In f32, a few rows times constant 2-D weights go
+ * to small_gemm.h with the weights packed at load; everything else to gemm.h's packed, register-blocked GEMM,
+ * batch by batch with broadcast batch dims. What these fast paths do not take (other dtypes, biases that differ
+ * by batch or meet a 1-D operand) and MatMulInteger, {@link GeneralMatMul} emits.
  */
 final class GemmEmitter implements OpEmitter {
     /** The most rows (of A, batch dims folded in) that go to kiln_small_matmul rather than the packed GEMM. */
     private static final long SMALL_MATMUL_MAX_ROWS = 64;
 
     @Override
-    public Set<String> ops() { return Set.of("Gemm", "FusedGemm", "MatMul", "FusedMatMul"); }
+    public Set<String> ops() { return Set.of("Gemm", "FusedGemm", "MatMul", "FusedMatMul", "MatMulInteger"); }
 
     @Override
-    public List<String> kernels() { return List.of("gemm.h", "small_gemm.h"); }
+    public List<String> kernels() { return List.of("gemm.h", "small_gemm.h", "matmul_any.h", "convert.h"); }
 
     @Override
-    public String problem(Node n) {
+    public String problem(Node n) { return takesFast(n) ? null : GeneralMatMul.problem(n); }
+
+    private static boolean takesFast(Node n) { return !n.op().equals("MatMulInteger") && fastProblem(n) == null; }
+
+    private static String fastProblem(Node n) {
         String types = Nodes.staticF32(n, i -> false, false);
         if (types != null) return types;
         String activation = Epilogue.problem(n);
@@ -35,18 +40,21 @@ final class GemmEmitter implements OpEmitter {
         if (n.op().equals("MatMul") || n.op().equals("FusedMatMul")) {
             long[] cs = n.inputs().size() < 3 || n.input(2) == null ? new long[0] : dims(n.input(2));
             for (int d = 0; d < cs.length - 2; d++) if (cs[d] != 1) return " (bias differing by batch)";
+            // the bias strides below read a bias's last dim as the product's columns
+            if (cs.length > 0 && (n.input(0).type().rank() == 1 || n.input(1).type().rank() == 1)) return " (1-D operand with a bias)";
         }
         return null;
     }
 
     @Override
     public void emit(Node n, Emission e) {
-        if (isSmallMatMul(n)) emitSmallMatMul(n, e);
+        if (!takesFast(n)) GeneralMatMul.emit(n, e);
+        else if (isSmallMatMul(n)) emitSmallMatMul(n, e);
         else if (n.op().equals("Gemm") || n.op().equals("FusedGemm")) emitGemm(n, e);
         else emitMatMul(n, e);
     }
 
-    private static boolean isGemm(Node n) { return n.op().equals("Gemm") || n.op().equals("FusedGemm"); }
+    static boolean isGemm(Node n) { return n.op().equals("Gemm") || n.op().equals("FusedGemm"); }
 
     /**
      * Whether a product goes to kiln_small_matmul: a few rows times constant 2-D weights (transformer
@@ -150,7 +158,7 @@ final class GemmEmitter implements OpEmitter {
     }
 
     /** C expression of an operand's element offset for batch index b, broadcasting its batch dims to {@code batch}. */
-    private static String batchOffset(long[] batch, long[] operand, int matrixDims, long matrixSize) {
+    static String batchOffset(long[] batch, long[] operand, int matrixDims, long matrixSize) {
         int opBatch = operand.length - matrixDims;
         StringBuilder e = new StringBuilder("0L");
         long outStride = 1;

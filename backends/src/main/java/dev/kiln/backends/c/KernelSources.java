@@ -31,9 +31,13 @@ final class KernelSources {
         t.put("activations.h", List.of("base.h"));
         t.put("threads.h", List.of("base.h"));
         t.put("elementwise.h", List.of("activations.h"));
+        t.put("convert.h", List.of("base.h"));
         t.put("gemm.h", List.of("activations.h", "threads.h"));
+        t.put("matmul_any.h", List.of("activations.h", "threads.h"));
         t.put("conv.h", List.of("gemm.h"));
+        t.put("conv_nd.h", List.of("conv.h"));
         t.put("pool.h", List.of("threads.h"));
+        t.put("pool_nd.h", List.of("threads.h"));
         t.put("blocked.h", List.of("activations.h"));
         t.put("blocked_conv.h", List.of("blocked.h", "threads.h"));
         t.put("blocked_pool.h", List.of("blocked.h", "pool.h"));
@@ -50,7 +54,6 @@ final class KernelSources {
         t.put("attention_general.h", List.of("threads.h"));
         t.put("quantized.h", List.of("threads.h"));
         t.put("recurrent.h", List.of("gemm.h"));
-        t.put("reduce.h", List.of("base.h"));
         t.put("topk.h", List.of("base.h"));
         return t;
     }

@@ -9,16 +9,27 @@ import static dev.kiln.backends.c.Nodes.count;
 import static dev.kiln.backends.c.Nodes.dims;
 import static dev.kiln.backends.c.Nodes.isBlocked;
 
-/** Max, average and global average pooling of NCHW planes (pool.h) or of blocked NCHW{c}c ones (blocked_pool.h). */
+/**
+ * Pooling. f32 max, average and global average pooling of 1-D and 2-D NCHW planes (pool.h) or of blocked
+ * NCHW{c}c ones (blocked_pool.h); what these fast paths do not take (other dtypes, more spatial axes, MaxPool's
+ * Indices, LpPool, GlobalMaxPool, GlobalLpPool) {@link GeneralPool} emits.
+ */
 final class PoolingEmitter implements OpEmitter {
-    @Override
-    public Set<String> ops() { return Set.of("MaxPool", "AveragePool", "GlobalAveragePool"); }
+    /** The ops of the fast paths. */
+    private static final Set<String> FAST = Set.of("MaxPool", "AveragePool", "GlobalAveragePool");
 
     @Override
-    public List<String> kernels() { return List.of("pool.h", "blocked_pool.h"); }
+    public Set<String> ops() { return Set.of("MaxPool", "AveragePool", "LpPool", "GlobalAveragePool", "GlobalMaxPool", "GlobalLpPool"); }
 
     @Override
-    public String problem(Node n) {
+    public List<String> kernels() { return List.of("pool.h", "blocked_pool.h", "pool_nd.h", "convert.h"); }
+
+    @Override
+    public String problem(Node n) { return takesFast(n) ? null : GeneralPool.problem(n); }
+
+    private static boolean takesFast(Node n) { return FAST.contains(n.op()) && fastProblem(n) == null; }
+
+    private static String fastProblem(Node n) {
         String types = Nodes.staticF32(n, i -> false, true);
         if (types != null) return types;
         int spatial = Nodes.logical(n.input(0)).length - 2;
@@ -33,6 +44,10 @@ final class PoolingEmitter implements OpEmitter {
 
     @Override
     public void emit(Node n, Emission e) {
+        if (!takesFast(n)) {
+            GeneralPool.emit(n, e);
+            return;
+        }
         if (n.op().equals("GlobalAveragePool")) {
             // Planes of batch x channels (x channel blocks when blocked, each position then a vector of a block).
             long[] x = dims(n.input(0));

@@ -98,7 +98,7 @@ final class ReductionCode {
 
     /**
      * A double stored as the dtype: floats rounded to nearest (f16 and bf16 through float), integers truncated
-     * toward zero, saturated to 64 bits (NaN as 0) and wrapped to their width (reduce.h's conversions), bool as
+     * toward zero, saturated to 64 bits (NaN as 0) and wrapped to their width (base.h's conversions), bool as
      * v != 0: what the interpreter's tensors store.
      */
     static String fromDouble(DType t, String value) {
@@ -107,8 +107,8 @@ final class ReductionCode {
             case F32 -> "(float) (" + value + ")";
             case F16, BF16 -> CTypes.store(t, "(float) (" + value + ")");
             case BOOL -> "(uint8_t) ((" + value + ") != 0)";
-            case U64 -> "kiln_double_to_u64(" + value + ")";
-            default -> "(" + CTypes.storage(t) + ") kiln_double_to_i64(" + value + ")";
+            case U64 -> "kiln_f64_to_u64(" + value + ")";
+            default -> "(" + CTypes.storage(t) + ") kiln_f64_to_i64(" + value + ")";
         };
     }
 

@@ -35,7 +35,7 @@ final class ReductionEmitter implements OpEmitter {
     public Set<String> ops() { return KINDS.keySet(); }
 
     @Override
-    public List<String> kernels() { return List.of("reduce.h"); }
+    public List<String> kernels() { return List.of(); }
 
     @Override
     public String problem(Node n) { return ReductionCode.plainLayouts(n); }

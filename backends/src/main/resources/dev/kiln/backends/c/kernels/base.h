@@ -65,6 +65,29 @@ static inline uint16_t kiln_f32_to_bf16(float f) {
     return (uint16_t) (bits >> 16);
 }
 
+/*
+ * Doubles and 64-bit integers converted as the reference interpreter converts them (Java's casts), where C
+ * leaves cases undefined: a double to i64 truncates toward zero, takes NaN to 0 and saturates at the range; to
+ * u64 it goes from 2^63 up through the top bit (saturating at 2^64 - 1), below as i64 wrapped; a u64 reads as
+ * its high 63 bits rounded, then the low bit added.
+ */
+static inline int64_t kiln_f64_to_i64(double v) {
+    if (v != v) return 0;
+    if (v >= 9223372036854775808.0) return INT64_MAX;
+    if (v <= -9223372036854775808.0) return INT64_MIN;
+    return (int64_t) v;
+}
+
+static inline uint64_t kiln_f64_to_u64(double v) {
+    if (v >= 9223372036854775808.0) return (uint64_t) kiln_f64_to_i64(v - 9223372036854775808.0) ^ 0x8000000000000000ull;
+    return (uint64_t) kiln_f64_to_i64(v);
+}
+
+static inline double kiln_u64_to_f64(uint64_t v) {
+    if ((int64_t) v >= 0) return (double) (int64_t) v;
+    return (double) (int64_t) (v >> 1) * 2.0 + (double) (v & 1u);
+}
+
 /* ---- errors ------------------------------------------------------------------------------------------------- */
 
 /* What the last failing kiln_run found (kiln_last_error), and the code it returned. */

@@ -5,20 +5,6 @@
  * C would leave undefined (INT64_MIN / -1, powers).
  */
 
-/* Java's (long) v. */
-static inline int64_t kiln_f64_to_i64(double v) {
-    if (v != v) return 0;
-    if (v >= 9223372036854775808.0) return INT64_MAX;
-    if (v <= -9223372036854775808.0) return INT64_MIN;
-    return (int64_t) v;
-}
-
-/* v as u64: from 2^63 on through the top bit (saturating at 2^64 - 1), below it as int64 wrapped. */
-static inline uint64_t kiln_f64_to_u64(double v) {
-    if (v >= 9223372036854775808.0) return (uint64_t) kiln_f64_to_i64(v - 9223372036854775808.0) ^ 0x8000000000000000ull;
-    return (uint64_t) kiln_f64_to_i64(v);
-}
-
 /*
  * v rounded to float toward zero with the lowest bit set when inexact ("round to odd"): rounding that float to
  * f16 or bf16 then rounds v correctly, once, as a direct conversion from double would.

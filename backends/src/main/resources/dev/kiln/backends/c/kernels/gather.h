@@ -15,25 +15,3 @@ static int kiln_index_fail(const char* what, long long index, long long size) {
     return KILN_RUN_FAILED;
 }
 
-/*
- * A double as a 64-bit integer the way the reference converts one (Java's (long) cast): truncated toward
- * zero, NaN as 0, values beyond the range saturated; C leaves those cases undefined.
- */
-static inline long long kiln_double_to_i64(double v) {
-    if (v != v) return 0;
-    if (v >= 9223372036854775807.0) return 9223372036854775807LL;
-    if (v <= -9223372036854775808.0) return -9223372036854775807LL - 1;
-    return (long long) v;
-}
-
-/* A u64 element as the reference reads it into a double: the high 63 bits rounded, then the low bit added. */
-static inline double kiln_u64_to_double(uint64_t v) {
-    if ((int64_t) v >= 0) return (double) (int64_t) v;
-    return (double) (int64_t) (v >> 1) * 2.0 + (double) (v & 1u);
-}
-
-/* A double stored as u64 the way the reference stores one: from 2^63 up offset by 2^63, else as a signed value. */
-static inline uint64_t kiln_double_to_u64(double v) {
-    if (v >= 9223372036854775808.0) return (uint64_t) kiln_double_to_i64(v - 9223372036854775808.0) ^ 0x8000000000000000ull;
-    return (uint64_t) kiln_double_to_i64(v);
-}

@@ -94,7 +94,7 @@ static __attribute__((noinline)) long kiln_resize_tap_count(const kiln_resize_fi
     if (f->mode == KILN_RESIZE_NEAREST) return 2;
     if (!f->antialias) return f->mode == KILN_RESIZE_LINEAR ? 2 : 4;
     double s = scale < 1.0 ? scale : 1.0;
-    long long start = kiln_double_to_i64(floor((f->mode == KILN_RESIZE_LINEAR ? -1 : -2) / s)) + 1;
+    long long start = kiln_f64_to_i64(floor((f->mode == KILN_RESIZE_LINEAR ? -1 : -2) / s)) + 1;
     return (long) (2 - 2 * start);
 }
 
@@ -145,7 +145,7 @@ static int kiln_resize_coordinate(const kiln_resize_filter* f, long in_len, long
     double fl = floor(x);
     int integral = x == fl;
     double ratio = integral ? 1 : x - fl;
-    long long base = kiln_double_to_i64(fl) - (integral ? 1 : 0);
+    long long base = kiln_f64_to_i64(fl) - (integral ? 1 : 0);
     if (f->mode == KILN_RESIZE_NEAREST) {
         int right = integral || f->nearest == KILN_RESIZE_CEIL
                     || (f->nearest == KILN_RESIZE_ROUND_PREFER_FLOOR && ratio > 0.5)
