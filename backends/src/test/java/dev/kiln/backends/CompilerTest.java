@@ -129,7 +129,7 @@ class CompilerTest {
         assertEquals(List.of(nhwc), b.unsupported(g));
         UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class,
                 () -> Compiler.compile(g, Targets.device("ml_c5"), CompilerOptions.NONE, dir, "g"));
-        assertEquals("OperatorNotImplemented: backend c has no kernel for LayoutTransform (layout NHWC) at node h", e.getMessage());
+        assertEquals("OperatorNotImplemented: backend c has no kernel for LayoutTransform (from plain to NHWC) at node h", e.getMessage());
     }
 
     @Test

@@ -258,7 +258,7 @@ class CCodeGeneratorTest {
         g.addOutput(g.addNode("relu", "Relu", List.of(x), Map.of(), List.of("r")).output(0));
         UnsupportedOperationException e = assertThrows(UnsupportedOperationException.class, () -> NativeTesting.planAndCompile(g, dir));
         assertEquals("OperatorNotImplemented: backend c has no kernel for Dropout (training mode with a ratio "
-                + "other than 0) at node dropout; LayoutTransform (layout NHWC) at node nhwc", e.getMessage());
+                + "other than 0) at node dropout; LayoutTransform (from plain to NHWC) at node nhwc", e.getMessage());
     }
 
     @Test

@@ -3,6 +3,7 @@ package dev.kiln.backends.c;
 import dev.kiln.ir.DType;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.Layout;
+import dev.kiln.ir.Node;
 import dev.kiln.ir.Shape;
 import dev.kiln.ir.TensorType;
 import dev.kiln.ir.Value;
@@ -14,6 +15,8 @@ import java.util.List;
 import java.util.Map;
 
 import static dev.kiln.backends.c.OpBatch.attrs;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** BatchNormalization, InstanceNormalization, GroupNormalization and LRN against the interpreter; blocked layouts refused. */
 class ChannelNormalizationEmitterTest {
@@ -81,7 +84,7 @@ class ChannelNormalizationEmitterTest {
     }
 
     @Test
-    void blockedLayoutsAreRefused() {
+    void blockedLayoutsRunOnPlainValuesBetweenTransforms() {
         for (String op : List.of("BatchNormalization", "InstanceNormalization", "LRN")) {
             OpBatch b = new OpBatch("blocked_" + op, 4);
             Graph g = b.graph();
@@ -91,8 +94,25 @@ class ChannelNormalizationEmitterTest {
                 case "InstanceNormalization" -> List.of(x, b.input(DType.F32, 16), b.input(DType.F32, 16));
                 default -> List.of(x);
             };
-            b.node(op, inputs, op.equals("LRN") ? attrs("size", 3L) : Map.of());
-            b.assertRefused(dir, op + " (layout NCHW16c)");
+            Node n = g.addNode(op.toLowerCase(), op, inputs, op.equals("LRN") ? attrs("size", 3L) : Map.of(), List.of("y"));
+            assertEquals(" (layout NCHW16c)", new ChannelNormalizationEmitter().problem(n));
+            assertTrue(CCodeGenerator.supports(n), op + " runs on plain values");
         }
+        // through the level-3 pipeline, which gives them blocked values between blocked convolutions
+        OpBatch b = new OpBatch("blocked_between_convolutions", 5);
+        Value x = b.input(DType.F32, 1, 16, 6, 6);
+        for (String op : List.of("BatchNormalization", "InstanceNormalization", "LRN")) {
+            Value conv = b.node("Conv", List.of(x, b.randomConstant(DType.F32, 16, 16, 3, 3)), attrs("pads", new long[] {1, 1, 1, 1}));
+            Value relu = b.node("Relu", List.of(conv), Map.of());
+            List<Value> inputs = switch (op) {
+                case "BatchNormalization" -> List.of(relu, b.randomConstant(DType.F32, 16), b.randomConstant(DType.F32, 16),
+                        b.randomConstant(DType.F32, 16), b.constant(DType.F32, new long[] {16}, new double[] {1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4, 1, 2, 3, 4}));
+                case "InstanceNormalization" -> List.of(relu, b.randomConstant(DType.F32, 16), b.randomConstant(DType.F32, 16));
+                default -> List.of(relu);
+            };
+            Value norm = b.node(op, inputs, op.equals("LRN") ? attrs("size", 3L) : Map.of());
+            b.node("Conv", List.of(norm, b.randomConstant(DType.F32, 16, 16, 1, 1)), Map.of());
+        }
+        b.assertMatchesInterpreter(dir, 1e-5);
     }
 }
