@@ -20,7 +20,7 @@ final class ArgEmitter implements OpEmitter {
     public List<String> kernels() { return List.of(); }
 
     @Override
-    public String problem(Node n) { return ReductionCode.plainLayouts(n); }
+    public String problem(Node n) { return Nodes.plainLayouts(n); }
 
     @Override
     public void emit(Node n, Emission e) {

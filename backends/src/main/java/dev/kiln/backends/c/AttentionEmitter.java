@@ -2,7 +2,6 @@ package dev.kiln.backends.c;
 
 import dev.kiln.ir.Attribute;
 import dev.kiln.ir.Node;
-import dev.kiln.ir.Value;
 
 import java.util.List;
 import java.util.Map;
@@ -35,7 +34,7 @@ final class AttentionEmitter implements OpEmitter {
 
     @Override
     public String problem(Node n) {
-        String layout = Refusals.layout(n);
+        String layout = Nodes.plainLayouts(n);
         return layout != null ? layout : OPS.get(n.op()).problem().apply(n);
     }
 

@@ -53,7 +53,7 @@ final class AttentionGeneral {
     }
 
     static String problem(Node n) {
-        String symbolic = Refusals.symbolic(n);
+        String symbolic = Nodes.staticShapes(n);
         if (symbolic != null) return symbolic;
         long[] q = dims(n.input(0));
         long[] k = dims(n.input(1));

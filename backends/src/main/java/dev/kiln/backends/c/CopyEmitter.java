@@ -51,7 +51,7 @@ final class CopyEmitter implements OpEmitter {
 
     @Override
     public String problem(Node n) {
-        String layout = ShapeCode.plain(n);
+        String layout = Nodes.plainLayouts(n);
         return layout != null ? layout : ShapeCode.integers(n, WALKS.get(n.op()).parameters());
     }
 

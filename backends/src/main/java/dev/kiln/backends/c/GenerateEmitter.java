@@ -36,7 +36,7 @@ final class GenerateEmitter implements OpEmitter {
     @Override
     public String problem(Node n) {
         // Shape and Size read only the input's dims, which a blocked layout pads
-        String layout = ShapeCode.plain(n);
+        String layout = Nodes.plainLayouts(n);
         if (layout != null) return layout;
         if (n.op().equals("ConstantOfShape")) return ShapeCode.integers(n, 0);
         if (n.op().equals("Range")) {

@@ -34,7 +34,7 @@ final class JoinEmitter implements OpEmitter {
     @Override
     public String problem(Node n) {
         if (n.op().equals("Split")) {
-            String layout = ShapeCode.plain(n);
+            String layout = Nodes.plainLayouts(n);
             return layout != null ? layout : ShapeCode.integers(n, 1);
         }
         Layout layout = n.output(0).type().layout();

@@ -136,6 +136,25 @@ final class Nodes {
         return null;
     }
 
+    /** The node's outputs and the inputs it has. */
+    static List<Value> values(Node n) {
+        List<Value> all = new ArrayList<>(n.outputs());
+        for (Value v : n.inputs()) if (v != null) all.add(v);
+        return all;
+    }
+
+    /** Null when every value of the node is in a plain layout; else the first other layout, in brackets. */
+    static String plainLayouts(Node n) {
+        for (Value v : values(n)) if (!Layouts.isPlain(v.type().layout())) return " (layout " + v.type().layout() + ")";
+        return null;
+    }
+
+    /** Null when every value of the node has a static shape; else the first symbolic one, in brackets. */
+    static String staticShapes(Node n) {
+        for (Value v : values(n)) if (!v.type().shape().isStatic()) return " (symbolic shape " + v.type().shape() + ")";
+        return null;
+    }
+
     /** Null when the node's values have only the given dtypes and plain layouts; else what is wrong, in brackets. */
     static String plainOf(Node n, Set<DType> dtypes) {
         List<Value> values = new ArrayList<>(n.outputs());

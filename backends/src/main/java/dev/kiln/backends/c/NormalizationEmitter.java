@@ -26,7 +26,7 @@ final class NormalizationEmitter implements OpEmitter {
     public List<String> kernels() { return List.of("layer_norm.h"); }
 
     @Override
-    public String problem(Node n) { return ReductionCode.plainLayouts(n); }
+    public String problem(Node n) { return Nodes.plainLayouts(n); }
 
     @Override
     public void emit(Node n, Emission e) {

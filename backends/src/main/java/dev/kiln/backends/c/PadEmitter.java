@@ -35,7 +35,7 @@ final class PadEmitter implements OpEmitter {
 
     @Override
     public String problem(Node n) {
-        String layout = ShapeCode.plain(n);
+        String layout = Nodes.plainLayouts(n);
         if (layout != null) return layout;
         return n.op().equals("Pad") ? ShapeCode.integers(n, 1, 3) : ShapeCode.integers(n, 1);
     }

@@ -68,7 +68,7 @@ final class QLinearProducts {
     private static long[] strides(long[] from, long[] to) { return LoopNest.broadcastStrides(to, from); }
 
     static String matMulProblem(Node n) {
-        String symbolic = Refusals.symbolic(n);
+        String symbolic = Nodes.staticShapes(n);
         if (symbolic != null) return symbolic;
         long[] as = dims(n.input(0));
         long[] bs = dims(n.input(3));
@@ -202,7 +202,7 @@ final class QLinearProducts {
     // ---- QLinearConv ------------------------------------------------------------------------------------------------
 
     static String convProblem(Node n) {
-        String symbolic = Refusals.symbolic(n);
+        String symbolic = Nodes.staticShapes(n);
         if (symbolic != null) return symbolic;
         long[] xs = dims(n.input(0));
         long[] ws = dims(n.input(3));

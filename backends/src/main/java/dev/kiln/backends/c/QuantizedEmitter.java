@@ -41,7 +41,7 @@ final class QuantizedEmitter implements OpEmitter {
 
     @Override
     public String problem(Node n) {
-        String layout = Refusals.layout(n);
+        String layout = Nodes.plainLayouts(n);
         return layout != null ? layout : OPS.get(n.op()).problem().apply(n);
     }
 

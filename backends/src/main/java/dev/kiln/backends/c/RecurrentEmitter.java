@@ -69,7 +69,7 @@ final class RecurrentEmitter implements OpEmitter {
 
     @Override
     public String problem(Node n) {
-        String values = Refusals.symbolic(n) != null ? Refusals.symbolic(n) : Refusals.layout(n);
+        String values = Nodes.staticShapes(n) != null ? Nodes.staticShapes(n) : Nodes.plainLayouts(n);
         if (values != null) return values;
         String direction = Nodes.stringAttr(n, "direction", "forward");
         if (!Set.of("forward", "reverse", "bidirectional").contains(direction)) return " (direction " + direction + ")";

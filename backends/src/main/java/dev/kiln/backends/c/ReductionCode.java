@@ -1,8 +1,6 @@
 package dev.kiln.backends.c;
 
 import dev.kiln.ir.DType;
-import dev.kiln.ir.Layouts;
-import dev.kiln.ir.Node;
 import dev.kiln.ir.Value;
 
 import java.util.ArrayList;
@@ -15,16 +13,6 @@ import java.util.List;
  */
 final class ReductionCode {
     private ReductionCode() {}
-
-    /** Null when every value of the node is in a plain layout, else the first other layout, in brackets. */
-    static String plainLayouts(Node n) {
-        List<Value> values = new ArrayList<>(n.outputs());
-        for (Value v : n.inputs()) if (v != null) values.add(v);
-        for (Value v : values) {
-            if (!Layouts.isPlain(v.type().layout())) return " (layout " + v.type().layout() + ")";
-        }
-        return null;
-    }
 
     /** A C expression of the product of the value's dims [from, to): a literal where they are all static. */
     static String product(Emission e, Value v, int from, int to) {

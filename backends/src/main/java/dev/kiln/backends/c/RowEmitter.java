@@ -30,7 +30,7 @@ final class RowEmitter implements OpEmitter {
 
     @Override
     public String problem(Node n) {
-        String layout = ShapeCode.plain(n);
+        String layout = Nodes.plainLayouts(n);
         return layout != null ? layout : ShapeCode.integers(n, 1);
     }
 

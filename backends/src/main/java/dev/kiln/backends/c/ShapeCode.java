@@ -1,6 +1,5 @@
 package dev.kiln.backends.c;
 
-import dev.kiln.ir.Layouts;
 import dev.kiln.ir.Node;
 import dev.kiln.ir.Value;
 
@@ -32,14 +31,6 @@ final class ShapeCode {
 
     /** Whether input i is absent or an integer constant whose values {@link Nodes#constantLongs} reads. */
     static boolean known(Node n, int i) { return !present(n, i) || Nodes.constantLongs(n, i) != null; }
-
-    /** Null when every value of the node is in a plain layout, else the layout in brackets. */
-    static String plain(Node n) {
-        List<Value> values = new ArrayList<>(n.outputs());
-        for (Value v : n.inputs()) if (v != null) values.add(v);
-        for (Value v : values) if (!Layouts.isPlain(v.type().layout())) return " (layout " + v.type().layout() + ")";
-        return null;
-    }
 
     /** Null when the given inputs, where present, hold integers (shapes, axes, pads); else the dtype in brackets. */
     static String integers(Node n, int... inputs) {

@@ -21,7 +21,7 @@ final class SoftmaxEmitter implements OpEmitter {
     public List<String> kernels() { return List.of("softmax.h"); }
 
     @Override
-    public String problem(Node n) { return ReductionCode.plainLayouts(n); }
+    public String problem(Node n) { return Nodes.plainLayouts(n); }
 
     @Override
     public void emit(Node n, Emission e) {

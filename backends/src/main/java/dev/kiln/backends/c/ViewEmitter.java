@@ -39,7 +39,7 @@ final class ViewEmitter implements OpEmitter {
         if (n.op().equals("Identity")) {
             return n.input(0).type().layout().equals(n.output(0).type().layout()) ? null : " (layout " + n.output(0).type().layout() + ")";
         }
-        String layout = ShapeCode.plain(n);
+        String layout = Nodes.plainLayouts(n);
         return layout != null ? layout : ShapeCode.integers(n, 1);
     }
 

@@ -11,7 +11,6 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 import java.util.List;
-import java.util.Map;
 
 import static dev.kiln.backends.c.OpBatch.attrs;
 import static org.junit.jupiter.api.Assertions.assertThrows;
