@@ -3,13 +3,12 @@ package dev.kiln.backends.c;
 import dev.kiln.ir.DType;
 import dev.kiln.ir.Node;
 import dev.kiln.ir.Value;
+import dev.kiln.ir.ops.EinsumLoops;
 
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.EnumSet;
-import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Map;
 import java.util.Set;
 
 /**
@@ -24,8 +23,6 @@ import java.util.Set;
 final class EinsumEmitter implements OpEmitter {
     private static final Set<DType> TYPES = EnumSet.of(DType.F32, DType.F16, DType.F64, DType.I8, DType.I16, DType.I32, DType.I64,
             DType.U8, DType.U16, DType.U32, DType.U64);
-    /** Labels standing for ellipsis axes, numbered from this value up (letters are below 128). */
-    private static final int ELLIPSIS = 256;
 
     @Override
     public Set<String> ops() { return Set.of("Einsum"); }
@@ -39,92 +36,17 @@ final class EinsumEmitter implements OpEmitter {
         if (problem == null) problem = ComputeBuffers.staticProblem(n);
         if (problem != null) return problem;
         try {
-            Plan.of(n);
+            plan(n);
             return null;
         } catch (IllegalArgumentException e) {
             return " (" + e.getMessage() + ")";
         }
     }
 
-    /**
-     * The loops of an einsum: their sizes (the output's labels first), and for each operand its element stride per
-     * loop; the first {@code outputLoops} loops make the output, row-major.
-     */
-    private record Plan(long[] sizes, long[][] strides, int outputLoops) {
-        static Plan of(Node n) {
-            String equation = Nodes.stringAttr(n, "equation", "").replace(" ", "");
-            int arrow = equation.indexOf("->");
-            String[] terms = (arrow < 0 ? equation : equation.substring(0, arrow)).split(",", -1);
-            int operands = n.inputs().size();
-            if (terms.length != operands) throw new IllegalArgumentException("equation '" + equation + "' for " + operands + " inputs");
-            int ellipsisRank = 0;
-            for (int i = 0; i < operands; i++) {
-                if (terms[i].contains("...")) ellipsisRank = Math.max(ellipsisRank, n.input(i).type().rank() - (terms[i].length() - 3));
-            }
-            int[][] operandLabels = new int[operands][];
-            Map<Integer, Long> sizes = new LinkedHashMap<>();
-            Map<Integer, Integer> uses = new LinkedHashMap<>();
-            for (int i = 0; i < operands; i++) {
-                long[] shape = Nodes.dims(n.input(i));
-                operandLabels[i] = labels(terms[i], shape.length, ellipsisRank);
-                for (int d = 0; d < shape.length; d++) {
-                    int label = operandLabels[i][d];
-                    uses.merge(label, 1, Integer::sum);
-                    Long known = sizes.get(label);
-                    if (known == null || known == 1) sizes.put(label, shape[d]);
-                    else if (shape[d] != known && shape[d] != 1) throw new IllegalArgumentException("equation '" + equation + "' with sizes " + known + " and " + shape[d]);
-                }
-            }
-            int[] output = arrow >= 0 ? labels(equation.substring(arrow + 2), -1, ellipsisRank) : implicitOutput(uses);
-            List<Integer> loops = new ArrayList<>();
-            for (int label : output) {
-                if (!sizes.containsKey(label) || loops.contains(label)) throw new IllegalArgumentException("equation '" + equation + "'");
-                loops.add(label);
-            }
-            for (int label : sizes.keySet()) if (!loops.contains(label)) loops.add(label);
-            long[] loopSizes = new long[loops.size()];
-            for (int l = 0; l < loopSizes.length; l++) loopSizes[l] = sizes.get(loops.get(l));
-            long[][] strides = new long[operands][loops.size()];
-            for (int i = 0; i < operands; i++) {
-                long[] shape = Nodes.dims(n.input(i));
-                long stride = 1;
-                for (int d = shape.length - 1; d >= 0; d--) {
-                    if (shape[d] != 1) strides[i][loops.indexOf(operandLabels[i][d])] += stride;
-                    stride *= shape[d];
-                }
-            }
-            return new Plan(loopSizes, strides, output.length);
-        }
-
-        /** The labels of a term, one per axis; "..." expands right-aligned (rank -1: the output term, where it takes all). */
-        private static int[] labels(String term, int rank, int ellipsisRank) {
-            int dots = term.indexOf("...");
-            int letters = term.length() - (dots < 0 ? 0 : 3);
-            int expanded = dots < 0 ? 0 : rank < 0 ? ellipsisRank : rank - letters;
-            if (rank >= 0 && (expanded < 0 || letters + expanded != rank)) throw new IllegalArgumentException("term '" + term + "' of an input of rank " + rank);
-            int[] r = new int[letters + expanded];
-            int d = 0;
-            for (int p = 0; p < term.length(); p++) {
-                if (p == dots) {
-                    for (int e = 0; e < expanded; e++) r[d++] = ELLIPSIS + ellipsisRank - expanded + e;
-                    p += 2;
-                    continue;
-                }
-                char c = term.charAt(p);
-                if ((c < 'a' || c > 'z') && (c < 'A' || c > 'Z')) throw new IllegalArgumentException("label '" + c + "'");
-                r[d++] = c;
-            }
-            return r;
-        }
-
-        /** Ellipsis axes first, then the letters used exactly once, in ASCII order. */
-        private static int[] implicitOutput(Map<Integer, Integer> uses) {
-            int[] ellipsis = uses.keySet().stream().mapToInt(Integer::intValue).filter(l -> l >= ELLIPSIS).sorted().toArray();
-            int[] once = uses.entrySet().stream().filter(e -> e.getKey() < ELLIPSIS && e.getValue() == 1).mapToInt(Map.Entry::getKey).sorted().toArray();
-            int[] r = Arrays.copyOf(ellipsis, ellipsis.length + once.length);
-            System.arraycopy(once, 0, r, ellipsis.length, once.length);
-            return r;
-        }
+    /** The loops of the node's einsum over its inputs' static shapes. */
+    private static EinsumLoops plan(Node n) {
+        List<long[]> shapes = n.inputs().stream().map(Nodes::dims).toList();
+        return EinsumLoops.of(Nodes.stringAttr(n, "equation", ""), shapes);
     }
 
     /**
@@ -134,7 +56,7 @@ final class EinsumEmitter implements OpEmitter {
      */
     private record Product(int m, int n, int k, List<Integer> batch) {
         /** The product an einsum of two f32 or f16 operands is, or null when it is not one. */
-        static Product of(Node node, Plan plan) {
+        static Product of(Node node, EinsumLoops plan) {
             DType t = node.output(0).type().dtype();
             if (node.inputs().size() != 2 || (t != DType.F32 && t != DType.F16)) return null;
             long[] a = plan.strides()[0];
@@ -171,13 +93,13 @@ final class EinsumEmitter implements OpEmitter {
     }
 
     /** Row-major strides of the output's loops (0 for the summed ones). */
-    private static long[] outputStrides(Plan plan) {
+    private static long[] outputStrides(EinsumLoops plan) {
         return Arrays.copyOf(Nodes.strides(Arrays.copyOf(plan.sizes(), plan.outputLoops())), plan.sizes().length);
     }
 
     @Override
     public void emit(Node n, Emission e) {
-        Plan plan = Plan.of(n);
+        EinsumLoops plan = plan(n);
         Product gemm = Product.of(n, plan);
         if (gemm != null) {
             emitProduct(n, e, plan, gemm);
@@ -207,7 +129,7 @@ final class EinsumEmitter implements OpEmitter {
         for (int l = 0; l < plan.outputLoops(); l++) e.close("}");
     }
 
-    private static void emitProduct(Node node, Emission e, Plan plan, Product p) {
+    private static void emitProduct(Node node, Emission e, EinsumLoops plan, Product p) {
         long[] sizes = plan.sizes();
         long[] out = outputStrides(plan);
         // operand 0 is A unless the product computes C transposed, which swaps the operands' roles
