@@ -58,7 +58,7 @@ final class PoolKernels {
 
     static List<Tensor> averagePool(KernelContext ctx) {
         boolean includePad = ctx.intAttr("count_include_pad") != 0;
-        return windowPool(ctx, (sum, count, padded) -> sum / (includePad ? padded : count), 1);
+        return windowPool(ctx, (sum, count, padded) -> sum / (includePad ? padded : count), 0);
     }
 
     static List<Tensor> lpPool(KernelContext ctx) {
@@ -71,6 +71,7 @@ final class PoolKernels {
         double apply(double sum, int count, int padded);
     }
 
+    /** Sums each window of x (power 0) or of |x|^power (LpPool), then finishes the sum. */
     private static List<Tensor> windowPool(KernelContext ctx, Finish finish, long power) {
         Windows windows = windows(ctx);
         int p = windows.geometry().outputSize();
@@ -85,7 +86,7 @@ final class PoolKernels {
             for (int qi = 0; qi < q; qi++) {
                 int idx = taps[qi * p + pi];
                 if (idx >= 0) {
-                    sum += power == 1 ? v[xb + idx] : Math.pow(Math.abs(v[xb + idx]), power);
+                    sum += power == 0 ? v[xb + idx] : power == 1 ? Math.abs(v[xb + idx]) : Math.pow(Math.abs(v[xb + idx]), power);
                     count++;
                 }
             }

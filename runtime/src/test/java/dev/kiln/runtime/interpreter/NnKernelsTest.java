@@ -251,6 +251,8 @@ class NnKernelsTest {
         assertArrayEquals(new float[] {2.75f, 2.5f}, run1("GlobalAveragePool", Map.of(), x).toFloatArray());
         assertArrayEquals(new float[] {12, 4}, run1("GlobalMaxPool", Map.of(), x).toFloatArray());
         assertArrayEquals(new float[] {19, 10}, run1("GlobalLpPool", Map.of("p", Attribute.of(1L)), x).toFloatArray());
+        // p = 1 sums magnitudes, as the L1 norm does
+        assertArrayEquals(new float[] {19, 10}, run1("LpPool", Map.of("kernel_shape", Attribute.of(2L, 2L), "p", Attribute.of(1L)), x).toFloatArray());
     }
 
     // ---- Normalizations ----
