@@ -53,19 +53,24 @@ import java.util.stream.Stream;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The ONNX node suite through the C backend for this machine, compiled the way users compile
+ * The ONNX backend test suites (single nodes, and the models of pytorch-converted, pytorch-operator and simple)
+ * through the C backend for this machine, compiled the way users compile
  * ({@link Compiler#compile}: level-3 pipeline, backend, gcc, artifact) and run in-process through
  * {@link Model}. Every case the backend takes (no unsupported node, static-shaped inputs) must give the
  * suite's expected outputs with the suite's tolerances (those the reference interpreter meets), on 1 and 2
  * threads bitwise alike, unless the backend's skip list names it with a reason; a listed case that passes or is
  * not taken any more fails the skip-list test, so the list stays honest. Cases are compiled in parallel, one per
- * core. {@code -Dconformance.sample=N} runs every N-th case only (CI's subset), {@code -Dconformance.filter=REGEX}
- * the cases whose name it finds. Writes native-conformance-report.txt with the counts and every case's outcome.
+ * core. {@code -Dconformance.sample=N} runs every N-th case only (3 unless given: the build's subset; 1 runs them
+ * all), {@code -Dconformance.filter=REGEX} the cases whose name it finds. Writes native-conformance-report.txt with the counts and every case's outcome.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class NativeConformanceTest {
     /** The backend's skip list: one case per line, its name then the reason it differs. */
     static final String SKIP_LIST = "/dev/kiln/backends/c/conformance-skip.txt";
+    /** Every third case by default, which keeps the build's test time down; -Dconformance.sample=1 runs them all. */
+    private static final int DEFAULT_SAMPLE = 3;
+    /** The suites of ONNX's backend test data, of single nodes and of whole models. */
+    static final List<String> SUITES = List.of("node", "pytorch-converted", "pytorch-operator", "simple");
     private static final String REPORT = "native-conformance-report.txt";
     private static final long CASE_TIMEOUT_S = 180;
 
@@ -82,19 +87,21 @@ class NativeConformanceTest {
 
     @BeforeAll
     void runSuite() throws Exception {
-        Path suite = TestPaths.shared().resolve("testdata/onnx-backend/node");
-        Assumptions.assumeTrue(Files.isDirectory(suite), "../shared/testdata/onnx-backend/node is absent; native conformance skipped");
+        Path root = TestPaths.shared().resolve("testdata/onnx-backend");
+        Assumptions.assumeTrue(Files.isDirectory(root.resolve("node")), "../shared/testdata/onnx-backend/node is absent; native conformance skipped");
         String f = System.getProperty("conformance.filter", "");
         filter = f.isEmpty() ? null : Pattern.compile(f);
-        sample = Integer.getInteger("conformance.sample", 1);
+        sample = Integer.getInteger("conformance.sample", DEFAULT_SAMPLE);
         skipList = loadSkipList();
         Target target = hostTarget();
         Backend backend = Backend.forTarget(target);
         work = Files.createTempDirectory("kiln-native-conformance-");
-        List<Path> cases;
-        try (Stream<Path> s = Files.list(suite)) {
-            cases = s.filter(p -> Files.isRegularFile(p.resolve("model.onnx")))
-                    .filter(p -> filter == null || filter.matcher(p.getFileName().toString()).find()).sorted().toList();
+        List<Path> cases = new ArrayList<>();
+        for (String suite : SUITES) {
+            try (Stream<Path> s = Files.list(root.resolve(suite))) {
+                cases.addAll(s.filter(p -> Files.isRegularFile(p.resolve("model.onnx")))
+                        .filter(p -> filter == null || filter.matcher(caseName(p)).find()).sorted().toList());
+            }
         }
         if (sample > 1) {
             List<Path> every = cases;
@@ -112,7 +119,7 @@ class NativeConformanceTest {
             Map<Path, Future<Result>> running = new LinkedHashMap<>();
             for (Path c : cases) running.put(c, pool.submit(() -> runCase(c, target, backend)));
             for (Map.Entry<Path, Future<Result>> e : running.entrySet()) {
-                String name = e.getKey().getFileName().toString();
+                String name = caseName(e.getKey());
                 try {
                     results.add(e.getValue().get(CASE_TIMEOUT_S, TimeUnit.SECONDS));
                 } catch (TimeoutException ex) {
@@ -152,15 +159,21 @@ class NativeConformanceTest {
             if (filter != null && !filter.matcher(listed).find()) continue;
             Result r = byName.get(listed);
             if (r == null && sample > 1) continue;
-            if (r == null) stale.add(listed + ": no such case in the node suite");
+            if (r == null) stale.add(listed + ": no such case in the suites");
             else if (r.outcome() == Outcome.PASSED) stale.add(listed + ": passes now");
             else if (r.outcome() == Outcome.NOT_TAKEN) stale.add(listed + ": not taken any more (" + r.detail() + ")");
         }
         assertTrue(stale.isEmpty(), "remove these cases from " + SKIP_LIST + ":\n  " + String.join("\n  ", stale));
     }
 
+    /** A case's name: the node suite's cases by their own, the others' with their suite before them. */
+    static String caseName(Path dir) {
+        String suite = dir.getParent().getFileName().toString();
+        return (suite.equals("node") ? "" : suite + "/") + dir.getFileName();
+    }
+
     private Result runCase(Path dir, Target target, Backend backend) {
-        String name = dir.getFileName().toString();
+        String name = caseName(dir);
         Path model = dir.resolve("model.onnx");
         Graph probe;
         try {
@@ -193,7 +206,7 @@ class NativeConformanceTest {
         } catch (IOException | RuntimeException e) {
             return new Result(name, Outcome.NOT_TAKEN, "no reference: " + describe(e));
         }
-        Path out = work.resolve(name);
+        Path out = work.resolve(name.replace('/', '_'));
         try {
             Path artifact = Compiler.compile(imported, target, CompilerOptions.NONE, out, "case").artifact();
             List<Tensor> got = new ArrayList<>(run(artifact, 1, inputs).values());
@@ -312,7 +325,7 @@ class NativeConformanceTest {
         for (Result r : results) counts.merge(r.outcome(), 1, Integer::sum);
         int taken = results.size() - counts.getOrDefault(Outcome.NOT_TAKEN, 0);
         long skipped = results.stream().filter(r -> r.outcome() != Outcome.PASSED && r.outcome() != Outcome.NOT_TAKEN && skipList.containsKey(r.name())).count();
-        StringBuilder b = new StringBuilder("# ONNX node suite through backend c, target " + target.name()
+        StringBuilder b = new StringBuilder("# ONNX backend test suites through backend c, target " + target.name()
                 + " (Compiler.compile, Model.load; rtol 1e-3, atol 1e-7 against the suite's outputs; 1 and 2 threads bitwise equal)\n"
                 + "# Not taken: the import fails, the interpreter does not meet the suite's outputs, or the backend has no kernel for\n"
                 + "# a node's op (or not for its dtypes, rank, arity or attributes: CCodeGenerator.supports)."
@@ -320,7 +333,13 @@ class NativeConformanceTest {
         b.append(String.format(Locale.ROOT, "cases     %5d%ntaken     %5d%npassed    %5d%nskipped   %5d  (listed in %s)%nfailing   %5d%nnot taken %5d%n",
                 results.size(), taken, counts.getOrDefault(Outcome.PASSED, 0), skipped, SKIP_LIST, taken - counts.getOrDefault(Outcome.PASSED, 0) - skipped,
                 counts.getOrDefault(Outcome.NOT_TAKEN, 0)));
-        b.append(String.format(Locale.ROOT, "time      %5.0f s on %d cores%n", seconds, cores));
+        b.append(String.format(Locale.ROOT, "time      %5.0f s on %d cores%n%n", seconds, cores));
+        b.append(String.format(Locale.ROOT, "%-18s %6s %6s %6s%n", "suite", "cases", "taken", "passed"));
+        for (String suite : SUITES) {
+            List<Result> of = results.stream().filter(r -> suite.equals("node") ? !r.name().contains("/") : r.name().startsWith(suite + "/")).toList();
+            b.append(String.format(Locale.ROOT, "%-18s %6d %6d %6d%n", suite, of.size(), of.stream().filter(r -> r.outcome() != Outcome.NOT_TAKEN).count(),
+                    of.stream().filter(r -> r.outcome() == Outcome.PASSED).count()));
+        }
         Map<String, Integer> kinds = new TreeMap<>();
         Map<String, Integer> reasons = new TreeMap<>();
         for (Result r : results) {
