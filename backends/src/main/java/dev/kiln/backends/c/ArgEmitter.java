@@ -29,10 +29,10 @@ final class ArgEmitter implements OpEmitter {
         DType t = x.type().dtype();
         int axis = Nodes.axis(n, "axis", 0, x.type().rank());
         boolean last = Nodes.intAttr(n, "select_last_index", 0) != 0;
-        List<String> dims = ReductionCode.dims(e, x);
+        List<String> dims = DimExprs.dims(e, x);
         if (Nodes.intAttr(n, "keepdims", 1) != 0) dims.set(axis, "1L");
         else dims.remove(axis);
-        ReductionCode.setDims(e, y, dims);
+        DimExprs.define(e, y, dims);
         ReductionCode.Lines lines = ReductionCode.Lines.of(e, x, axis);
         e.failWhen(lines.n() + " == 0 && " + lines.outer() + " * " + lines.inner() + " > 0",
                 n.op() + " node " + n.name() + ": cannot reduce over the empty axis " + axis);

@@ -34,7 +34,7 @@ final class ChannelNormalizationEmitter implements OpEmitter {
         e.line("const " + CTypes.storage(t) + "* xs = " + e.ptr(x) + ";");
         e.line(CTypes.storage(t) + "* ys = " + e.ptr(y) + ";");
         e.line("const long batch = " + e.dim(x, 0) + ", channels = " + (rank > 1 ? e.dim(x, 1) : "1L")
-                + ", inner = " + ReductionCode.product(e, x, Math.min(2, rank), rank) + ";");
+                + ", inner = " + DimExprs.product(e, x, Math.min(2, rank), rank) + ";");
         switch (n.op()) {
             case "BatchNormalization" -> emitBatchNorm(n, e);
             case "InstanceNormalization" -> emitGroupNorm(n, e, "channels");
@@ -44,7 +44,7 @@ final class ChannelNormalizationEmitter implements OpEmitter {
     }
 
     /** Element c of a per-channel input, as a double. */
-    private static String parameter(Emission e, Value v, String c) { return ReductionCode.toDouble(v.type().dtype(), e.ptr(v) + "[" + c + "]"); }
+    private static String parameter(Emission e, Value v, String c) { return Elements.asDouble(v.type().dtype(), e.ptr(v) + "[" + c + "]"); }
 
     /**
      * y = x * a + shift per channel, a = scale / sqrt(var + epsilon), shift = bias - mean * a; in training mode
@@ -53,7 +53,7 @@ final class ChannelNormalizationEmitter implements OpEmitter {
     private static void emitBatchNorm(Node n, Emission e) {
         DType t = n.input(0).type().dtype();
         boolean training = Nodes.intAttr(n, "training_mode", 0) != 0;
-        String x = ReductionCode.toDouble(t, "xs[at + i]");
+        String x = Elements.asDouble(t, "xs[at + i]");
         String mean = parameter(e, n.input(3), "c");
         String variance = parameter(e, n.input(4), "c");
         if (training) {
@@ -79,13 +79,13 @@ final class ChannelNormalizationEmitter implements OpEmitter {
         e.line("const double a = " + parameter(e, n.input(1), "c") + " / sqrt(" + variance + " + " + epsilon + ");");
         e.line("const double shift = " + parameter(e, n.input(2), "c") + " - " + mean + " * a;");
         e.line("for (long b = 0; b < batch; b++) for (long i = 0, at = (b * channels + c) * inner; i < inner; i++) ys[at + i] = "
-                + ReductionCode.fromDouble(t, x + " * a + shift") + ";");
+                + Elements.fromDouble(t, x + " * a + shift") + ";");
         e.close("}");
         String momentum = CTypes.floatLiteral(Nodes.floatAttr(n, "momentum", 0.9));
         for (int k = 1; k < n.outputs().size(); k++) {
             Value running = n.output(k);
-            ReductionCode.setDims(e, running, List.of("channels"));
-            e.line("for (long c = 0; c < channels; c++) " + e.ptr(running) + "[c] = " + ReductionCode.fromDouble(running.type().dtype(),
+            DimExprs.define(e, running, List.of("channels"));
+            e.line("for (long c = 0; c < channels; c++) " + e.ptr(running) + "[c] = " + Elements.fromDouble(running.type().dtype(),
                     parameter(e, n.input(2 + k), "c") + " * " + momentum + " + stats[2 * c + " + (k - 1) + "] * (1.0 - " + momentum + ")") + ";");
         }
     }
@@ -99,7 +99,7 @@ final class ChannelNormalizationEmitter implements OpEmitter {
         e.line("const long groups = " + groups + ";");
         e.failWhen("groups < 1 || channels % groups != 0", n.op() + " node " + n.name() + ": the channels are not divisible into the groups");
         e.line("const long per = channels / groups, block = per * inner;");
-        String x = ReductionCode.toDouble(t, "xs[base + j]");
+        String x = Elements.asDouble(t, "xs[base + j]");
         e.open("for (long g = 0; g < batch * groups; g++) {");
         e.line("const long base = g * block;");
         e.line("double sum = 0.0, squares = 0.0;");
@@ -110,9 +110,9 @@ final class ChannelNormalizationEmitter implements OpEmitter {
         e.open("for (long k = 0; k < per; k++) {");
         e.line("const long c = g % groups * per + k;");
         e.line("const double scale = " + parameter(e, n.input(1), "c") + ", bias = " + parameter(e, n.input(2), "c") + ";");
-        String normalised = ReductionCode.rounded(t, "(" + ReductionCode.toDouble(t, "xs[base + j]") + " - mean) * inv");
+        String normalised = ReductionCode.rounded(t, "(" + Elements.asDouble(t, "xs[base + j]") + " - mean) * inv");
         String shifted = ReductionCode.rounded(t, ReductionCode.rounded(t, normalised + " * scale") + " + bias");
-        e.line("for (long j = k * inner; j < (k + 1) * inner; j++) ys[base + j] = " + ReductionCode.fromDouble(t, shifted) + ";");
+        e.line("for (long j = k * inner; j < (k + 1) * inner; j++) ys[base + j] = " + Elements.fromDouble(t, shifted) + ";");
         e.close("}");
         e.close("}");
     }
@@ -129,9 +129,9 @@ final class ChannelNormalizationEmitter implements OpEmitter {
         e.line("const long last = channels - 1 - c % channels < " + size / 2 + "L ? c - c % channels + channels - 1 : c + " + size / 2 + "L;");
         e.open("for (long i = 0; i < inner; i++) {");
         e.line("double squares = 0.0;");
-        String v = ReductionCode.toDouble(t, "xs[k * inner + i]");
+        String v = Elements.asDouble(t, "xs[k * inner + i]");
         e.line("for (long k = first; k <= last; k++) squares += " + v + " * " + v + ";");
-        e.line("ys[c * inner + i] = " + ReductionCode.fromDouble(t, ReductionCode.toDouble(t, "xs[c * inner + i]")
+        e.line("ys[c * inner + i] = " + Elements.fromDouble(t, Elements.asDouble(t, "xs[c * inner + i]")
                 + " / pow(" + bias + " + (double) " + alpha + " / " + size + ".0 * squares, " + beta + ")") + ";");
         e.close("}");
         e.close("}");

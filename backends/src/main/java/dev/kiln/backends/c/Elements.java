@@ -4,7 +4,7 @@ import dev.kiln.ir.DType;
 
 /**
  * Elements of any dtype read as a 64-bit integer or a double, and doubles stored as any dtype, converting
- * as the reference interpreter does (gather.h's kiln_f64_to_i64 and friends): integers truncated toward
+ * as the reference interpreter does (base.h's kiln_f64_to_i64 and friends): integers truncated toward
  * zero and wrapped to their width, NaN read as 0, bool as v != 0, u64 by its own rule. OneHot's depth and
  * indices and Resize's interpolation go through these, so integer results agree bitwise.
  */

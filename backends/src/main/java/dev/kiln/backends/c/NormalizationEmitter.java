@@ -98,8 +98,8 @@ final class NormalizationEmitter implements OpEmitter {
         int rank = x.type().rank();
         int axis = Nodes.axis(n, "axis", -1, rank);
         ReductionCode.sameDims(e, x, y);
-        String rows = ReductionCode.product(e, x, 0, axis);
-        String size = ReductionCode.product(e, x, axis, rank);
+        String rows = DimExprs.product(e, x, 0, axis);
+        String size = DimExprs.product(e, x, axis, rank);
         String stats = Emission.isStatic(x)
                 ? e.workspace(4 * Nodes.product(dims(x), 0, axis))
                 : e.scratch(rows + " * 16L", n.op() + " node " + n.name() + ": statistics");
@@ -107,7 +107,7 @@ final class NormalizationEmitter implements OpEmitter {
         e.line("const " + CTypes.storage(t) + "* xs = " + e.ptr(x) + ";");
         e.open("for (long r = 0; r < " + rows + "; r++) {");
         e.line("const " + CTypes.storage(t) + "* line = xs + r * " + size + ";");
-        String v = ReductionCode.toDouble(t, "line[j]");
+        String v = Elements.asDouble(t, "line[j]");
         String each = "for (long j = 0; j < " + size + "; j++) ";
         String epsilon = CTypes.floatLiteral(Nodes.floatAttr(n, "epsilon", 1e-5));
         if (rms) {
@@ -148,11 +148,11 @@ final class NormalizationEmitter implements OpEmitter {
         }
         for (int k = 1; k < n.outputs().size(); k++) {
             Value s = n.output(k);
-            List<String> statsDims = ReductionCode.dims(e, x).subList(0, axis);
+            List<String> statsDims = DimExprs.dims(e, x).subList(0, axis);
             statsDims = new ArrayList<>(statsDims);
             while (statsDims.size() < rank) statsDims.add("1L");
-            ReductionCode.setDims(e, s, statsDims);
-            e.line("for (long r = 0; r < " + rows + "; r++) " + e.ptr(s) + "[r] = " + ReductionCode.fromDouble(s.type().dtype(), "stats[2 * r + " + (k - 1) + "]") + ";");
+            DimExprs.define(e, s, statsDims);
+            e.line("for (long r = 0; r < " + rows + "; r++) " + e.ptr(s) + "[r] = " + Elements.fromDouble(s.type().dtype(), "stats[2 * r + " + (k - 1) + "]") + ";");
         }
     }
 
@@ -164,13 +164,13 @@ final class NormalizationEmitter implements OpEmitter {
     private static String normalised(Node n, boolean rms, String at, String row, String scaleAt, String biasAt, Emission e) {
         DType t = n.input(0).type().dtype();
         Value scale = n.input(1);
-        String normalised = ReductionCode.rounded(t, "(" + ReductionCode.toDouble(t, e.ptr(n.input(0)) + "[" + at + "]") + " - stats[2 * " + row
+        String normalised = ReductionCode.rounded(t, "(" + Elements.asDouble(t, e.ptr(n.input(0)) + "[" + at + "]") + " - stats[2 * " + row
                 + "]) * stats[2 * " + row + " + 1]");
-        String scaled = normalised + " * " + ReductionCode.toDouble(scale.type().dtype(), e.ptr(scale) + "[" + scaleAt + "]");
-        if (rms) return ReductionCode.fromDouble(n.output(0).type().dtype(), scaled);
+        String scaled = normalised + " * " + Elements.asDouble(scale.type().dtype(), e.ptr(scale) + "[" + scaleAt + "]");
+        if (rms) return Elements.fromDouble(n.output(0).type().dtype(), scaled);
         String shifted = ReductionCode.rounded(t, scaled);
-        if (biasAt != null) shifted = ReductionCode.rounded(t, shifted + " + " + ReductionCode.toDouble(t, e.ptr(n.input(2)) + "[" + biasAt + "]"));
-        return ReductionCode.fromDouble(t, shifted);
+        if (biasAt != null) shifted = ReductionCode.rounded(t, shifted + " + " + Elements.asDouble(t, e.ptr(n.input(2)) + "[" + biasAt + "]"));
+        return Elements.fromDouble(t, shifted);
     }
 
     /** LpNormalization: each line along the axis divided by its L1 or L2 norm (in double); a zero norm gives zeros. */
@@ -183,13 +183,13 @@ final class NormalizationEmitter implements OpEmitter {
         boolean l1 = Nodes.intAttr(n, "p", 2) == 1;
         e.line("const " + CTypes.storage(t) + "* xs = " + e.ptr(x) + ";");
         e.line(CTypes.storage(t) + "* ys = " + e.ptr(y) + ";");
-        String v = ReductionCode.toDouble(t, "xs[" + lines.at("k") + "]");
+        String v = Elements.asDouble(t, "xs[" + lines.at("k") + "]");
         String each = "for (long k = 0; k < " + lines.n() + "; k++) ";
         lines.open(e);
         e.line("double norm = 0.0;");
         e.line(each + "norm += " + (l1 ? "fabs(" + v + ")" : v + " * " + v) + ";");
         if (!l1) e.line("norm = sqrt(norm);");
-        e.line(each + "ys[" + lines.at("k") + "] = " + ReductionCode.fromDouble(t, "norm != 0.0 ? " + v + " / norm : 0.0") + ";");
+        e.line(each + "ys[" + lines.at("k") + "] = " + Elements.fromDouble(t, "norm != 0.0 ? " + v + " / norm : 0.0") + ";");
         lines.close(e);
     }
 }

@@ -263,23 +263,23 @@ final class ReductionEmitter implements OpEmitter {
         String storage = CTypes.storage(t);
         boolean viaDouble = t.isFloatingPoint() || kind == Kind.L2 || kind == Kind.LOG_SUM || kind == Kind.LOG_SUM_EXP;
         if (viaDouble) {
-            String load = ReductionCode.toDouble(t, "$");
+            String load = Elements.asDouble(t, "$");
             List<Pass> sum = List.of(Pass.sum("@acc += v;", "0.0"));
-            String acc = ReductionCode.fromDouble(t, "@acc");
+            String acc = Elements.fromDouble(t, "@acc");
             return switch (kind) {
                 case SUM -> new Fold("double", "double", load, sum, acc);
-                case MEAN -> new Fold("double", "double", load, sum, ReductionCode.fromDouble(t, "@acc / (double) $count"));
+                case MEAN -> new Fold("double", "double", load, sum, Elements.fromDouble(t, "@acc / (double) $count"));
                 case PROD -> new Fold("double", "double", load, List.of(new Pass("acc", "1.0", "@acc *= v;", "@acc *= $lane;")), acc);
                 case L1 -> new Fold("double", "double", load, List.of(Pass.sum("@acc += fabs(v);", "0.0")), acc);
-                case L2 -> new Fold("double", "double", load, List.of(Pass.sum("@acc += v * v;", "0.0")), ReductionCode.fromDouble(t, "sqrt(@acc)"));
+                case L2 -> new Fold("double", "double", load, List.of(Pass.sum("@acc += v * v;", "0.0")), Elements.fromDouble(t, "sqrt(@acc)"));
                 case SUM_SQUARE -> new Fold("double", "double", load, List.of(Pass.sum("@acc += v * v;", "0.0")), acc);
-                case LOG_SUM -> new Fold("double", "double", load, sum, ReductionCode.fromDouble(t, "log(@acc)"));
+                case LOG_SUM -> new Fold("double", "double", load, sum, Elements.fromDouble(t, "log(@acc)"));
                 case MAX -> new Fold("double", "double", load, List.of(Pass.extreme("acc", "-INFINITY", ">", true)), acc);
                 case MIN -> new Fold("double", "double", load, List.of(Pass.extreme("acc", "INFINITY", "<", true)), acc);
                 // shifted by the maximum so that exp cannot overflow; an infinite or NaN maximum is the result
                 case LOG_SUM_EXP -> new Fold("double", "double", load,
                         List.of(Pass.extreme("mx", "-INFINITY", ">", true), Pass.sum("@acc += exp(v - @mx);", "0.0")),
-                        ReductionCode.fromDouble(t, "isinf(@mx) || isnan(@mx) ? @mx : @mx + log(@acc)"));
+                        Elements.fromDouble(t, "isinf(@mx) || isnan(@mx) ? @mx : @mx + log(@acc)"));
             };
         }
         if (kind == Kind.MAX || kind == Kind.MIN) {

@@ -51,8 +51,8 @@ final class ScanEmitter implements OpEmitter {
         String storage = CTypes.storage(t);
         boolean floating = t.isFloatingPoint();
         String accType = floating ? "double" : "uint64_t";
-        String load = floating ? ReductionCode.toDouble(t, "xs[p]") : "(uint64_t) xs[p]";
-        String store = "ys[p] = " + (floating ? ReductionCode.fromDouble(t, "acc") : "(" + storage + ") acc") + ";";
+        String load = floating ? Elements.asDouble(t, "xs[p]") : "(uint64_t) xs[p]";
+        String store = "ys[p] = " + (floating ? Elements.fromDouble(t, "acc") : "(" + storage + ") acc") + ";";
         e.line("const " + storage + "* xs = " + e.ptr(x) + ";");
         e.line(storage + "* ys = " + e.ptr(y) + ";");
         lines.open(e);

@@ -38,14 +38,14 @@ final class SoftmaxEmitter implements OpEmitter {
         String storage = CTypes.storage(t);
         e.line("const " + storage + "* xs = " + e.ptr(x) + ";");
         e.line(storage + "* ys = " + e.ptr(y) + ";");
-        String load = ReductionCode.toDouble(t, "xs[" + lines.at("k") + "]");
-        String first = ReductionCode.toDouble(t, "xs[" + lines.at("0") + "]");
+        String load = Elements.asDouble(t, "xs[" + lines.at("k") + "]");
+        String first = Elements.asDouble(t, "xs[" + lines.at("0") + "]");
         String store = "ys[" + lines.at("k") + "] = ";
         String each = "for (long k = 0; k < " + lines.n() + "; k++) ";
         lines.open(e);
         if (n.op().equals("Hardmax")) {
             // the first maximum, a NaN counting as the maximum
-            e.line(each + store + ReductionCode.fromDouble(t, "0.0") + ";");
+            e.line(each + store + Elements.fromDouble(t, "0.0") + ";");
             e.open("if (" + lines.n() + " > 0) {");
             e.line("long best = 0;");
             e.line("double top = " + first + ";");
@@ -56,17 +56,17 @@ final class SoftmaxEmitter implements OpEmitter {
             e.line("top = v;");
             e.close("}");
             e.close("}");
-            e.line("ys[" + lines.at("best") + "] = " + ReductionCode.fromDouble(t, "1.0") + ";");
+            e.line("ys[" + lines.at("best") + "] = " + Elements.fromDouble(t, "1.0") + ";");
             e.close("}");
         } else {
             e.line("double mx = -INFINITY, sum = 0.0;");
             e.line(each + "{ const double v = " + load + "; if (v > mx || isnan(v)) mx = v; }");
             e.line(each + "sum += exp(" + load + " - mx);");
             if (n.op().equals("Softmax")) {
-                e.line(each + store + ReductionCode.fromDouble(t, "exp(" + load + " - mx) / sum") + ";");
+                e.line(each + store + Elements.fromDouble(t, "exp(" + load + " - mx) / sum") + ";");
             } else {
                 e.line("const double lse = mx + log(sum);");
-                e.line(each + store + ReductionCode.fromDouble(t, load + " - lse") + ";");
+                e.line(each + store + Elements.fromDouble(t, load + " - lse") + ";");
             }
         }
         lines.close(e);

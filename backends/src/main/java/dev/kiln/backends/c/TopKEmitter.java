@@ -40,10 +40,10 @@ final class TopKEmitter implements OpEmitter {
             e.line("const long k = (long) " + e.ptr(n.input(1)) + "[0];");
         }
         e.failWhen(k + " < 0 || " + k + " > " + lines.n(), where + "K is outside [0, the size of axis " + axis + "]");
-        List<String> dims = ReductionCode.dims(e, x);
+        List<String> dims = DimExprs.dims(e, x);
         dims.set(axis, k);
-        ReductionCode.setDims(e, values, dims);
-        ReductionCode.setDims(e, indices, dims);
+        DimExprs.define(e, values, dims);
+        DimExprs.define(e, indices, dims);
         if (Emission.isStatic(x) && constantK != null) {
             long n0 = Nodes.dims(x)[axis];
             e.line("uint64_t* keys = (uint64_t*) " + e.workspace(2 * (n0 + constantK[0])) + ";");
@@ -70,7 +70,7 @@ final class TopKEmitter implements OpEmitter {
 
     /** The order key (unsigned, ascending like the values) of a stored element. */
     private static String key(DType t, String stored) {
-        if (t.isFloatingPoint()) return "kiln_order_key(" + ReductionCode.toDouble(t, stored) + ")";
+        if (t.isFloatingPoint()) return "kiln_order_key(" + Elements.asDouble(t, stored) + ")";
         if (t.isSignedInteger()) return "((uint64_t) (int64_t) " + stored + " ^ 0x8000000000000000ull)";
         return "(uint64_t) " + stored;
     }
