@@ -17,11 +17,15 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Comparator;
 import java.util.List;
+import java.util.stream.Stream;
 
 /**
- * Runs the latency benchmarks on the fixture models present (resnet18 is made on demand) and, when resnet18
- * is there, the compile-time benchmark, and prints the Kiln/ONNX Runtime table.
+ * Runs the latency benchmarks on the fixture and zoo models present (the largest are made on demand) and, when
+ * resnet18 is there, the compile-time benchmark, and prints the Kiln/ONNX Runtime table with each thread count's
+ * geometric mean. Each model is compiled once per run, by the first fork that needs it, into
+ * {@code <results>/artifacts}.
  * <p>
  * The machine's speed drifts over minutes, so Kiln and ONNX Runtime are compared in pairs run back to back:
  * for each (model, threads), one JMH run of kilnNative, then one of onnxRuntime. This is repeated for the
@@ -37,12 +41,17 @@ import java.util.List;
 public final class BenchmarkMain {
     private static final String LATENCY = LatencyBenchmark.class.getName();
 
+    /** This run's compiled artifacts, shared by its forks. */
+    private static Path artifacts;
+
     private BenchmarkMain() {}
 
     public static void main(String[] args) throws RunnerException, CommandLineOptionException, IOException {
         CommandLineOptions cli = new CommandLineOptions(args);
         Path results = Path.of(System.getProperty("kiln.bench.results", "results"));
         Files.createDirectories(results);
+        artifacts = results.resolve("artifacts").toAbsolutePath();
+        deleteTree(artifacts);
         int rounds = Integer.getInteger("kiln.bench.rounds", 3);
         Collection<String> models = cli.getParameter("model").orElse(BenchModels.presentModels());
         Collection<String> threadCounts = cli.getParameter("threads").orElse(defaultThreadCounts());
@@ -98,7 +107,15 @@ public final class BenchmarkMain {
                 .warmupIterations(cli.getWarmupIterations().orElse(3))
                 .measurementIterations(cli.getMeasurementIterations().orElse(5))
                 .warmupTime(cli.getWarmupTime().orElse(TimeValue.seconds(1)))
-                .measurementTime(cli.getMeasurementTime().orElse(TimeValue.seconds(1)));
+                .measurementTime(cli.getMeasurementTime().orElse(TimeValue.seconds(1)))
+                .jvmArgsAppend("-D" + BenchModels.ARTIFACTS + "=" + artifacts);
+    }
+
+    private static void deleteTree(Path dir) throws IOException {
+        if (!Files.exists(dir)) return;
+        try (Stream<Path> files = Files.walk(dir)) {
+            for (Path p : files.sorted(Comparator.reverseOrder()).toList()) Files.delete(p);
+        }
     }
 
     /** The thread counts LatencyBenchmark declares, so they are listed in one place. */

@@ -15,7 +15,8 @@ import java.util.stream.Collectors;
 /**
  * The Kiln/ONNX Runtime median-latency table, with GFLOP/s against the host's measured peak. Each row is one
  * (model, threads) pair over its rounds: the latencies are medians over rounds of each run's median, and
- * kiln/ort the median of the per-round ratios, which are listed too so drift and noise show.
+ * kiln/ort the median of the per-round ratios, which are listed too so drift and noise show. Each thread count
+ * ends with the geometric mean of its models' ratios, the largest ratio and how many are above 1.2.
  */
 final class Report {
     private Report() {}
@@ -47,6 +48,17 @@ final class Report {
             out.append(String.format(Locale.ROOT, "%-20s %7d %10.3f %10.3f %9.2f %8.3f %16s %16s  %s%n",
                     k.model(), k.threads(), kiln, ort, median(runs, PairedRun::ratio),
                     f / 1e9, rate(f, kiln, peakAll), rate(f, ort, peakAll), perRound));
+        }
+        Map<Integer, List<Double>> ratios = new TreeMap<>();
+        for (Map.Entry<Key, List<PairedRun>> e : rounds.entrySet()) {
+            ratios.computeIfAbsent(e.getKey().threads(), t -> new ArrayList<>()).add(median(e.getValue(), PairedRun::ratio));
+        }
+        for (Map.Entry<Integer, List<Double>> e : ratios.entrySet()) {
+            List<Double> r = e.getValue();
+            double geomean = Math.exp(r.stream().mapToDouble(Math::log).average().orElse(0));
+            out.append(String.format(Locale.ROOT, "%d thread%s: kiln/ort geomean %.2f over %d models, max %.2f, %d above 1.2%n",
+                    e.getKey(), e.getKey() == 1 ? "" : "s", geomean, r.size(),
+                    r.stream().mapToDouble(Double::doubleValue).max().orElse(0), r.stream().filter(x -> x > 1.2).count()));
         }
         for (RunResult r : once) out.append(line(r));
         return out.toString();
