@@ -41,8 +41,9 @@ import java.util.regex.Pattern;
  * outputs keep their layouts.
  *
  * <p>A convolution that reads fewer channels than a block (an image) stays plain. Blocked layouts pad
- * channel counts to a multiple of the block with zeros (filters and
- * per-channel vectors too, a depthwise convolution's group with them); that padding must stay zero,
+ * channel counts to a multiple of the block with zeros (filters and per-channel vectors too, a depthwise
+ * convolution's groups with them, and a grouped one's when the padding makes whole groups on both sides;
+ * other grouped ones stay plain); that padding must stay zero,
  * so an op whose padded output channels the reference evaluator does not compute as zero is
  * followed by a LayoutTransform that zeroes them (none is needed in the CNN fixtures).
  */
@@ -335,6 +336,10 @@ public final class ConvertLayout extends Pass {
                     // Depthwise: one filter per channel, so padding channels pads the groups too.
                     layout = target.filter(rank, false);
                     attrs.put("group", Attribute.of(target.padded(ci)));
+                } else if (paddingGroups(group, ci, co) > 0) {
+                    // The padding channels make whole groups of their own, with zero filters (its padded rows).
+                    layout = target.filter(rank, false);
+                    attrs.put("group", Attribute.of(group + paddingGroups(group, ci, co)));
                 } else {
                     return "its filter groups cannot be padded to blocks of " + target.block();
                 }
@@ -345,6 +350,19 @@ public final class ConvertLayout extends Pass {
             }
             inputs.add(() -> form(w, layout));
             return null;
+        }
+
+        /**
+         * The groups that padding ci input and co output channels to whole blocks adds when it adds the same
+         * number of whole groups on both sides; else 0.
+         */
+        private long paddingGroups(long group, long ci, long co) {
+            if (group < 1 || ci % group != 0 || co % group != 0) return 0;
+            long in = target.padded(ci) - ci;
+            long out = target.padded(co) - co;
+            long groupIn = ci / group;
+            long groupOut = co / group;
+            return in % groupIn == 0 && out % groupOut == 0 && in / groupIn == out / groupOut ? in / groupIn : 0;
         }
 
         private Constant paddedVector(Constant c, long length) {

@@ -164,6 +164,34 @@ class ConvertLayoutTest {
                 """);
     }
 
+    /** Groups of 2 channels padded from 6 to 8: the padding is a fourth group, of zero filters and bias. */
+    @Test
+    void groupedConvolutionPadsWholeGroups() {
+        assertConverts("NCHW4c", """
+                kiln.ir 1
+                graph g {
+                  input %x : f32[1,6,2,2]
+                  const %w : f32[6,2,1,1] = [1.0, -1.0, 0.5, 2.0, -0.5, 1.5, 2.0, -2.0, 0.25, 1.0, -1.0, 3.0]
+                  const %b : f32[6] = [0.1, 0.2, -0.3, 0.4, 0.5, -0.6]
+                  node @grouped %a = Conv(%x, %w, %b) {group = 3} : f32[1,6,2,2]
+                  node @relu %y = Relu(%a) : f32[1,6,2,2]
+                  output %y
+                }
+                """, """
+                kiln.ir 1
+                graph g {
+                  input %x : f32[1,6,2,2]
+                  const %w_OIHW4o : f32[2,2,1,1,4]@OIHW4o = [1.0, 0.5, -0.5, 2.0, -1.0, 2.0, 1.5, -2.0, 0.25, -1.0, 0.0, 0.0, 1.0, 3.0, 0.0, 0.0]
+                  const %b_padded : f32[8] = [0.1, 0.2, -0.3, 0.4, 0.5, -0.6, 0.0, 0.0]
+                  node @x_NCHW4c %x_NCHW4c = LayoutTransform(%x) {dst_layout = "NCHW4c", src_layout = "NCHW"} : f32[1,2,2,2,4]@NCHW4c
+                  node @grouped %a = Conv(%x_NCHW4c, %w_OIHW4o, %b_padded) {group = 4} : f32[1,2,2,2,4]@NCHW4c
+                  node @relu %y_NCHW4c = Relu(%a) : f32[1,2,2,2,4]@NCHW4c
+                  node @y_plain %y = LayoutTransform(%y_NCHW4c) {channels = 6, dst_layout = "NCHW", src_layout = "NCHW4c"} : f32[1,6,2,2]
+                  output %y
+                }
+                """);
+    }
+
     @Test
     void channelConcatStaysBlockedForWholeBlocksOnly() {
         String concat = """
