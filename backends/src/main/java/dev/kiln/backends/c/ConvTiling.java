@@ -5,8 +5,10 @@ import java.nio.FloatBuffer;
 /**
  * How blocked.h's direct convolution covers one convolution: tiles of {@code j} output channel blocks x
  * {@code t} output positions of a row held in vector registers, input channel blocks visited {@code chunk}
- * at a time, {@code tilesPerItem} tiles per work item of the thread pool. The tile is the one of least
- * estimated cost among those whose accumulators, filter vectors and a broadcast fit the register file.
+ * at a time, {@code tilesPerItem} tiles per work item of the thread pool (fewer when the pool has more
+ * threads than items). The tile is the one of least estimated time on one thread and on two together, among
+ * those whose accumulators, filter vectors and a broadcast fit the register file: tiles are what the threads
+ * share, so a layer of few tiles takes slightly smaller ones that two threads split evenly.
  *
  * @param inBlock input channels per block: the activation block, or 1 for an NCHW input
  * @param stride  the horizontal stride when the tile kernel takes it as a constant (1 or 2), else 0
@@ -36,7 +38,8 @@ record ConvTiling(int inBlock, int j, int t, int stride, long chunk, long tilesP
         for (int j = 1; j <= Math.min(MAX_J, outBlocks); j++) {
             for (int t = 1; t <= Math.min(MAX_T, outWidth); t++) {
                 if (j * t + j + 1 > registers) continue;
-                double cost = cost(j, t, outBlocks, outWidth);
+                long tiles = (outBlocks + j - 1) / j * outRows * ((outWidth + t - 1) / t);
+                double cost = cost(j, t, outBlocks, outWidth) * (1 + (double) ((tiles + 1) / 2) / tiles);
                 if (cost < best - 1e-9) {
                     best = cost;
                     bestJ = j;

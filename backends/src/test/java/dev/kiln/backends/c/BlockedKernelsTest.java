@@ -33,7 +33,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * AVX-512, 8 with AVX2, 4 on NEON and without vector units; the NEON builds run in CrossTargetsTest):
  * tiled, depthwise and element-at-a-time convolutions, the image convolution a layout transform
  * computes, pooling, Concat and elementwise ops on blocked tensors, with channel counts that are and
- * are not whole blocks.
+ * are not whole blocks. Results on more threads are the bits of one thread's, also where every kernel
+ * splits its work however small it is.
  */
 class BlockedKernelsTest {
     private static final double TOLERANCE = 1e-5;
@@ -117,6 +118,53 @@ class BlockedKernelsTest {
         return g;
     }
 
+    /**
+     * Work that splits into fewer items than threads, or into a number that is not a multiple of them: output
+     * planes of 1 x 1 and 2 x 2 positions, output blocks that are not whole groups of a tile, two images, an
+     * image convolution the layout transform computes, transforms over planes that are not whole squares
+     * of a block or spans of the transform (256 positions), pooling and a classifier.
+     */
+    private static Graph smallSplits() {
+        Random r = new Random(24);
+        Graph g = new Graph("blocked_splits");
+        List<Value> outs = new ArrayList<>();
+        Value tiny = g.addInput("tiny", TensorType.of(DType.F32, 1, 40, 2, 2));
+        outs.add(node(g, "c2x2", "Conv", List.of(tiny, randomConstant(g, "w2x2", r, 0.2, 72, 40, 3, 3), randomConstant(g, "b2x2", r, 1, 72)),
+                attrs("pads", new long[] {1, 1, 1, 1})));
+        Value three = g.addInput("three", TensorType.of(DType.F32, 1, 40, 3, 3));
+        outs.add(node(g, "c1x1", "Conv", List.of(three, randomConstant(g, "w1x1", r, 0.2, 36, 40, 3, 3)), Map.of()));
+        outs.add(node(g, "dw3x3", "Conv", List.of(three, randomConstant(g, "wdw", r, 0.3, 40, 1, 3, 3)),
+                attrs("group", 40L, "pads", new long[] {1, 1, 1, 1})));
+        Value two = g.addInput("two", TensorType.of(DType.F32, 2, 20, 5, 7));
+        outs.add(node(g, "pointwise", "Conv", List.of(two, randomConstant(g, "wpw", r, 0.3, 24, 20, 1, 1), randomConstant(g, "bpw", r, 1, 24)),
+                Map.of()));
+        Value wide = g.addInput("wide", TensorType.of(DType.F32, 1, 20, 17, 19));
+        Value c3 = node(g, "c3", "Conv", List.of(wide, randomConstant(g, "w3", r, 0.2, 24, 20, 3, 3)), attrs("pads", new long[] {1, 1, 1, 1}));
+        outs.add(c3);
+        outs.add(node(g, "pool", "MaxPool", List.of(c3), attrs("kernel_shape", new long[] {3, 3}, "strides", new long[] {2, 2})));
+        Value image = g.addInput("image", TensorType.of(DType.F32, 1, 3, 37, 21));
+        Value stem = node(g, "stem", "Conv", List.of(image, randomConstant(g, "wstem", r, 0.3, 16, 3, 3, 3), randomConstant(g, "bstem", r, 1, 16)),
+                attrs("strides", new long[] {2, 2}, "pads", new long[] {1, 1, 1, 1}));
+        Value act = node(g, "act", "Relu", List.of(stem), Map.of());
+        Value after = node(g, "after", "Conv", List.of(act, randomConstant(g, "wafter", r, 0.2, 16, 16, 3, 3)), attrs("pads", new long[] {1, 1, 1, 1}));
+        outs.add(after);
+        Value gap = node(g, "gap", "GlobalAveragePool", List.of(after), Map.of());
+        Value flat = node(g, "flat", "Flatten", List.of(gap), Map.of());
+        outs.add(node(g, "fc", "Gemm", List.of(flat, randomConstant(g, "wfc", r, 0.3, 10, 16), randomConstant(g, "bfc", r, 1, 10)),
+                attrs("transB", 1L)));
+        for (Value o : outs) g.addOutput(o);
+        return g;
+    }
+
+    @ParameterizedTest
+    @MethodSource("blocks")
+    void everySplitGivesTheBitsOfOneThread(String layout, String flags, int registers) throws Exception {
+        String source = assertNativeMatches(smallSplits(), layout, flags + " -DKILN_PARALLEL_MIN_WORK=0", registers, 4);
+        for (String kernel : List.of("kiln_convb(&a)", "kiln_dwb(&a)", "kiln_to_blocked(", "kiln_from_blocked(", "/* computed by the layout transform")) {
+            assertTrue(source.contains(kernel), layout + " code calls " + kernel);
+        }
+    }
+
     @ParameterizedTest
     @MethodSource("blocks")
     void convolutionsOfEveryFormMatchTheInterpreter(String layout, String flags, int registers) throws Exception {
@@ -147,6 +195,11 @@ class BlockedKernelsTest {
 
     /** Compiles the level-3 graph in the layout with the flags, runs it on 1 and 2 threads; returns the C source. */
     private String assertNativeMatches(Graph g, String layout, String flags, int registers) throws Exception {
+        return assertNativeMatches(g, layout, flags, registers, 2);
+    }
+
+    /** As {@link #assertNativeMatches(Graph, String, String, int)}, on 1 to {@code threads} threads. */
+    private String assertNativeMatches(Graph g, String layout, String flags, int registers, int threads) throws Exception {
         List<Tensor> inputs = NativeTesting.randomInputs(g, 8);
         List<Tensor> want = NativeTesting.reference(g, inputs);
         PassContext ctx = NativeTesting.context(layout);
@@ -158,10 +211,12 @@ class BlockedKernelsTest {
             one = m.run(inputs);
         }
         NativeTesting.assertClose(want, one, TOLERANCE);
-        try (NativeModel m = NativeModel.load(compiled.library(), compiled.weights(), 2)) {
-            List<Tensor> two = m.run(inputs);
-            for (int k = 0; k < one.size(); k++) {
-                assertArrayEquals(one.get(k).toFloatArray(), two.get(k).toFloatArray(), "output " + k + " on 2 threads differs from 1 thread");
+        for (int n = 2; n <= threads; n++) {
+            try (NativeModel m = NativeModel.load(compiled.library(), compiled.weights(), n)) {
+                List<Tensor> more = m.run(inputs);
+                for (int k = 0; k < one.size(); k++) {
+                    assertArrayEquals(one.get(k).toFloatArray(), more.get(k).toFloatArray(), "output " + k + " on " + n + " threads differs from 1 thread");
+                }
             }
         }
         return Files.readString(compiled.source());

@@ -30,30 +30,114 @@ static void kiln_interior_columns(long w, long ow, long kw, long sw, long dw, lo
 
 /* ---- layout transforms ------------------------------------------------------------------------------------------- */
 
-/* NCHW [n][c][size] to NCHW{B}c [n][cb][size][B], channels from valid (at most c) on zero. */
-static void kiln_to_blocked(long n, long c, long valid, long cb, long size, const float* x, float* y) {
-    for (long b = 0; b < n; b++) {
-        for (long k = 0; k < cb; k++) {
-            float* dst = y + (b * cb + k) * size * KILN_CB;
-            for (long lane = 0; lane < KILN_CB; lane++) {
-                long ch = k * KILN_CB + lane;
-                const float* src = x + (b * c + ch) * size;
-                if (ch < valid) for (long i = 0; i < size; i++) dst[i * KILN_CB + lane] = src[i];
-                else for (long i = 0; i < size; i++) dst[i * KILN_CB + lane] = 0.0f;
-            }
+/*
+ * The transforms move B x B squares (B channels x B positions) through registers, transposed there: log2(B)
+ * rounds of interleaving each row k with row k + B/2 turn row r, column c into row c, column r (each round
+ * rotates the bits of r and c, side by side, by one). Other block sizes move element by element.
+ */
+#if KILN_CB == 16
+#define KILN_ZIP_LO {0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23}
+#define KILN_ZIP_HI {8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31}
+#elif KILN_CB == 8
+#define KILN_ZIP_LO {0, 8, 1, 9, 2, 10, 3, 11}
+#define KILN_ZIP_HI {4, 12, 5, 13, 6, 14, 7, 15}
+#elif KILN_CB == 4
+#define KILN_ZIP_LO {0, 4, 1, 5}
+#define KILN_ZIP_HI {2, 6, 3, 7}
+#endif
+
+#ifdef KILN_ZIP_LO
+static inline __attribute__((always_inline)) void kiln_transpose_square(kiln_vb* r) {
+    for (int round = 1; round < KILN_CB; round *= 2) {
+        kiln_vb t[KILN_CB];
+        for (int k = 0; k < KILN_CB / 2; k++) {
+            t[2 * k] = __builtin_shuffle(r[k], r[k + KILN_CB / 2], (kiln_vbi) KILN_ZIP_LO);
+            t[2 * k + 1] = __builtin_shuffle(r[k], r[k + KILN_CB / 2], (kiln_vbi) KILN_ZIP_HI);
+        }
+        for (int k = 0; k < KILN_CB; k++) r[k] = t[k];
+    }
+}
+#endif
+
+/*
+ * A transform between NCHW [n][c][size] and NCHW{B}c [n][cb][size][B]: plain channels from valid on (at most
+ * c) are zero in the blocked tensor, blocked channels from c on are not written to the plain one. Work items
+ * are spans of KILN_LAYOUT_SPAN positions of one image's channel block.
+ */
+typedef struct {
+    long n, c, valid, cb, size;
+    const float* x;
+    float* y;
+} kiln_layout_args;
+
+#define KILN_LAYOUT_SPAN 256
+
+static void kiln_to_blocked_task(void* ctx, long begin, long end, float* ws) {
+    const kiln_layout_args* a = ctx;
+    (void) ws;
+    long spans = (a->size + KILN_LAYOUT_SPAN - 1) / KILN_LAYOUT_SPAN;
+    for (long item = begin; item < end; item++) {
+        long plane = item / spans, b = plane / a->cb, k = plane % a->cb, i0 = item % spans * KILN_LAYOUT_SPAN;
+        long len = a->size - i0 < KILN_LAYOUT_SPAN ? a->size - i0 : KILN_LAYOUT_SPAN, squares = len / KILN_CB;
+        float* dst = a->y + (plane * a->size + i0) * KILN_CB;
+        const float* src[KILN_CB];
+        for (long lane = 0; lane < KILN_CB; lane++) {
+            long ch = k * KILN_CB + lane;
+            src[lane] = ch < a->valid ? a->x + (b * a->c + ch) * a->size + i0 : 0;
+        }
+#ifdef KILN_ZIP_LO
+        for (long q = 0; q < squares; q++) {
+            kiln_vb r[KILN_CB];
+            for (int lane = 0; lane < KILN_CB; lane++) r[lane] = src[lane] ? kiln_bload(src[lane] + q * KILN_CB) : (kiln_vb) {0};
+            kiln_transpose_square(r);
+            for (int p = 0; p < KILN_CB; p++) kiln_bstore(dst + (q * KILN_CB + p) * KILN_CB, r[p]);
+        }
+#else
+        squares = 0;
+#endif
+        for (long i = squares * KILN_CB; i < len; i++) {
+            for (long lane = 0; lane < KILN_CB; lane++) dst[i * KILN_CB + lane] = src[lane] ? src[lane][i] : 0.0f;
         }
     }
 }
 
-/* NCHW{B}c [n][cb][size][B] to NCHW [n][c][size], dropping the channels from c on. */
-static void kiln_from_blocked(long n, long c, long cb, long size, const float* x, float* y) {
-    for (long b = 0; b < n; b++) {
-        for (long ch = 0; ch < c; ch++) {
-            const float* src = x + ((b * cb + ch / KILN_CB) * size) * KILN_CB + ch % KILN_CB;
-            float* dst = y + (b * c + ch) * size;
-            for (long i = 0; i < size; i++) dst[i] = src[i * KILN_CB];
+static void kiln_from_blocked_task(void* ctx, long begin, long end, float* ws) {
+    const kiln_layout_args* a = ctx;
+    (void) ws;
+    long spans = (a->size + KILN_LAYOUT_SPAN - 1) / KILN_LAYOUT_SPAN, blocks = (a->c + KILN_CB - 1) / KILN_CB;
+    for (long item = begin; item < end; item++) {
+        long b = item / spans / blocks, k = item / spans % blocks, i0 = item % spans * KILN_LAYOUT_SPAN;
+        long len = a->size - i0 < KILN_LAYOUT_SPAN ? a->size - i0 : KILN_LAYOUT_SPAN, squares = len / KILN_CB;
+        long lanes = a->c - k * KILN_CB < KILN_CB ? a->c - k * KILN_CB : KILN_CB;
+        const float* src = a->x + ((b * a->cb + k) * a->size + i0) * KILN_CB;
+        float* dst = a->y + (b * a->c + k * KILN_CB) * a->size + i0;
+#ifdef KILN_ZIP_LO
+        for (long q = 0; q < squares; q++) {
+            kiln_vb r[KILN_CB];
+            for (int p = 0; p < KILN_CB; p++) r[p] = kiln_bload(src + (q * KILN_CB + p) * KILN_CB);
+            kiln_transpose_square(r);
+            for (int lane = 0; lane < lanes; lane++) kiln_bstore(dst + lane * a->size + q * KILN_CB, r[lane]);
+        }
+#else
+        squares = 0;
+#endif
+        for (long i = squares * KILN_CB; i < len; i++) {
+            for (long lane = 0; lane < lanes; lane++) dst[lane * a->size + i] = src[i * KILN_CB + lane];
         }
     }
+}
+
+/* NCHW [n][c][size] to NCHW{B}c [n][cb][size][B], channels from valid (at most c) on zero. */
+static void kiln_to_blocked(long n, long c, long valid, long cb, long size, const float* x, float* y) {
+    kiln_layout_args a = {n, c, valid, cb, size, x, y};
+    kiln_parallel_for(n * cb * ((size + KILN_LAYOUT_SPAN - 1) / KILN_LAYOUT_SPAN), KILN_LAYOUT_SPAN * KILN_CB, kiln_to_blocked_task, &a, 0);
+}
+
+/* NCHW{B}c [n][cb][size][B] to NCHW [n][c][size], dropping the channels from c on. */
+static void kiln_from_blocked(long n, long c, long cb, long size, const float* x, float* y) {
+    kiln_layout_args a = {n, c, c, cb, size, x, y};
+    kiln_parallel_for(n * ((c + KILN_CB - 1) / KILN_CB) * ((size + KILN_LAYOUT_SPAN - 1) / KILN_LAYOUT_SPAN), KILN_LAYOUT_SPAN * KILN_CB,
+                      kiln_from_blocked_task, &a, 0);
 }
 
 /* A blocked tensor copied with the channels from c on set to zero. */

@@ -27,8 +27,10 @@ typedef void (*kiln_convb_tile_fn)(const struct kiln_convb_args* a, long b, long
  * w[o * cb * taps * in_block * B + (((c * taps + tap) * in_block + ic) * j + jj) * B + lane], so that a tile
  * reads it front to back. tiles[r][q]: the tile of J output blocks (r 0) or of the last group's fewer (r 1),
  * of T positions (q 0) or of a row's last fewer (q 1). Work items are (image, group of J output blocks, range
- * of tiles_per_item tiles in row-major order); each item walks the input channel blocks in chunks of chunk
- * (so that the chunk's filter stays in cache over the item's tiles), keeping partial sums in y between chunks.
+ * of at most tiles_per_item tiles in row-major order); each item walks the input channel blocks in chunks of
+ * chunk (so that the chunk's filter stays in cache over the item's tiles), keeping partial sums in y between
+ * chunks. Every tile sums its outputs in the same order however the tiles are grouped into items, so items
+ * may be made smaller for more threads (kiln_convb) without changing a bit of the result.
  */
 typedef struct kiln_convb_args {
     const kiln_convb_shape* s;
@@ -38,6 +40,7 @@ typedef struct kiln_convb_args {
     const kiln_epilogue* e;   /* bias per (padded) output channel, residual shaped like y */
     long J, T, chunk, tiles_per_item;
     kiln_convb_tile_fn tiles[2][2];
+    long in_block;            /* input channels per input block: KILN_CB, or 1 for a plain input */
 } kiln_convb_args;
 
 /*
@@ -158,13 +161,27 @@ static void kiln_convb_task(void* ctx, long begin, long end, float* ws) {
     }
 }
 
-/* The convolution of kiln_convb_args, the pool's threads splitting its work items. */
+/*
+ * The convolution of kiln_convb_args, the pool's threads splitting its work items. With several threads, an
+ * image's group of output blocks whose tiles would make too few items for every thread to have some (a few
+ * each, for balance) is split into more, smaller ranges of tiles; one whose filter is streamed once per item
+ * (an item covering the whole plane) only into one range per thread, since each range reads the filter again.
+ */
 static void kiln_convb(const kiln_convb_args* a) {
     const kiln_convb_shape* s = a->s;
-    long tiles = s->oh * ((s->ow + a->T - 1) / a->T);
-    long items = s->n * ((s->mb + a->J - 1) / a->J) * ((tiles + a->tiles_per_item - 1) / a->tiles_per_item);
-    long macs = a->J * KILN_CB * a->tiles_per_item * a->T * s->cb * s->kh * s->kw;
-    kiln_parallel_for(items, macs, kiln_convb_task, (void*) a, 0);
+    long tiles = s->oh * ((s->ow + a->T - 1) / a->T), groups = (s->mb + a->J - 1) / a->J;
+    kiln_convb_args split = *a;
+    long ranges = (tiles + a->tiles_per_item - 1) / a->tiles_per_item, threads = kiln_threads();
+    if (threads > 1) {
+        long wanted = a->tiles_per_item >= tiles ? threads : threads * KILN_CHUNKS_PER_THREAD;
+        if (s->n * groups * ranges < wanted) {
+            long per_image_group = (wanted + s->n * groups - 1) / (s->n * groups);
+            split.tiles_per_item = (tiles + per_image_group - 1) / per_image_group;
+            ranges = (tiles + split.tiles_per_item - 1) / split.tiles_per_item;
+        }
+    }
+    long macs = a->J * KILN_CB * split.tiles_per_item * a->T * s->cb * a->in_block * s->kh * s->kw;
+    kiln_parallel_for(s->n * groups * ranges, macs, kiln_convb_task, &split, 0);
 }
 
 /*
