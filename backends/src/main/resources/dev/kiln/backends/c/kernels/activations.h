@@ -133,6 +133,54 @@ static inline kiln_vf kiln_erf_v(kiln_vf x) {
 
 static inline kiln_vf kiln_gelu_v(kiln_vf x) { return 0.5f * x * (1.0f + kiln_erf_v(x * 0.70710678118654752f)); }
 
+static inline kiln_vf kiln_sigmoid_v(kiln_vf x) { return 1.0f / (1.0f + kiln_exp_v(-x)); }
+
+/*
+ * tanh as a rational function x P(x^2) / Q(x^2) (degrees 13 and 6, as Eigen fits it), within 4e-7 of tanh
+ * for every x: the exp formula would lose relative precision near 0. |x| is clamped where tanh rounds to +-1,
+ * and below 4e-4 tanh(x) rounds to x.
+ */
+static inline kiln_vf kiln_tanh_v(kiln_vf x) {
+    kiln_vf c = kiln_vselect(x > 7.90531110763549805f, kiln_vsplat(7.90531110763549805f), x);
+    c = kiln_vselect(c < -7.90531110763549805f, kiln_vsplat(-7.90531110763549805f), c);
+    kiln_vf c2 = c * c;
+    kiln_vf p = c2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
+    p = p * c2 - 8.60467152213735e-11f;
+    p = p * c2 + 5.12229709037114e-08f;
+    p = p * c2 + 1.48572235717979e-05f;
+    p = p * c2 + 6.37261928875436e-04f;
+    p = p * c2 + 4.89352455891786e-03f;
+    kiln_vf q = c2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
+    q = q * c2 + 2.26843463243900e-03f;
+    q = q * c2 + 4.89352518554385e-03f;
+    kiln_vf a = (kiln_vf) ((kiln_vi) x & 0x7FFFFFFF);
+    return kiln_vselect(a < 4e-4f, x, c * p / q);
+}
+
+/* GELU's tanh form 0.5 x (1 + tanh(u)) as x sigmoid(2u): the same function, without 1 + tanh's cancellation for negative x. */
+static inline kiln_vf kiln_gelu_tanh_v(kiln_vf x) {
+    kiln_vf u = 0.7978845608028654f * (x + 0.044715f * x * x * x);
+    return x / (1.0f + kiln_exp_v(-2.0f * u));
+}
+
+/* The first n (0 < n <= KILN_VL) floats at p, the other lanes 0; and a store of the first n lanes. */
+static inline kiln_vf kiln_vload_part(const float* p, long n) {
+    if (n == KILN_VL) return kiln_vload(p);
+    float lanes[KILN_VL] = {0};
+    memcpy(lanes, p, (size_t) n * sizeof(float));
+    return kiln_vload(lanes);
+}
+
+static inline void kiln_vstore_part(float* p, kiln_vf v, long n) {
+    if (n == KILN_VL) {
+        kiln_vstore(p, v);
+        return;
+    }
+    float lanes[KILN_VL];
+    kiln_vstore(lanes, v);
+    memcpy(p, lanes, (size_t) n * sizeof(float));
+}
+
 /* NaN stays NaN, as ONNX's max(x, 0) and min(max(x, lo), hi) keep it; lo above hi gives hi. */
 static inline float kiln_Relu(float x) { return x < 0.0f ? 0.0f : x; }
 static inline float kiln_LeakyRelu(float x, float a) { return x >= 0.0f ? x : a * x; }
@@ -198,18 +246,31 @@ static inline float kiln_activate(float x, int code, float p0, float p1) {
     }
 }
 
+/* The activations kiln_activate_row computes on whole vectors (the others it leaves to kiln_activate). */
+static inline kiln_vf kiln_activate_v(kiln_vf x, int code, float p0) {
+    switch (code) {
+        case KILN_ACT_GELU: return kiln_gelu_v(x);
+        case KILN_ACT_GELU_TANH: return kiln_gelu_tanh_v(x);
+        case KILN_ACT_SIGMOID: return kiln_sigmoid_v(x);
+        case KILN_ACT_TANH: return kiln_tanh_v(x);
+        case KILN_ACT_SWISH: return x / (1.0f + kiln_exp_v(-p0 * x));
+        default: return x;
+    }
+}
+
 /* Applies an activation to n values in place; the common ones in loops the compiler vectorises. */
 static inline void kiln_activate_row(float* v, long n, int code, float p0, float p1) {
     switch (code) {
         case KILN_ACT_NONE: return;
         case KILN_ACT_RELU: for (long i = 0; i < n; i++) v[i] = v[i] < 0.0f ? 0.0f : v[i]; return;
         case KILN_ACT_CLIP: for (long i = 0; i < n; i++) { float y = v[i] < p0 ? p0 : v[i]; v[i] = y > p1 ? p1 : y; } return;
-        case KILN_ACT_GELU: {
-            long full = n / KILN_VL * KILN_VL;
-            for (long i = 0; i < full; i += KILN_VL) kiln_vstore(v + i, kiln_gelu_v(kiln_vload(v + i)));
-            for (long i = full; i < n; i++) v[i] = kiln_Gelu(v[i]);
+        case KILN_ACT_GELU: case KILN_ACT_GELU_TANH: case KILN_ACT_SIGMOID: case KILN_ACT_TANH: case KILN_ACT_SWISH:
+            /* every element through the vector function, the tail in a partial vector: an element's value does not depend on where it falls */
+            for (long i = 0; i < n; i += KILN_VL) {
+                long lanes = n - i < KILN_VL ? n - i : KILN_VL;
+                kiln_vstore_part(v + i, kiln_activate_v(kiln_vload_part(v + i, lanes), code, p0), lanes);
+            }
             return;
-        }
         default: for (long i = 0; i < n; i++) v[i] = kiln_activate(v[i], code, p0, p1); return;
     }
 }
