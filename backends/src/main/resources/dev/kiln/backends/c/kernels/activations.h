@@ -84,6 +84,14 @@ static inline kiln_vf kiln_vload(const float* p) { return *(const kiln_vf_u*) p;
 static inline void kiln_vstore(float* p, kiln_vf v) { *(kiln_vf_u*) p = v; }
 /* x in every lane: lane 0 broadcast (adding x to a zero vector would be an addition, as -0.0 + 0.0 is not -0.0) */
 static inline kiln_vf kiln_vsplat(float x) { return __builtin_shuffle((kiln_vf) {x}, (kiln_vi) {0}); }
+/* All ones in lanes [0, n), zero in the others. */
+static inline kiln_vi kiln_vlanes_below(long n) {
+    static const int32_t index[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    kiln_vi i;
+    memcpy(&i, index, sizeof i);
+    return i < (int32_t) n;
+}
+
 /* mask ? a : b, lane by lane (mask lanes all ones or zero, as comparisons give) */
 static inline kiln_vf kiln_vselect(kiln_vi mask, kiln_vf a, kiln_vf b) { return (kiln_vf) (((kiln_vi) a & mask) | ((kiln_vi) b & ~mask)); }
 
@@ -163,12 +171,21 @@ static inline kiln_vf kiln_gelu_tanh_v(kiln_vf x) {
     return x / (1.0f + kiln_exp_v(-2.0f * u));
 }
 
-/* The first n (0 < n <= KILN_VL) floats at p, the other lanes 0; and a store of the first n lanes. */
+/*
+ * The first n (0 < n <= KILN_VL) floats at p, the other lanes 0; and a store of the first n lanes. AVX-512 and
+ * AVX masked moves; elsewhere through a buffer on the stack.
+ */
 static inline kiln_vf kiln_vload_part(const float* p, long n) {
     if (n == KILN_VL) return kiln_vload(p);
+#if defined(__AVX512F__)
+    return _mm512_maskz_loadu_ps((__mmask16) ((1u << n) - 1), p);
+#elif defined(__AVX__)
+    return _mm256_maskload_ps(p, (__m256i) kiln_vlanes_below(n));
+#else
     float lanes[KILN_VL] = {0};
     memcpy(lanes, p, (size_t) n * sizeof(float));
     return kiln_vload(lanes);
+#endif
 }
 
 static inline void kiln_vstore_part(float* p, kiln_vf v, long n) {
@@ -176,9 +193,15 @@ static inline void kiln_vstore_part(float* p, kiln_vf v, long n) {
         kiln_vstore(p, v);
         return;
     }
+#if defined(__AVX512F__)
+    _mm512_mask_storeu_ps(p, (__mmask16) ((1u << n) - 1), v);
+#elif defined(__AVX__)
+    _mm256_maskstore_ps(p, (__m256i) kiln_vlanes_below(n), v);
+#else
     float lanes[KILN_VL];
     kiln_vstore(lanes, v);
     memcpy(p, lanes, (size_t) n * sizeof(float));
+#endif
 }
 
 /* NaN stays NaN, as ONNX's max(x, 0) and min(max(x, lo), hi) keep it; lo above hi gives hi. */
@@ -289,11 +312,32 @@ typedef struct {
     float p0, p1;
 } kiln_epilogue;
 
-/* The sum of a vector's lanes, in lane order. */
+/*
+ * The sum and the maximum of a vector's lanes, by halves (lane i with lane i + KILN_VL / 2, and so on down):
+ * a few dependent operations where lane order takes KILN_VL. The maximum skips NaN lanes where it can, as
+ * v > m ? v : m does.
+ */
+#if KILN_VL == 16
+#define KILN_HALVES {8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7}, {4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11}, \
+    {2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13}, {1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14}
+#elif KILN_VL == 8
+#define KILN_HALVES {4, 5, 6, 7, 0, 1, 2, 3}, {2, 3, 0, 1, 6, 7, 4, 5}, {1, 0, 3, 2, 5, 4, 7, 6}
+#else
+#define KILN_HALVES {2, 3, 0, 1}, {1, 0, 3, 2}
+#endif
 static inline float kiln_vsum(kiln_vf v) {
-    float s = 0.0f;
-    for (int i = 0; i < KILN_VL; i++) s += v[i];
-    return s;
+    static const kiln_vi halves[] = {KILN_HALVES};
+    for (unsigned i = 0; i < sizeof halves / sizeof halves[0]; i++) v += __builtin_shuffle(v, halves[i]);
+    return v[0];
+}
+
+static inline float kiln_vmax(kiln_vf v) {
+    static const kiln_vi halves[] = {KILN_HALVES};
+    for (unsigned i = 0; i < sizeof halves / sizeof halves[0]; i++) {
+        kiln_vf w = __builtin_shuffle(v, halves[i]);
+        v = kiln_vselect(w > v, w, v);
+    }
+    return v[0];
 }
 
 /* sum of x[0, n) with KILN_VL partial sums, then the tail. */
