@@ -19,7 +19,7 @@ import static dev.kiln.backends.c.Nodes.dims;
  */
 final class GemmEmitter implements OpEmitter {
     /** The most rows (of A, batch dims folded in) that go to kiln_small_matmul rather than the packed GEMM. */
-    private static final long SMALL_MATMUL_MAX_ROWS = 64;
+    static final long SMALL_MATMUL_MAX_ROWS = 64;
 
     @Override
     public Set<String> ops() { return Set.of("Gemm", "FusedGemm", "MatMul", "FusedMatMul", "MatMulInteger"); }

@@ -54,7 +54,7 @@ final class KernelSources {
         t.put("resize.h", List.of("gather.h", "threads.h"));
         t.put("attention_general.h", List.of("threads.h"));
         t.put("quantized.h", List.of("threads.h"));
-        t.put("recurrent.h", List.of("gemm.h"));
+        t.put("recurrent.h", List.of("activations.h", "threads.h"));
         t.put("topk.h", List.of("base.h"));
         return t;
     }

@@ -84,6 +84,14 @@ static inline kiln_vf kiln_vload(const float* p) { return *(const kiln_vf_u*) p;
 static inline void kiln_vstore(float* p, kiln_vf v) { *(kiln_vf_u*) p = v; }
 /* x in every lane: lane 0 broadcast (adding x to a zero vector would be an addition, as -0.0 + 0.0 is not -0.0) */
 static inline kiln_vf kiln_vsplat(float x) { return __builtin_shuffle((kiln_vf) {x}, (kiln_vi) {0}); }
+/* All ones in lanes [0, n), zero in the others. */
+static inline kiln_vi kiln_vlanes_below(long n) {
+    static const int32_t index[16] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    kiln_vi i;
+    memcpy(&i, index, sizeof i);
+    return i < (int32_t) n;
+}
+
 /* mask ? a : b, lane by lane (mask lanes all ones or zero, as comparisons give) */
 static inline kiln_vf kiln_vselect(kiln_vi mask, kiln_vf a, kiln_vf b) { return (kiln_vf) (((kiln_vi) a & mask) | ((kiln_vi) b & ~mask)); }
 
@@ -132,6 +140,69 @@ static inline kiln_vf kiln_erf_v(kiln_vf x) {
 }
 
 static inline kiln_vf kiln_gelu_v(kiln_vf x) { return 0.5f * x * (1.0f + kiln_erf_v(x * 0.70710678118654752f)); }
+
+static inline kiln_vf kiln_sigmoid_v(kiln_vf x) { return 1.0f / (1.0f + kiln_exp_v(-x)); }
+
+/*
+ * tanh as a rational function x P(x^2) / Q(x^2) (degrees 13 and 6, as Eigen fits it), within 4e-7 of tanh
+ * for every x: the exp formula would lose relative precision near 0. |x| is clamped where tanh rounds to +-1,
+ * and below 4e-4 tanh(x) rounds to x.
+ */
+static inline kiln_vf kiln_tanh_v(kiln_vf x) {
+    kiln_vf c = kiln_vselect(x > 7.90531110763549805f, kiln_vsplat(7.90531110763549805f), x);
+    c = kiln_vselect(c < -7.90531110763549805f, kiln_vsplat(-7.90531110763549805f), c);
+    kiln_vf c2 = c * c;
+    kiln_vf p = c2 * -2.76076847742355e-16f + 2.00018790482477e-13f;
+    p = p * c2 - 8.60467152213735e-11f;
+    p = p * c2 + 5.12229709037114e-08f;
+    p = p * c2 + 1.48572235717979e-05f;
+    p = p * c2 + 6.37261928875436e-04f;
+    p = p * c2 + 4.89352455891786e-03f;
+    kiln_vf q = c2 * 1.19825839466702e-06f + 1.18534705686654e-04f;
+    q = q * c2 + 2.26843463243900e-03f;
+    q = q * c2 + 4.89352518554385e-03f;
+    kiln_vf a = (kiln_vf) ((kiln_vi) x & 0x7FFFFFFF);
+    return kiln_vselect(a < 4e-4f, x, c * p / q);
+}
+
+/* GELU's tanh form 0.5 x (1 + tanh(u)) as x sigmoid(2u): the same function, without 1 + tanh's cancellation for negative x. */
+static inline kiln_vf kiln_gelu_tanh_v(kiln_vf x) {
+    kiln_vf u = 0.7978845608028654f * (x + 0.044715f * x * x * x);
+    return x / (1.0f + kiln_exp_v(-2.0f * u));
+}
+
+/*
+ * The first n (0 < n <= KILN_VL) floats at p, the other lanes 0; and a store of the first n lanes. AVX-512 and
+ * AVX masked moves; elsewhere through a buffer on the stack.
+ */
+static inline kiln_vf kiln_vload_part(const float* p, long n) {
+    if (n == KILN_VL) return kiln_vload(p);
+#if defined(__AVX512F__)
+    return _mm512_maskz_loadu_ps((__mmask16) ((1u << n) - 1), p);
+#elif defined(__AVX__)
+    return _mm256_maskload_ps(p, (__m256i) kiln_vlanes_below(n));
+#else
+    float lanes[KILN_VL] = {0};
+    memcpy(lanes, p, (size_t) n * sizeof(float));
+    return kiln_vload(lanes);
+#endif
+}
+
+static inline void kiln_vstore_part(float* p, kiln_vf v, long n) {
+    if (n == KILN_VL) {
+        kiln_vstore(p, v);
+        return;
+    }
+#if defined(__AVX512F__)
+    _mm512_mask_storeu_ps(p, (__mmask16) ((1u << n) - 1), v);
+#elif defined(__AVX__)
+    _mm256_maskstore_ps(p, (__m256i) kiln_vlanes_below(n), v);
+#else
+    float lanes[KILN_VL];
+    kiln_vstore(lanes, v);
+    memcpy(p, lanes, (size_t) n * sizeof(float));
+#endif
+}
 
 /* NaN stays NaN, as ONNX's max(x, 0) and min(max(x, lo), hi) keep it; lo above hi gives hi. */
 static inline float kiln_Relu(float x) { return x < 0.0f ? 0.0f : x; }
@@ -198,18 +269,31 @@ static inline float kiln_activate(float x, int code, float p0, float p1) {
     }
 }
 
+/* The activations kiln_activate_row computes on whole vectors (the others it leaves to kiln_activate). */
+static inline kiln_vf kiln_activate_v(kiln_vf x, int code, float p0) {
+    switch (code) {
+        case KILN_ACT_GELU: return kiln_gelu_v(x);
+        case KILN_ACT_GELU_TANH: return kiln_gelu_tanh_v(x);
+        case KILN_ACT_SIGMOID: return kiln_sigmoid_v(x);
+        case KILN_ACT_TANH: return kiln_tanh_v(x);
+        case KILN_ACT_SWISH: return x / (1.0f + kiln_exp_v(-p0 * x));
+        default: return x;
+    }
+}
+
 /* Applies an activation to n values in place; the common ones in loops the compiler vectorises. */
 static inline void kiln_activate_row(float* v, long n, int code, float p0, float p1) {
     switch (code) {
         case KILN_ACT_NONE: return;
         case KILN_ACT_RELU: for (long i = 0; i < n; i++) v[i] = v[i] < 0.0f ? 0.0f : v[i]; return;
         case KILN_ACT_CLIP: for (long i = 0; i < n; i++) { float y = v[i] < p0 ? p0 : v[i]; v[i] = y > p1 ? p1 : y; } return;
-        case KILN_ACT_GELU: {
-            long full = n / KILN_VL * KILN_VL;
-            for (long i = 0; i < full; i += KILN_VL) kiln_vstore(v + i, kiln_gelu_v(kiln_vload(v + i)));
-            for (long i = full; i < n; i++) v[i] = kiln_Gelu(v[i]);
+        case KILN_ACT_GELU: case KILN_ACT_GELU_TANH: case KILN_ACT_SIGMOID: case KILN_ACT_TANH: case KILN_ACT_SWISH:
+            /* every element through the vector function, the tail in a partial vector: an element's value does not depend on where it falls */
+            for (long i = 0; i < n; i += KILN_VL) {
+                long lanes = n - i < KILN_VL ? n - i : KILN_VL;
+                kiln_vstore_part(v + i, kiln_activate_v(kiln_vload_part(v + i, lanes), code, p0), lanes);
+            }
             return;
-        }
         default: for (long i = 0; i < n; i++) v[i] = kiln_activate(v[i], code, p0, p1); return;
     }
 }
@@ -228,11 +312,32 @@ typedef struct {
     float p0, p1;
 } kiln_epilogue;
 
-/* The sum of a vector's lanes, in lane order. */
+/*
+ * The sum and the maximum of a vector's lanes, by halves (lane i with lane i + KILN_VL / 2, and so on down):
+ * a few dependent operations where lane order takes KILN_VL. The maximum skips NaN lanes where it can, as
+ * v > m ? v : m does.
+ */
+#if KILN_VL == 16
+#define KILN_HALVES {8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7}, {4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11}, \
+    {2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13}, {1, 0, 3, 2, 5, 4, 7, 6, 9, 8, 11, 10, 13, 12, 15, 14}
+#elif KILN_VL == 8
+#define KILN_HALVES {4, 5, 6, 7, 0, 1, 2, 3}, {2, 3, 0, 1, 6, 7, 4, 5}, {1, 0, 3, 2, 5, 4, 7, 6}
+#else
+#define KILN_HALVES {2, 3, 0, 1}, {1, 0, 3, 2}
+#endif
 static inline float kiln_vsum(kiln_vf v) {
-    float s = 0.0f;
-    for (int i = 0; i < KILN_VL; i++) s += v[i];
-    return s;
+    static const kiln_vi halves[] = {KILN_HALVES};
+    for (unsigned i = 0; i < sizeof halves / sizeof halves[0]; i++) v += __builtin_shuffle(v, halves[i]);
+    return v[0];
+}
+
+static inline float kiln_vmax(kiln_vf v) {
+    static const kiln_vi halves[] = {KILN_HALVES};
+    for (unsigned i = 0; i < sizeof halves / sizeof halves[0]; i++) {
+        kiln_vf w = __builtin_shuffle(v, halves[i]);
+        v = kiln_vselect(w > v, w, v);
+    }
+    return v[0];
 }
 
 /* sum of x[0, n) with KILN_VL partial sums, then the tail. */
