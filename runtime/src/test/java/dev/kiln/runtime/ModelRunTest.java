@@ -31,7 +31,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Model.run into the caller's outputs on a stand-in library with Kiln's C ABI
+ * Model.run into the caller's outputs, and the per-node profile, on a stand-in library with Kiln's C ABI
  * (fake_model.c, compiled here by gcc: the runtime does not see the compiler). Its outputs are y = x * n + 1, the
  * row sums of y, and the addresses its kiln_run was given, which tell what was passed in place.
  */
@@ -271,6 +271,24 @@ class ModelRunTest {
             } finally {
                 pool.shutdownNow();
             }
+        }
+    }
+
+    @Test
+    void profileNamesTheLibrarysNodesAndCountsRunsWhileOn() throws Exception {
+        try (Model m = Model.load(fixed, 1)) {
+            Map<String, Tensor> in = inputs(Tensor.ofFloats(X, 2, 3), 1);
+            m.run(in);
+            assertEquals(0, m.profile().runs(), "off until switched on");
+            m.setProfiling(true);
+            m.run(in);
+            m.run(in, m.allocateOutputs());
+            Profile p = m.profile();
+            assertEquals(2, p.runs());
+            assertEquals(List.of(new Profile.Node("scale", "FusedElementwise", 12, 2000), new Profile.Node("row sums \u00e9", "ReduceSum", 0, 2000)), p.nodes());
+            m.setProfiling(false);
+            m.run(in);
+            assertEquals(0, m.profile().runs(), "switching resets the counters");
         }
     }
 }

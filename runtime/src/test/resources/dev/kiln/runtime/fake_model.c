@@ -2,7 +2,7 @@
  * A stand-in for a compiled model, with Kiln's C ABI (see the C backend's CCodeGenerator), to test Model and
  * NativeModel without the compiler. Inputs x f32[2,3] and n i32[1]; outputs y f32[2,3] = x * n + 1, s f64[2] the
  * sums of y's rows, and where i64[3]: the addresses kiln_run was given for x, n and y (what runs in place shows).
- * A negative n fails the run.
+ * A negative n fails the run. Two nodes, each counted as 1000 ns per run while profiling is on.
  * With -DFAKE_DYNAMIC, s is an output whose shape each run computes (kept in the library's own memory).
  */
 #include <stdint.h>
@@ -11,6 +11,8 @@
 static char* arena;
 static const char* error = "";
 static double sums[2];
+static int profiling;
+static int64_t profiled_runs, node_ns[2];
 
 long kiln_arena_bytes(void) { return 64; }
 int kiln_init(const void* weights, void* a) { (void) weights; arena = a; return 0; }
@@ -49,5 +51,23 @@ int kiln_run(const void* const* inputs, void* const* outputs) {
 #endif
     int64_t where[3] = {(int64_t) (intptr_t) inputs[0], (int64_t) (intptr_t) inputs[1], (int64_t) (intptr_t) outputs[0]};
     memcpy(outputs[2], where, sizeof where);
+    if (profiling) {
+        node_ns[0] += 1000;
+        node_ns[1] += 1000;
+        profiled_runs++;
+    }
     return 0;
+}
+
+int kiln_num_nodes(void) { return 2; }
+const char* kiln_node_name(int i) { return i == 0 ? "scale" : i == 1 ? "row sums \xc3\xa9" : 0; }
+const char* kiln_node_op(int i) { return i == 0 ? "FusedElementwise" : i == 1 ? "ReduceSum" : 0; }
+int64_t kiln_node_flops(int i) { return i == 0 ? 12 : 0; }
+void kiln_set_profiling(int on) {
+    profiling = on;
+    profiled_runs = node_ns[0] = node_ns[1] = 0;
+}
+int64_t kiln_profile(int64_t* ns) {
+    memcpy(ns, node_ns, sizeof node_ns);
+    return profiled_runs;
 }

@@ -7,6 +7,7 @@ import com.sun.jna.NativeLibrary;
 import com.sun.jna.Pointer;
 import dev.kiln.ir.DType;
 import dev.kiln.ir.ops.OnnxDataTypes;
+import dev.kiln.runtime.Profile;
 import dev.kiln.runtime.Tensor;
 
 import java.io.Closeable;
@@ -65,6 +66,7 @@ public final class NativeModel implements Closeable {
     /** The native arrays of addresses kiln_run is given: where it reads each input and writes each output. */
     private final Memory inputPointers;
     private final Memory outputPointers;
+    private String[] nodeNames;
     private boolean closed;
 
     /**
@@ -400,6 +402,46 @@ public final class NativeModel implements Closeable {
             t.data().put(data.getByteBuffer(0, bytes));
         }
         return t;
+    }
+
+    /**
+     * Switches the per-node profile on (counters from zero: each later run adds every node's time, counted by the
+     * native code) or off. Fails for a library compiled before the profile existed.
+     */
+    public synchronized void setProfiling(boolean on) {
+        requireOpen();
+        profileFunction("kiln_set_profiling").invokeVoid(new Object[] {on ? 1 : 0});
+    }
+
+    /** The per-node times counted since profiling was switched on, with each node's name, op and FLOPs. */
+    public synchronized Profile profile() {
+        requireOpen();
+        int n = profileFunction("kiln_num_nodes").invokeInt(new Object[0]);
+        if (nodeNames == null) {
+            String[] names = new String[2 * n];
+            for (int i = 0; i < n; i++) {
+                names[2 * i] = utf8(profileFunction("kiln_node_name"), i);
+                names[2 * i + 1] = utf8(profileFunction("kiln_node_op"), i);
+            }
+            nodeNames = names;
+        }
+        long[] nanos = new long[Math.max(1, n)];
+        long runs = profileFunction("kiln_profile").invokeLong(new Object[] {nanos});
+        Function flops = profileFunction("kiln_node_flops");
+        List<Profile.Node> nodes = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            nodes.add(new Profile.Node(nodeNames[2 * i], nodeNames[2 * i + 1], flops.invokeLong(new Object[] {i}), nanos[i]));
+        }
+        return new Profile(runs, nodes);
+    }
+
+    private Function profileFunction(String name) {
+        try {
+            return library.getFunction(name);
+        } catch (UnsatisfiedLinkError e) {
+            throw new IllegalStateException(library.getFile() + " has no per-node profile (no " + name + "): it was compiled before Kiln "
+                    + "had one; compile the model again", e);
+        }
     }
 
     /** The C string (UTF-8) a function returns. */
