@@ -299,16 +299,16 @@ public final class NativeModel implements Closeable {
      * Makes {@code t} the slot's tensor, checked and with the address kiln_run takes; true when it was not already.
      * In place: direct memory aligned to its element size (what the generated code assumes), writable for an output.
      */
-    private boolean bind(Slot s, Memory pointers, int i, Tensor t, String kind, boolean written) {
+    private boolean bind(Slot s, Memory pointers, int i, Tensor t, String kind, boolean output) {
         if (t == s.tensor) {
-            if (!s.inPlace && !written) s.own.put(0, s.view, 0, s.bytes());
+            if (!s.inPlace && !output) s.own.put(0, s.view, 0, s.bytes());
             return false;
         }
         if (t == null) throw new IllegalArgumentException(kind + " " + i + " is null");
         if (t.dtype() != s.dtype || !Arrays.equals(t.shape(), s.shape)) {
             throw new IllegalArgumentException(kind + " " + i + " must be " + s.dtype + Arrays.toString(s.shape) + ", got " + t);
         }
-        if (written && t.data().isReadOnly()) throw new IllegalArgumentException(kind + " " + i + " is read-only: " + t);
+        if (output && t.data().isReadOnly()) throw new IllegalArgumentException(kind + " " + i + " is read-only: " + t);
         s.tensor = null;
         ByteBuffer view = t.data();
         boolean inPlace = view.isDirect() && (view.capacity() == 0 || view.alignmentOffset(0, s.dtype.byteSize()) == 0);
@@ -316,7 +316,7 @@ public final class NativeModel implements Closeable {
         s.inPlace = inPlace;
         point(pointers, i, s, inPlace ? Pointer.nativeValue(Native.getDirectBufferPointer(view)) : s.ownAddress);
         s.tensor = t;
-        if (!inPlace && !written) s.own.put(0, view, 0, s.bytes());
+        if (!inPlace && !output) s.own.put(0, view, 0, s.bytes());
         return true;
     }
 
