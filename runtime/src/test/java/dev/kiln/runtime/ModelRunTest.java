@@ -245,23 +245,28 @@ class ModelRunTest {
         }
     }
 
+    /** Four threads on two loads of one artifact (each load has a library of its own): each thread gets its own results. */
     @Test
     void runsFromSeveralThreadsTakeTurns() throws Exception {
-        try (Model m = Model.load(fixed, 2)) {
+        try (Model first = Model.load(fixed, 2); Model second = Model.load(fixed, 1)) {
             ExecutorService pool = Executors.newFixedThreadPool(4);
             try {
                 List<Future<?>> done = new ArrayList<>();
                 for (int t = 0; t < 4; t++) {
                     int n = t + 1;
                     boolean direct = t % 2 == 0;
+                    Model m = t < 2 ? first : second;
                     done.add(pool.submit(() -> {
                         Tensor x = direct ? Tensor.allocateDirect(DType.F32, 2, 3) : Tensor.allocate(DType.F32, 2, 3);
                         for (int i = 0; i < X.length; i++) x.setDouble(i, X[i]);
                         Map<String, Tensor> in = inputs(x, n);
                         Map<String, Tensor> out = m.allocateOutputs();
+                        float[] y = expectedY(X, n);
+                        double[] sums = {(double) y[0] + y[1] + y[2], (double) y[3] + y[4] + y[5]};
                         for (int k = 0; k < 2000; k++) {
                             m.run(in, out);
-                            assertArrayEquals(expectedY(X, n), out.get("y").toFloatArray());
+                            assertArrayEquals(y, out.get("y").toFloatArray());
+                            assertArrayEquals(sums, out.get("s").toDoubleArray(), "the library's own memory is its load's");
                             assertArrayEquals(expectedY(X, n), m.run(in).get("y").toFloatArray());
                         }
                         return null;
