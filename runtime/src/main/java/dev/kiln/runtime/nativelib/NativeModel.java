@@ -66,6 +66,7 @@ public final class NativeModel implements Closeable {
     /** The native arrays of addresses kiln_run is given: where it reads each input and writes each output. */
     private final Memory inputPointers;
     private final Memory outputPointers;
+    /** Node i's name at 2i and op at 2i + 1, read from the library when a profile is first asked for. */
     private String[] nodeNames;
     private boolean closed;
 
