@@ -20,8 +20,8 @@ import java.util.Set;
 final class KernelSources {
     private KernelSources() {}
 
-    /** Every generated file includes these: types, errors, run-time buffers, the epilogue and the thread pool. */
-    static final List<String> ALWAYS = List.of("base.h", "activations.h", "threads.h");
+    /** Every generated file includes these: types, errors, run-time buffers, the epilogue, the thread pool and the profile's clock. */
+    static final List<String> ALWAYS = List.of("base.h", "activations.h", "threads.h", "profile.h");
 
     private static final Map<String, List<String>> SOURCES = table();
 
@@ -30,6 +30,7 @@ final class KernelSources {
         t.put("base.h", List.of());
         t.put("activations.h", List.of("base.h"));
         t.put("threads.h", List.of("base.h"));
+        t.put("profile.h", List.of("threads.h"));
         t.put("elementwise.h", List.of("activations.h"));
         t.put("convert.h", List.of("base.h"));
         t.put("gemm.h", List.of("activations.h", "threads.h"));
