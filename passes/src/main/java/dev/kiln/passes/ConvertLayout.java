@@ -302,6 +302,10 @@ public final class ConvertLayout extends Pass {
                 } else if (isScalar(v) || (s.rank() == 1 && !padding)) {
                     inputs.add(() -> form(v, Layout.ANY));
                     zeros.add(null);
+                } else if (v instanceof Constant && s.rank() < rank) {
+                    // weights of other shapes (a squeeze-excite's matrices), which the op reads as they are
+                    inputs.add(() -> form(v, Layout.ANY));
+                    zeros.add(null);
                 } else {
                     return "its input " + i + " of shape " + s + " has no place in a layout";
                 }

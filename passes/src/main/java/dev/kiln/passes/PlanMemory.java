@@ -45,6 +45,9 @@ public final class PlanMemory extends Pass {
     /** Ops whose output 0 has the same elements as input 0 in the same order, so it can be the same bytes. */
     private static final Set<String> VIEWS = Set.of("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity");
 
+    /** The convolutions a LayoutTransform of their output may compute (see the Planner). */
+    private static final Set<String> CONVOLUTIONS = Set.of("Conv", "FusedConv");
+
     /** A layout such as NCHW16c: the plain dimension letters, then blocks of a size along a dimension. */
     private static final Pattern BLOCK = Pattern.compile("([0-9]+)([a-z])");
 
@@ -134,6 +137,12 @@ public final class PlanMemory extends Pass {
             for (int i = 0; i < nodes.size(); i++) {
                 for (Value in : nodes.get(i).inputs()) if (in != null) lastUse.put(in, i);
                 for (Value out : nodes.get(i).outputs()) definedAt.put(out, i);
+                // A backend may compute a convolution right before the LayoutTransform of its output straight into
+                // the transform's output (the C backend does, for an image's few channels): its inputs live until then.
+                Node prev = i > 0 ? nodes.get(i - 1) : null;
+                if (nodes.get(i).op().equals("LayoutTransform") && prev != null && CONVOLUTIONS.contains(prev.op()) && nodes.get(i).input(0) == prev.output(0)) {
+                    for (Value in : prev.inputs()) if (in != null) lastUse.put(in, i);
+                }
             }
         }
 

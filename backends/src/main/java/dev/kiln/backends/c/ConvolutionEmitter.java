@@ -46,7 +46,7 @@ final class ConvolutionEmitter implements OpEmitter {
     public Set<String> ops() { return Set.of("Conv", "FusedConv", "ConvInteger", "CausalConvWithState", "LayoutTransform"); }
 
     @Override
-    public List<String> kernels() { return List.of("conv.h", "blocked_conv.h", "blocked_group_conv.h", "conv_nd.h", "matmul_any.h", "convert.h"); }
+    public List<String> kernels() { return List.of("conv.h", "blocked_conv.h", "blocked_group_conv.h", "blocked_depthwise.h", "conv_nd.h", "matmul_any.h", "convert.h"); }
 
     /** Null when the fast paths or, failing them, {@link GeneralConv} take the node; else why the general path does not. */
     @Override
@@ -316,13 +316,25 @@ final class ConvolutionEmitter implements OpEmitter {
                 + g.ow() + ", " + g.kh() + ", " + g.kw() + ", " + g.sh() + ", " + g.sw() + ", " + g.dh() + ", " + g.dw() + ", " + g.pt() + ", " + g.pl() + "};");
         boolean inputBlocked = Layouts.blockSize(wl, 'I') > 0;
         if (g.depthwise() && isBlockedFilter(wl) && !inputBlocked) {
-            e.line("kiln_dwb_args a = {&s, " + e.ptr(n.input(0)) + ", " + e.ptr(w) + ", " + e.ptr(n.output(0)) + ", &e};");
+            long[] row = depthwiseRow(g);
+            e.global("KILN_DWB_ROW(" + row[0] + ", " + row[1] + ")");
+            e.line("kiln_dwb_args a = {&s, " + e.ptr(n.input(0)) + ", " + e.ptr(w) + ", " + e.ptr(n.output(0)) + ", &e, kiln_dwb_row_"
+                    + row[0] + "_" + row[1] + "};");
             e.line("kiln_dwb(&a);");
         } else {
             int form = Layouts.isPlain(wl) ? 0 : inputBlocked ? 2 : 1;
             e.line("kiln_convb_any_args a = {&s, " + g.group() + ", " + form + ", " + e.ptr(n.input(0)) + ", " + e.ptr(w) + ", " + e.ptr(n.output(0)) + ", &e};");
             e.line("kiln_convb_any(&a);");
         }
+    }
+
+    /** Kernel widths and strides that blocked_depthwise.h's row kernel is specialised for (dilation 1), by width. */
+    private static final Map<Long, Set<Long>> DEPTHWISE_ROWS = Map.of(3L, Set.of(1L, 2L), 5L, Set.of(1L, 2L), 7L, Set.of(1L, 2L));
+
+    /** The row kernel of a blocked depthwise convolution: {kernel width, stride} when specialised for them, else {0, 0}. */
+    private static long[] depthwiseRow(ConvGeometry g) {
+        boolean specialised = g.dw() == 1 && DEPTHWISE_ROWS.getOrDefault(g.kw(), Set.of()).contains(g.sw());
+        return specialised ? new long[] {g.kw(), g.sw()} : new long[] {0, 0};
     }
 
     /**

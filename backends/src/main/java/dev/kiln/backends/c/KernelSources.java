@@ -42,6 +42,8 @@ final class KernelSources {
         t.put("blocked.h", List.of("activations.h", "threads.h"));
         t.put("blocked_conv.h", List.of("blocked.h", "threads.h"));
         t.put("blocked_group_conv.h", List.of("blocked_conv.h"));
+        t.put("blocked_depthwise.h", List.of("blocked_conv.h"));
+        t.put("squeeze_excite.h", List.of("blocked.h", "threads.h"));
         t.put("blocked_pool.h", List.of("blocked.h", "pool.h"));
         t.put("small_gemm.h", List.of("activations.h", "threads.h"));
         t.put("softmax.h", List.of("activations.h", "threads.h"));

@@ -11,7 +11,8 @@ public enum LayoutRule {
      * dims; the op computes as it would on the plain tensors (Conv, pooling, BatchNormalization,
      * ...). Its filter input ({@link OpSpec#weightInput()}) may be in any layout of the filter's dims;
      * other inputs are activations of the output's shape (in the output's layout), per-channel vectors
-     * or scalars, which stay plain.
+     * (padded along with the channels) or scalars, or constants of lower rank (a squeeze-excite's weight
+     * matrices), which stay plain.
      */
     SENSITIVE,
     /** Elementwise on one tensor (other inputs are scalars): works in any layout, output in the input's layout. */

@@ -38,9 +38,10 @@ final class LayoutRules {
     }
 
     // Fused ops (FusionOps): a fused convolution is as layout-sensitive as the convolution, its residual Z in the
-    // output's layout; fused products need plain data; FusedElementwise broadcasts like the ops it absorbed.
+    // output's layout; fused products need plain data; FusedElementwise broadcasts like the ops it absorbed;
+    // SqueezeExcite pools and scales its input in any layout, its weights plain.
     static {
-        put(LayoutRule.SENSITIVE, "FusedConv", "FusedConvTranspose");
+        put(LayoutRule.SENSITIVE, "FusedConv", "FusedConvTranspose", "SqueezeExcite");
         put(LayoutRule.PLAIN, "FusedGemm", "FusedMatMul");
         put(LayoutRule.BROADCAST, "FusedElementwise");
         WEIGHT_INPUT.putAll(Map.of("FusedConv", 1, "FusedConvTranspose", 1));

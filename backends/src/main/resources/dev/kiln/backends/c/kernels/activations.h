@@ -141,7 +141,13 @@ static inline kiln_vf kiln_erf_v(kiln_vf x) {
 
 static inline kiln_vf kiln_gelu_v(kiln_vf x) { return 0.5f * x * (1.0f + kiln_erf_v(x * 0.70710678118654752f)); }
 
+/* The other activations of fused epilogues on whole vectors, NaN kept NaN as by the scalar forms below. */
 static inline kiln_vf kiln_sigmoid_v(kiln_vf x) { return 1.0f / (1.0f + kiln_exp_v(-x)); }
+/* min(max(x, lo), hi) as kiln_Clip: NaN stays NaN, lo above hi gives hi */
+static inline kiln_vf kiln_clip_v(kiln_vf x, float lo, float hi) {
+    x = kiln_vselect(x < lo, kiln_vsplat(lo), x);
+    return kiln_vselect(x > hi, kiln_vsplat(hi), x);
+}
 
 /*
  * tanh as a rational function x P(x^2) / Q(x^2) (degrees 13 and 6, as Eigen fits it), within 4e-7 of tanh
@@ -269,32 +275,49 @@ static inline float kiln_activate(float x, int code, float p0, float p1) {
     }
 }
 
-/* The activations kiln_activate_row computes on whole vectors (the others it leaves to kiln_activate). */
-static inline kiln_vf kiln_activate_v(kiln_vf x, int code, float p0) {
+/* Whether kiln_activate_v computes the activation (the others go element by element through kiln_activate). */
+static inline int kiln_activation_is_vector(int code) {
+    return code != KILN_ACT_SOFTPLUS && code != KILN_ACT_MISH && code != KILN_ACT_SOFTSIGN;
+}
+
+/*
+ * The activation on a vector, for the codes kiln_activation_is_vector takes (others come back as they are).
+ * Every lane is computed alike, so a value's result does not depend on where a kernel's vectors fall.
+ */
+static inline __attribute__((always_inline)) kiln_vf kiln_activate_v(kiln_vf x, int code, float p0, float p1) {
     switch (code) {
-        case KILN_ACT_GELU: return kiln_gelu_v(x);
-        case KILN_ACT_GELU_TANH: return kiln_gelu_tanh_v(x);
+        case KILN_ACT_RELU: return kiln_vselect(x < 0.0f, (kiln_vf) {0}, x);
+        case KILN_ACT_LEAKY_RELU: return kiln_vselect(x >= 0.0f, x, x * p0);
+        case KILN_ACT_CLIP: return kiln_clip_v(x, p0, p1);
         case KILN_ACT_SIGMOID: return kiln_sigmoid_v(x);
         case KILN_ACT_TANH: return kiln_tanh_v(x);
+        case KILN_ACT_HARD_SIGMOID: return kiln_clip_v(p0 * x + p1, 0.0f, 1.0f);
+        case KILN_ACT_HARD_SWISH: return x * kiln_clip_v(x / 6.0f + 0.5f, 0.0f, 1.0f);
         case KILN_ACT_SWISH: return x / (1.0f + kiln_exp_v(-p0 * x));
+        case KILN_ACT_GELU: return kiln_gelu_v(x);
+        case KILN_ACT_GELU_TANH: return kiln_gelu_tanh_v(x);
+        case KILN_ACT_ELU: return kiln_vselect(x >= 0.0f, x, p0 * (kiln_exp_v(x) - 1.0f));
         default: return x;
     }
 }
 
-/* Applies an activation to n values in place; the common ones in loops the compiler vectorises. */
+/*
+ * Applies an activation to n values in place: whole vectors, then the tail through one vector too, so that
+ * each value gets the same result wherever it lies in the row.
+ */
 static inline void kiln_activate_row(float* v, long n, int code, float p0, float p1) {
-    switch (code) {
-        case KILN_ACT_NONE: return;
-        case KILN_ACT_RELU: for (long i = 0; i < n; i++) v[i] = v[i] < 0.0f ? 0.0f : v[i]; return;
-        case KILN_ACT_CLIP: for (long i = 0; i < n; i++) { float y = v[i] < p0 ? p0 : v[i]; v[i] = y > p1 ? p1 : y; } return;
-        case KILN_ACT_GELU: case KILN_ACT_GELU_TANH: case KILN_ACT_SIGMOID: case KILN_ACT_TANH: case KILN_ACT_SWISH:
-            /* every element through the vector function, the tail in a partial vector: an element's value does not depend on where it falls */
-            for (long i = 0; i < n; i += KILN_VL) {
-                long lanes = n - i < KILN_VL ? n - i : KILN_VL;
-                kiln_vstore_part(v + i, kiln_activate_v(kiln_vload_part(v + i, lanes), code, p0), lanes);
-            }
-            return;
-        default: for (long i = 0; i < n; i++) v[i] = kiln_activate(v[i], code, p0, p1); return;
+    if (code == KILN_ACT_NONE) return;
+    if (!kiln_activation_is_vector(code)) {
+        for (long i = 0; i < n; i++) v[i] = kiln_activate(v[i], code, p0, p1);
+        return;
+    }
+    long full = n / KILN_VL * KILN_VL;
+    for (long i = 0; i < full; i += KILN_VL) kiln_vstore(v + i, kiln_activate_v(kiln_vload(v + i), code, p0, p1));
+    if (full < n) {
+        float tail[KILN_VL] = {0};
+        memcpy(tail, v + full, (size_t) (n - full) * sizeof(float));
+        kiln_vstore(tail, kiln_activate_v(kiln_vload(tail), code, p0, p1));
+        memcpy(v + full, tail, (size_t) (n - full) * sizeof(float));
     }
 }
 
