@@ -38,7 +38,7 @@ final class KernelSources {
         t.put("conv_nd.h", List.of("conv.h"));
         t.put("pool.h", List.of("threads.h"));
         t.put("pool_nd.h", List.of("threads.h"));
-        t.put("blocked.h", List.of("activations.h"));
+        t.put("blocked.h", List.of("activations.h", "threads.h"));
         t.put("blocked_conv.h", List.of("blocked.h", "threads.h"));
         t.put("blocked_pool.h", List.of("blocked.h", "pool.h"));
         t.put("small_gemm.h", List.of("activations.h", "threads.h"));
