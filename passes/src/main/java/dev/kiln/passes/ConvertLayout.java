@@ -130,6 +130,7 @@ public final class ConvertLayout extends Pass {
                         case AGNOSTIC -> agnostic(n);
                         case BROADCAST -> broadcast(n);
                         case AXIS -> axis(n, spec);
+                        case RESAMPLE -> resample(n, spec);
                         case PLAIN -> STAYS;
                     };
                 }
@@ -522,6 +523,43 @@ public final class ConvertLayout extends Pass {
             attrs.put("axis", Attribute.of((long) Layouts.physicalAxis(act, (int) axis)));
             Node c = emit(n, inputs, attrs, act);
             recordOutput(n, 0, c, true);
+            return null;
+        }
+
+        /**
+         * A resample follows its input into the layout when it resamples nothing but the image dims, on the true
+         * channels and, where the layout pads them, on the padded ones too (sizes that name the channel count
+         * would resample the padding away). Its parameters stay plain.
+         */
+        private String resample(Node n, OpSpec spec) {
+            Value x = n.input(0);
+            Layout h = home(x);
+            int rank = x.type().rank();
+            if (h.equals(nativeLayout(x)) || !h.equals(target.activation(rank)) || n.outputs().size() != 1) return STAYS;
+            if (n.output(0).type().rank() != rank) return "its output changes rank";
+            if (!spec.resamplesImageOnly(n.inputs(), n.attributes())) return "it resamples more than an image's height and width";
+            long c = trueChannels(x);
+            if (target.pads(c)) {
+                List<Dim> padded = new ArrayList<>(x.type().shape().dims());
+                padded.set(1, Dim.of(target.padded(c)));
+                List<Value> inputs = new ArrayList<>(n.inputs());
+                inputs.set(0, new Graph("padded").addInput(x.name(), new TensorType(x.type().dtype(), new Shape(padded), Layout.ANY)));
+                if (!spec.resamplesImageOnly(inputs, n.attributes())) return "its parameters name " + c + " channels, which the layout pads";
+            }
+            List<Supplier<Value>> inputs = new ArrayList<>();
+            List<Shape> zeros = new ArrayList<>();
+            inputs.add(() -> form(x, h));
+            zeros.add(ones(rank));
+            for (int i = 1; i < n.inputs().size(); i++) {
+                Value v = n.input(i);
+                if (v != null && !nativeLayout(v).isAny()) return "its input " + i + " is in layout " + v.type().layout();
+                inputs.add(() -> v == null ? null : form(v, Layout.ANY));
+                zeros.add(null);
+            }
+            boolean keepsZeros = !mayBePadded(x, h) || keepsZeros(n, zeros);
+            if (!keepsZeros && c <= 0) return "it may not keep the channel padding of %" + x.name() + " zero";
+            Node converted = emit(n, inputs, new LinkedHashMap<>(n.attributes()), h);
+            recordOutput(n, 0, converted, keepsZeros);
             return null;
         }
 

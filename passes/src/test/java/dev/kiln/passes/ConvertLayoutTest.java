@@ -227,6 +227,54 @@ class ConvertLayoutTest {
     }
 
     @Test
+    void imageResizesFollowTheLayoutAndOthersStayPlain() {
+        String before = """
+                kiln.ir 1
+                graph g {
+                  input %x : f32[1,2,3,3]
+                  const %w : f32[3,2,1,1] = [1.0, -1.0, 0.5, 2.0, -0.5, 1.5]
+                  const %scales : f32[4] = [1.0, 1.0, 2.0, 1.5]
+                  const %sizes : i64[4] = [1, 3, 5, 4]
+                  const %channels : f32[4] = [1.0, 2.0, 1.0, 1.0]
+                  node @conv %a = Conv(%x, %w) : f32[1,3,3,3]
+                  node @up %b = Resize(%a, _, %scales) {mode = "linear"} : f32[1,3,6,4]
+                  node @pool %y1 = MaxPool(%b) {kernel_shape = [2, 2]} : f32[1,3,5,3]
+                  node @sized %y2 = Resize(%a, _, _, %sizes) {mode = "nearest"} : f32[1,3,5,4]
+                  node @deeper %y3 = Resize(%a, _, %channels) {mode = "nearest"} : f32[1,6,3,3]
+                  output %y1
+                  output %y2
+                  output %y3
+                }
+                """;
+        List<String> log = new ArrayList<>();
+        Graph out = convert(parse(before), "NCHW2c", log);
+        assertEquals("""
+                kiln.ir 1
+                graph g {
+                  input %x : f32[1,2,3,3]
+                  const %w_OIHW2i2o : f32[2,1,1,1,2,2]@OIHW2i2o = [1.0, 0.5, -1.0, 2.0, -0.5, 0.0, 1.5, 0.0]
+                  const %scales : f32[4] = [1.0, 1.0, 2.0, 1.5]
+                  const %sizes : i64[4] = [1, 3, 5, 4]
+                  const %channels : f32[4] = [1.0, 2.0, 1.0, 1.0]
+                  node @x_NCHW2c %x_NCHW2c = LayoutTransform(%x) {dst_layout = "NCHW2c", src_layout = "NCHW"} : f32[1,1,3,3,2]@NCHW2c
+                  node @conv %a = Conv(%x_NCHW2c, %w_OIHW2i2o) : f32[1,2,3,3,2]@NCHW2c
+                  node @up %b = Resize(%a, _, %scales) {mode = "linear"} : f32[1,2,6,4,2]@NCHW2c
+                  node @pool %y1_NCHW2c = MaxPool(%b) {kernel_shape = [2, 2]} : f32[1,2,5,3,2]@NCHW2c
+                  node @a_plain %a_plain = LayoutTransform(%a) {channels = 3, dst_layout = "NCHW", src_layout = "NCHW2c"} : f32[1,3,3,3]
+                  node @sized %y2 = Resize(%a_plain, _, _, %sizes) {mode = "nearest"} : f32[1,3,5,4]
+                  node @deeper %y3 = Resize(%a_plain, _, %channels) {mode = "nearest"} : f32[1,6,3,3]
+                  node @y1_plain %y1 = LayoutTransform(%y1_NCHW2c) {channels = 3, dst_layout = "NCHW", src_layout = "NCHW2c"} : f32[1,3,5,3]
+                  output %y1
+                  output %y2
+                  output %y3
+                }
+                """, print(out));
+        assertSameOutputs(parse(before), out, 1e-6);
+        assertTrue(log.stream().anyMatch(m -> m.contains("@sized") && m.contains("its parameters name 3 channels, which the layout pads")), log.toString());
+        assertTrue(log.stream().anyMatch(m -> m.contains("@deeper") && m.contains("resamples more than an image's height and width")), log.toString());
+    }
+
+    @Test
     void paddingChannelsAreZeroedAfterOpsThatDoNotKeepThemZero() {
         String before = """
                 kiln.ir 1

@@ -45,6 +45,7 @@ final class KernelSources {
         t.put("blocked_depthwise.h", List.of("blocked_conv.h"));
         t.put("squeeze_excite.h", List.of("blocked.h", "threads.h"));
         t.put("blocked_pool.h", List.of("blocked.h", "pool.h"));
+        t.put("blocked_conv_transpose.h", List.of("blocked_conv.h"));
         t.put("small_gemm.h", List.of("activations.h", "threads.h"));
         t.put("softmax.h", List.of("activations.h", "threads.h"));
         t.put("layer_norm.h", List.of("activations.h", "threads.h"));
