@@ -87,7 +87,9 @@ static inline kiln_vf kiln_vsplat(float x) { return __builtin_shuffle((kiln_vf) 
 /* mask ? a : b, lane by lane (mask lanes all ones or zero, as comparisons give) */
 static inline kiln_vf kiln_vselect(kiln_vi mask, kiln_vf a, kiln_vf b) { return (kiln_vf) (((kiln_vi) a & mask) | ((kiln_vi) b & ~mask)); }
 
+/* kiln_exp on a vector; past log(FLT_MAX) infinity, as expf gives, so that x / (1 + e^-x) of -inf is NaN as x * sigmoid(x) is. */
 static inline kiln_vf kiln_exp_v(kiln_vf x) {
+    kiln_vi overflow = x > 88.7228394f;
     x = kiln_vselect(x < -87.0f, kiln_vsplat(-87.0f), x);
     x = kiln_vselect(x > 88.7f, kiln_vsplat(88.7f), x);
     kiln_vf t = x * 1.44269504088896341f + 12582912.0f;
@@ -103,7 +105,7 @@ static inline kiln_vf kiln_exp_v(kiln_vf x) {
     p = p * r + 1.0f;
     p = p * r + 1.0f;
     kiln_vi half = n >> 1;
-    return p * (kiln_vf) ((half + 127) << 23) * (kiln_vf) ((n - half + 127) << 23);
+    return kiln_vselect(overflow, kiln_vsplat(INFINITY), p * (kiln_vf) ((half + 127) << 23) * (kiln_vf) ((n - half + 127) << 23));
 }
 
 static inline kiln_vf kiln_erf_v(kiln_vf x) {
