@@ -116,7 +116,9 @@ static inline kiln_vf kiln_vclamp(kiln_vf x, float lo, float hi) {
 #endif
 }
 
+/* kiln_exp on a vector; past log(FLT_MAX) infinity, as expf gives, so that x / (1 + e^-x) of -inf is NaN as x * sigmoid(x) is. */
 static inline kiln_vf kiln_exp_v(kiln_vf x) {
+    kiln_vi overflow = x > 88.7228394f;
     x = kiln_vclamp(x, -87.0f, 88.7f);
     kiln_vf t = x * 1.44269504088896341f + 12582912.0f;
     kiln_vi n = (kiln_vi) t - 0x4B400000; /* the bits of 12582912.0f */
@@ -131,7 +133,7 @@ static inline kiln_vf kiln_exp_v(kiln_vf x) {
     p = p * r + 1.0f;
     p = p * r + 1.0f;
     kiln_vi half = n >> 1;
-    return p * (kiln_vf) ((half + 127) << 23) * (kiln_vf) ((n - half + 127) << 23);
+    return kiln_vselect(overflow, kiln_vsplat(INFINITY), p * (kiln_vf) ((half + 127) << 23) * (kiln_vf) ((n - half + 127) << 23));
 }
 
 /*

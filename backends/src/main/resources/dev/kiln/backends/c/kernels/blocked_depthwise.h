@@ -24,7 +24,17 @@ typedef struct kiln_dwb_args {
     float* y;
     const kiln_epilogue* e;      /* bias per (padded) channel, residual shaped like y */
     kiln_dwb_row_fn row;
+    long lo, hi;                 /* the interior columns, which kiln_dwb finds */
 } kiln_dwb_args;
+
+/* Taps [*k0, *k1) of a kernel of k taps dilated by d that fall inside [0, n) from position i0 (the first tap's). */
+static inline void kiln_dwb_taps(long i0, long n, long k, long d, long* k0, long* k1) {
+    long first = i0 >= 0 ? 0 : d == 1 ? -i0 : (-i0 + d - 1) / d;
+    long last = n - i0 <= 0 ? 0 : d == 1 ? n - i0 : (n - i0 - 1) / d + 1;
+    *k0 = first;
+    *k1 = last < k ? last : k;
+    if (*k1 < *k0) *k1 = *k0;
+}
 
 /*
  * T positions from ox0 of an interior tile, rows [ky0, ky1): KW and S the kernel width and stride when
@@ -67,10 +77,8 @@ static inline __attribute__((always_inline)) void kiln_dwb_tile(const int T, con
 
 /* One border position: the taps of rows [ky0, ky1) and of the columns inside the row. */
 static inline kiln_vb kiln_dwb_border(const kiln_convb_shape* s, const float* plane, const float* wk, long oy, long ky0, long ky1, long ox) {
-    long ix0 = ox * s->sw - s->pl;
-    long kx0 = ix0 >= 0 ? 0 : (-ix0 + s->dw - 1) / s->dw;
-    long kx1 = s->w - ix0 <= 0 ? 0 : (s->w - ix0 - 1) / s->dw + 1;
-    if (kx1 > s->kw) kx1 = s->kw;
+    long ix0 = ox * s->sw - s->pl, kx0, kx1;
+    kiln_dwb_taps(ix0, s->w, s->kw, s->dw, &kx0, &kx1);
     kiln_vb acc = (kiln_vb) {0};
     for (long ky = ky0; ky < ky1; ky++) {
         const float* row = plane + (oy * s->sh - s->pt + ky * s->dh) * s->w * KILN_CB;
@@ -96,14 +104,8 @@ static inline __attribute__((always_inline)) void kiln_dwb_row(const int KW, con
     float* yrow = a->y + ((b * s->cb + c) * s->oh + oy) * s->ow * KILN_CB;
     const kiln_epilogue* e = a->e;
     kiln_vb bias = e->bias ? kiln_bload(e->bias + c * KILN_CB) * e->beta : (kiln_vb) {0};
-    /* rows ky0 .. ky1 - 1 of the kernel fall inside the plane */
-    long iy0 = oy * s->sh - s->pt;
-    long ky0 = iy0 >= 0 ? 0 : (-iy0 + s->dh - 1) / s->dh;
-    long ky1 = s->h - iy0 <= 0 ? 0 : (s->h - iy0 - 1) / s->dh + 1;
-    if (ky1 > s->kh) ky1 = s->kh;
-    if (ky1 < ky0) ky1 = ky0;
-    long lo, hi;
-    kiln_interior_columns(s->w, s->ow, s->kw, s->sw, s->dw, s->pl, &lo, &hi);
+    long ky0, ky1, lo = a->lo, hi = a->hi;
+    kiln_dwb_taps(oy * s->sh - s->pt, s->h, s->kh, s->dh, &ky0, &ky1);
     kiln_vb acc[KILN_DWB_T];
     for (long ox = 0; ox < lo; ox++) {
         acc[0] = kiln_dwb_border(s, plane, wk, oy, ky0, ky1, ox);
@@ -118,6 +120,11 @@ static inline __attribute__((always_inline)) void kiln_dwb_row(const int KW, con
         kiln_dwb_tile(KILN_DWB_T / 2, KW, S, s, plane, wk, oy, ky0, ky1, ox, acc);
         kiln_dwb_store(a, yrow, ox, KILN_DWB_T / 2, acc, bias);
         ox += KILN_DWB_T / 2;
+    }
+    if (ox + 2 <= hi) {
+        kiln_dwb_tile(2, KW, S, s, plane, wk, oy, ky0, ky1, ox, acc);
+        kiln_dwb_store(a, yrow, ox, 2, acc, bias);
+        ox += 2;
     }
     for (; ox < hi; ox++) {
         kiln_dwb_tile(1, KW, S, s, plane, wk, oy, ky0, ky1, ox, acc);
@@ -141,7 +148,8 @@ static void kiln_dwb_task(void* ctx, long begin, long end, float* ws) {
 }
 
 /* The depthwise convolution of kiln_dwb_args, the pool's threads splitting its output rows. */
-static void kiln_dwb(const kiln_dwb_args* a) {
+static void kiln_dwb(kiln_dwb_args* a) {
     const kiln_convb_shape* s = a->s;
+    kiln_interior_columns(s->w, s->ow, s->kw, s->sw, s->dw, s->pl, &a->lo, &a->hi);
     kiln_parallel_for(s->n * s->cb * s->oh, s->ow * s->kh * s->kw * KILN_CB, kiln_dwb_task, (void*) a, 0);
 }

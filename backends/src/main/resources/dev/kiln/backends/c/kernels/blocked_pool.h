@@ -1,5 +1,7 @@
 /* Kiln CPU kernels: pooling on the blocked layout (blocked.h), the shape of pool.h. */
-
+#if defined(__ARM_NEON)
+#include <arm_neon.h>
+#endif
 
 typedef struct {
     const kiln_pool_shape* s;    /* planes: batch x channel blocks */
