@@ -160,11 +160,6 @@ static inline kiln_vf kiln_gelu_v(kiln_vf x) { return 0.5f * x * (1.0f + kiln_er
 
 /* The other activations of fused epilogues on whole vectors, NaN kept NaN as by the scalar forms below. */
 static inline kiln_vf kiln_sigmoid_v(kiln_vf x) { return 1.0f / (1.0f + kiln_exp_v(-x)); }
-/* min(max(x, lo), hi) as kiln_Clip: NaN stays NaN, lo above hi gives hi */
-static inline kiln_vf kiln_clip_v(kiln_vf x, float lo, float hi) {
-    x = kiln_vselect(x < lo, kiln_vsplat(lo), x);
-    return kiln_vselect(x > hi, kiln_vsplat(hi), x);
-}
 
 /*
  * tanh as a rational function x P(x^2) / Q(x^2) (degrees 13 and 6, as Eigen fits it), within 4e-7 of tanh
@@ -304,11 +299,11 @@ static inline __attribute__((always_inline)) kiln_vf kiln_activate_v(kiln_vf x, 
     switch (code) {
         case KILN_ACT_RELU: return kiln_vselect(x < 0.0f, (kiln_vf) {0}, x);
         case KILN_ACT_LEAKY_RELU: return kiln_vselect(x >= 0.0f, x, x * p0);
-        case KILN_ACT_CLIP: return kiln_clip_v(x, p0, p1);
+        case KILN_ACT_CLIP: return kiln_vclamp(x, p0, p1);
         case KILN_ACT_SIGMOID: return kiln_sigmoid_v(x);
         case KILN_ACT_TANH: return kiln_tanh_v(x);
-        case KILN_ACT_HARD_SIGMOID: return kiln_clip_v(p0 * x + p1, 0.0f, 1.0f);
-        case KILN_ACT_HARD_SWISH: return x * kiln_clip_v(x / 6.0f + 0.5f, 0.0f, 1.0f);
+        case KILN_ACT_HARD_SIGMOID: return kiln_vclamp(p0 * x + p1, 0.0f, 1.0f);
+        case KILN_ACT_HARD_SWISH: return x * kiln_vclamp(x / 6.0f + 0.5f, 0.0f, 1.0f);
         case KILN_ACT_SWISH: return x / (1.0f + kiln_exp_v(-p0 * x));
         case KILN_ACT_GELU: return kiln_gelu_v(x);
         case KILN_ACT_GELU_TANH: return kiln_gelu_tanh_v(x);
