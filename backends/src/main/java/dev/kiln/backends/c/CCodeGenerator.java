@@ -36,7 +36,7 @@ import java.util.stream.Collectors;
  * <pre>
  * long kiln_arena_bytes(void);            // bytes of scratch memory kiln_init must be given (64-byte aligned)
  * int  kiln_init(const void* weights, void* arena);  // weights.bin's bytes (64-byte aligned); packs weights into the arena; 0 on success
- * int  kiln_run(const void* const* inputs, void* const* outputs);  // graph order, dense row-major; 0 on success
+ * int  kiln_run(const void* const* inputs, void* const* outputs);  // graph order, dense row-major, each aligned to its element size (no more); 0 on success
  * const char* kiln_last_error(void);      // what the last kiln_run that returned -3 found (an index out of range, a value too large)
  * int  kiln_num_inputs(void), kiln_num_outputs(void);
  * int  kiln_input_rank(int i), kiln_output_rank(int i);
