@@ -140,8 +140,7 @@ class GroupedConvolutionTest {
         long dense = occurrences(source, "kiln_gconvb(&a);");
         long gathered = occurrences(source, "kiln_gconvg(&a, ");
         assertEquals(blocked, dense + gathered, layout + ": " + dense + " dense and " + gathered + " gathered of " + CASES.size());
-        // blocks of 4 fit runs of groups of every width here; wider blocks gather groups of 1 (and 2 and 3 for 16)
-        assertTrue(layout.equals("NCHW4c") ? gathered == 0 : gathered > 0, layout + ": " + gathered + " gathered");
+        assertTrue(dense > 0 && gathered > 0, layout + ": " + dense + " dense and " + gathered + " gathered");
         assertTrue(!source.contains("kiln_convb_any(&a)"), layout + " code runs no grouped convolution element at a time");
     }
 
