@@ -200,47 +200,55 @@ final class GroupedConvolution {
     /** The convolution into its output, its epilogue {@code e} declared. */
     void emit(Node n, Emission e, ConvGeometry g) {
         Plan plan = plans.get(n);
-        int block = e.block();
         String x = e.ptr(n.input(0));
         String w = e.packedPtr(filterKey(n, plan));
         String y = e.ptr(n.output(0));
-        if (plan instanceof Dense d) {
-            ConvTiling t = d.tiling();
-            long inBlocks = d.groups() * filter(n)[1] / block;
-            long outBlocks = d.groups() * g.m() / g.group() / block;
-            boolean flat = g.pointwise();
-            e.line("static const kiln_convb_shape s = {1, " + inBlocks + ", " + (flat ? 1 : g.h()) + ", " + (flat ? g.h() * g.w() : g.w()) + ", "
-                    + outBlocks + ", " + (flat ? 1 : g.oh()) + ", " + g.rowPositions() + ", " + g.kh() + ", " + g.kw() + ", " + g.sh() + ", "
-                    + g.sw() + ", " + g.dh() + ", " + g.dw() + ", " + g.pt() + ", " + g.pl() + "};");
-            long runFloats = outBlocks * block * inBlocks * block * g.kh() * g.kw();
-            e.line("kiln_gconvb_args a = {{&s, " + x + ", " + w + ", " + y + ", &e, " + t.j() + ", " + t.t() + ", " + t.chunk() + ", "
-                    + t.tilesPerItem() + ", {" + t.tileTable(e, outBlocks, g.rowPositions()) + "}}, " + g.n() + ", " + g.group() / d.groups() + ", "
-                    + runFloats + "};");
-            e.line("kiln_gconvb(&a);");
-        } else if (plan instanceof Gathered p) {
-            long[] f = filter(n);
-            e.line("static const kiln_convb_shape s = {" + g.n() + ", " + g.c() / block + ", " + g.h() + ", " + g.w() + ", " + g.m() / block + ", "
-                    + g.oh() + ", " + g.ow() + ", " + g.kh() + ", " + g.kw() + ", " + g.sh() + ", " + g.sw() + ", " + g.dh() + ", " + g.dw() + ", "
-                    + g.pt() + ", " + g.pl() + "};");
-            int stride = g.sw() == 1 || g.sw() == 2 ? (int) g.sw() : 0;
-            long outBlocks = g.m() / block;
-            int[] blocks = {p.j(), outBlocks % p.j() == 0 ? p.j() : (int) (outBlocks % p.j())};
-            int[] widths = {p.t(), g.ow() % p.t() == 0 ? p.t() : (int) (g.ow() % p.t())};
-            StringBuilder tiles = new StringBuilder();
-            for (int r = 0; r < 2; r++) {
-                tiles.append(r == 0 ? "{" : ", {");
-                for (int q = 0; q < 2; q++) {
-                    String args = blocks[r] + ", " + widths[q] + ", " + stride;
-                    e.global("KILN_GCONVG_TILE(" + args + ")");
-                    tiles.append(q == 0 ? "" : ", ").append("kiln_gconvg_").append(args.replace(", ", "_"));
-                }
-                tiles.append('}');
+        if (plan instanceof Dense d) emitDense(n, e, g, d, x, w, y);
+        else if (plan instanceof Gathered p) emitGathered(n, e, g, p, x, w, y);
+    }
+
+    /** kiln_gconvb: one run's shape (a 1x1 convolution's planes as one row), the runs following one another. */
+    private static void emitDense(Node n, Emission e, ConvGeometry g, Dense d, String x, String w, String y) {
+        int block = e.block();
+        ConvTiling t = d.tiling();
+        long inBlocks = d.groups() * filter(n)[1] / block;
+        long outBlocks = d.groups() * g.m() / g.group() / block;
+        boolean flat = g.pointwise();
+        e.line("static const kiln_convb_shape s = {1, " + inBlocks + ", " + (flat ? 1 : g.h()) + ", " + (flat ? g.h() * g.w() : g.w()) + ", "
+                + outBlocks + ", " + (flat ? 1 : g.oh()) + ", " + g.rowPositions() + ", " + g.kh() + ", " + g.kw() + ", " + g.sh() + ", "
+                + g.sw() + ", " + g.dh() + ", " + g.dw() + ", " + g.pt() + ", " + g.pl() + "};");
+        long runFloats = outBlocks * block * inBlocks * block * g.kh() * g.kw();
+        e.line("kiln_gconvb_args a = {{&s, " + x + ", " + w + ", " + y + ", &e, " + t.j() + ", " + t.t() + ", " + t.chunk() + ", "
+                + t.tilesPerItem() + ", {" + t.tileTable(e, outBlocks, g.rowPositions()) + "}}, " + g.n() + ", " + g.group() / d.groups() + ", "
+                + runFloats + "};");
+        e.line("kiln_gconvb(&a);");
+    }
+
+    /** kiln_gconvg with its tiles (defined as globals) and each thread's gathered rows. */
+    private static void emitGathered(Node n, Emission e, ConvGeometry g, Gathered p, String x, String w, String y) {
+        int block = e.block();
+        long[] f = filter(n);
+        e.line("static const kiln_convb_shape s = {" + g.n() + ", " + g.c() / block + ", " + g.h() + ", " + g.w() + ", " + g.m() / block + ", "
+                + g.oh() + ", " + g.ow() + ", " + g.kh() + ", " + g.kw() + ", " + g.sh() + ", " + g.sw() + ", " + g.dh() + ", " + g.dw() + ", "
+                + g.pt() + ", " + g.pl() + "};");
+        int stride = g.sw() == 1 || g.sw() == 2 ? (int) g.sw() : 0;
+        long outBlocks = g.m() / block;
+        int[] blocks = {p.j(), outBlocks % p.j() == 0 ? p.j() : (int) (outBlocks % p.j())};
+        int[] widths = {p.t(), g.ow() % p.t() == 0 ? p.t() : (int) (g.ow() % p.t())};
+        StringBuilder tiles = new StringBuilder();
+        for (int r = 0; r < 2; r++) {
+            tiles.append(r == 0 ? "{" : ", {");
+            for (int q = 0; q < 2; q++) {
+                String args = blocks[r] + ", " + widths[q] + ", " + stride;
+                e.global("KILN_GCONVG_TILE(" + args + ")");
+                tiles.append(q == 0 ? "" : ", ").append("kiln_gconvg_").append(args.replace(", ", "_"));
             }
-            long floats = p.workspaceFloats(g, block);
-            e.threadWorkspace(floats);
-            e.line("kiln_gconvg_args a = {&s, " + f[0] + ", " + f[1] + ", " + f[0] / g.group() + ", " + x + ", " + w + ", " + y + ", &e, " + p.j() + ", "
-                    + p.t() + ", " + p.band() + ", " + p.kc() + ", " + g.pl() + ", " + p.wpad() + ", {" + tiles + "}};");
-            e.line("kiln_gconvg(&a, " + e.workspace(floats) + ");");
+            tiles.append('}');
         }
+        long floats = p.workspaceFloats(g, block);
+        e.threadWorkspace(floats);
+        e.line("kiln_gconvg_args a = {&s, " + f[0] + ", " + f[1] + ", " + f[0] / g.group() + ", " + x + ", " + w + ", " + y + ", &e, " + p.j() + ", "
+                + p.t() + ", " + p.band() + ", " + p.kc() + ", " + g.pl() + ", " + p.wpad() + ", {" + tiles + "}};");
+        e.line("kiln_gconvg(&a, " + e.workspace(floats) + ");");
     }
 }

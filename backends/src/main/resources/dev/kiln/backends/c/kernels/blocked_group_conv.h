@@ -76,9 +76,9 @@ typedef void (*kiln_gconvg_tile_fn)(const struct kiln_gconvg_args* a, const floa
  * channels (o / cout) * cin + k, k < cin. w: the filter as w[ob][tap][k][lane], of output channel ob * B + lane.
  * A work item: image, J output blocks, band output rows; it gathers the input rows those read, kc channels at
  * a time, each block's rows as g[j][row][k][column][lane] with pl zero columns on the left and zeros past the
- * row up to wpad columns, so that tiles read every tap at a constant offset (a constant one from the same pointer
- * for each position of a tile); tiles[r][q]: J blocks (r 0) or the
- * last fewer (r 1), T positions (q 0) or a row's last fewer (q 1). The gathered rows take ws floats per thread.
+ * row up to wpad columns, so that a tile reads every tap of every position at a constant offset from one
+ * pointer. tiles[r][q]: J blocks (r 0) or the last fewer (r 1), T positions (q 0) or a row's last fewer (q 1).
+ * The gathered rows take J x rows x wpad x kc x B floats of each thread's workspace.
  */
 typedef struct kiln_gconvg_args {
     const kiln_convb_shape* s;
@@ -91,7 +91,7 @@ typedef struct kiln_gconvg_args {
     kiln_gconvg_tile_fn tiles[2][2];
 } kiln_gconvg_args;
 
-/* Applies the epilogue to T vectors of output block ob at yt (acc already scaled to alpha) and stores them. */
+/* Stores T vectors of output block ob at yt, with the epilogue when last (res: the residual at yt, or 0). */
 static inline __attribute__((always_inline)) void kiln_gconv_store(const int T, const kiln_epilogue* e, kiln_vb* acc, long ob,
                                                                    float* yt, const float* res, int last) {
     if (last) {
