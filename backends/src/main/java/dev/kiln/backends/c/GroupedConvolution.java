@@ -19,15 +19,18 @@ import static dev.kiln.backends.c.Nodes.isBlocked;
  * Grouped convolutions (1 < group, not depthwise) between blocked tensors with constant filters, through
  * blocked_group_conv.h. Runs of s groups whose input and output channels fill whole blocks (s = 1 when the
  * groups do) are dense convolutions of their own blocks, the filter zero between a run's groups, by
- * blocked_conv.h's tiles (kiln_gconvb). Where that would multiply by more zeros than weights (s above
- * {@link #MAX_DENSE_GROUPS}: group widths 1, 2, odd ones) or no run fits, each output block gathers the
- * input channels of its lanes' groups into vectors and multiplies them lane by lane (kiln_gconvg). On the
- * group widths of ResNeXt and RegNet (2 to 12 channels, block 16) the dense runs were faster up to s = 4 (a
- * quarter of their multiply-adds real), the gathering from s = 8 on, by about two times either way.
+ * blocked_conv.h's tiles (kiln_gconvb): s multiply-adds per real one. Otherwise each output block gathers the
+ * input channels of its lanes' groups into vectors and multiplies them lane by lane (kiln_gconvg): every
+ * multiply-add real, but at a lower rate, and one shuffle per input position and channel. Timed on AVX-512
+ * with groups of 2 to 12 channels, planes of 4x4 to 56x56, kernels 1 and 3, strides 1 and 2, a gathered
+ * convolution took about {@link #GATHERED_COST} + {@link #GATHER_COST} x (input positions / output positions /
+ * taps) times a dense multiply-add per real multiply-add (3.2 for a 3x3 kernel at stride 1, 9.1 for 1x1): so
+ * runs of 2 groups (8 channels) run dense, runs of 8 (2 channels) gathered, runs of 4 dense where the gathering
+ * costs more (stride 2, 1x1), each within about 1.5 times of the other form.
  */
 final class GroupedConvolution {
-    /** The most groups of a dense run (measured, see the class comment). */
-    private static final int MAX_DENSE_GROUPS = 4;
+    /** A gathered convolution's time per real multiply-add over a dense one's per multiply-add, and per gathered vector. */
+    private static final double GATHERED_COST = 2.5, GATHER_COST = 6.6;
     /** Gathered rows a thread holds at most, in floats: a share of a core's L2 cache. */
     private static final long GATHERED_FLOATS = 64 * 1024;
     /** Work items a gathered convolution aims for, so that two or more threads share it evenly. */
@@ -62,7 +65,7 @@ final class GroupedConvolution {
         if (!isBlocked(n.input(0)) || !(n.input(1) instanceof Constant)) return false;
         ConvGeometry g = ConvGeometry.of(n);
         long[] w = filter(n);
-        return g.group() > 1 && !g.depthwise() && w[0] == g.m() && w[0] % g.group() == 0 && g.group() * w[1] == g.c();
+        return g.group() > 1 && !g.depthwise() && w[0] == g.m() && w[0] % g.group() == 0 && g.group() * w[1] == g.c() && g.oh() * g.ow() > 0;
     }
 
     /** Chooses how the convolution runs and packs its filter for it. */
@@ -73,8 +76,9 @@ final class GroupedConvolution {
         long cin = w[1];
         long cout = w[0] / g.group();
         long run = denseRun(g.group(), cin, cout, block);
+        double gathered = GATHERED_COST + GATHER_COST * g.h() * g.w() / (double) (g.oh() * g.ow() * g.kh() * g.kw());
         Plan plan;
-        if (run > 0) {
+        if (run > 0 && run <= gathered) {
             long inBlocks = run * cin / block;
             long outBlocks = run * cout / block;
             ConvTiling tiling = ConvTiling.choose(e.vectorRegisters(), block, block, inBlocks, outBlocks, g.pointwise() ? 1 : g.oh(),
@@ -92,12 +96,9 @@ final class GroupedConvolution {
 
     boolean runs(Node n) { return plans.containsKey(n); }
 
-    /**
-     * The fewest groups, at most {@link #MAX_DENSE_GROUPS}, whose input and output channels fill whole blocks
-     * and that divide the groups; 0 when none.
-     */
+    /** The fewest groups whose input and output channels fill whole blocks and that divide the groups; 0 when none. */
     private static long denseRun(long groups, long cin, long cout, int block) {
-        for (long run = 1; run <= MAX_DENSE_GROUPS; run++) {
+        for (long run = 1; run <= Math.min(groups, block); run++) {
             if (groups % run == 0 && run * cin % block == 0 && run * cout % block == 0) return run;
         }
         return 0;
@@ -199,47 +200,55 @@ final class GroupedConvolution {
     /** The convolution into its output, its epilogue {@code e} declared. */
     void emit(Node n, Emission e, ConvGeometry g) {
         Plan plan = plans.get(n);
-        int block = e.block();
         String x = e.ptr(n.input(0));
         String w = e.packedPtr(filterKey(n, plan));
         String y = e.ptr(n.output(0));
-        if (plan instanceof Dense d) {
-            ConvTiling t = d.tiling();
-            long inBlocks = d.groups() * filter(n)[1] / block;
-            long outBlocks = d.groups() * g.m() / g.group() / block;
-            boolean flat = g.pointwise();
-            e.line("static const kiln_convb_shape s = {1, " + inBlocks + ", " + (flat ? 1 : g.h()) + ", " + (flat ? g.h() * g.w() : g.w()) + ", "
-                    + outBlocks + ", " + (flat ? 1 : g.oh()) + ", " + g.rowPositions() + ", " + g.kh() + ", " + g.kw() + ", " + g.sh() + ", "
-                    + g.sw() + ", " + g.dh() + ", " + g.dw() + ", " + g.pt() + ", " + g.pl() + "};");
-            long runFloats = outBlocks * block * inBlocks * block * g.kh() * g.kw();
-            e.line("kiln_gconvb_args a = {{&s, " + x + ", " + w + ", " + y + ", &e, " + t.j() + ", " + t.t() + ", " + t.chunk() + ", "
-                    + t.tilesPerItem() + ", {" + t.tileTable(e, outBlocks, g.rowPositions()) + "}}, " + g.n() + ", " + g.group() / d.groups() + ", "
-                    + runFloats + "};");
-            e.line("kiln_gconvb(&a);");
-        } else if (plan instanceof Gathered p) {
-            long[] f = filter(n);
-            e.line("static const kiln_convb_shape s = {" + g.n() + ", " + g.c() / block + ", " + g.h() + ", " + g.w() + ", " + g.m() / block + ", "
-                    + g.oh() + ", " + g.ow() + ", " + g.kh() + ", " + g.kw() + ", " + g.sh() + ", " + g.sw() + ", " + g.dh() + ", " + g.dw() + ", "
-                    + g.pt() + ", " + g.pl() + "};");
-            int stride = g.sw() == 1 || g.sw() == 2 ? (int) g.sw() : 0;
-            long outBlocks = g.m() / block;
-            int[] blocks = {p.j(), outBlocks % p.j() == 0 ? p.j() : (int) (outBlocks % p.j())};
-            int[] widths = {p.t(), g.ow() % p.t() == 0 ? p.t() : (int) (g.ow() % p.t())};
-            StringBuilder tiles = new StringBuilder();
-            for (int r = 0; r < 2; r++) {
-                tiles.append(r == 0 ? "{" : ", {");
-                for (int q = 0; q < 2; q++) {
-                    String args = blocks[r] + ", " + widths[q] + ", " + stride;
-                    e.global("KILN_GCONVG_TILE(" + args + ")");
-                    tiles.append(q == 0 ? "" : ", ").append("kiln_gconvg_").append(args.replace(", ", "_"));
-                }
-                tiles.append('}');
+        if (plan instanceof Dense d) emitDense(n, e, g, d, x, w, y);
+        else if (plan instanceof Gathered p) emitGathered(n, e, g, p, x, w, y);
+    }
+
+    /** kiln_gconvb: one run's shape (a 1x1 convolution's planes as one row), the runs following one another. */
+    private static void emitDense(Node n, Emission e, ConvGeometry g, Dense d, String x, String w, String y) {
+        int block = e.block();
+        ConvTiling t = d.tiling();
+        long inBlocks = d.groups() * filter(n)[1] / block;
+        long outBlocks = d.groups() * g.m() / g.group() / block;
+        boolean flat = g.pointwise();
+        e.line("static const kiln_convb_shape s = {1, " + inBlocks + ", " + (flat ? 1 : g.h()) + ", " + (flat ? g.h() * g.w() : g.w()) + ", "
+                + outBlocks + ", " + (flat ? 1 : g.oh()) + ", " + g.rowPositions() + ", " + g.kh() + ", " + g.kw() + ", " + g.sh() + ", "
+                + g.sw() + ", " + g.dh() + ", " + g.dw() + ", " + g.pt() + ", " + g.pl() + "};");
+        long runFloats = outBlocks * block * inBlocks * block * g.kh() * g.kw();
+        e.line("kiln_gconvb_args a = {{&s, " + x + ", " + w + ", " + y + ", &e, " + t.j() + ", " + t.t() + ", " + t.chunk() + ", "
+                + t.tilesPerItem() + ", {" + t.tileTable(e, outBlocks, g.rowPositions()) + "}}, " + g.n() + ", " + g.group() / d.groups() + ", "
+                + runFloats + "};");
+        e.line("kiln_gconvb(&a);");
+    }
+
+    /** kiln_gconvg with its tiles (defined as globals) and each thread's gathered rows. */
+    private static void emitGathered(Node n, Emission e, ConvGeometry g, Gathered p, String x, String w, String y) {
+        int block = e.block();
+        long[] f = filter(n);
+        e.line("static const kiln_convb_shape s = {" + g.n() + ", " + g.c() / block + ", " + g.h() + ", " + g.w() + ", " + g.m() / block + ", "
+                + g.oh() + ", " + g.ow() + ", " + g.kh() + ", " + g.kw() + ", " + g.sh() + ", " + g.sw() + ", " + g.dh() + ", " + g.dw() + ", "
+                + g.pt() + ", " + g.pl() + "};");
+        int stride = g.sw() == 1 || g.sw() == 2 ? (int) g.sw() : 0;
+        long outBlocks = g.m() / block;
+        int[] blocks = {p.j(), outBlocks % p.j() == 0 ? p.j() : (int) (outBlocks % p.j())};
+        int[] widths = {p.t(), g.ow() % p.t() == 0 ? p.t() : (int) (g.ow() % p.t())};
+        StringBuilder tiles = new StringBuilder();
+        for (int r = 0; r < 2; r++) {
+            tiles.append(r == 0 ? "{" : ", {");
+            for (int q = 0; q < 2; q++) {
+                String args = blocks[r] + ", " + widths[q] + ", " + stride;
+                e.global("KILN_GCONVG_TILE(" + args + ")");
+                tiles.append(q == 0 ? "" : ", ").append("kiln_gconvg_").append(args.replace(", ", "_"));
             }
-            long floats = p.workspaceFloats(g, block);
-            e.threadWorkspace(floats);
-            e.line("kiln_gconvg_args a = {&s, " + f[0] + ", " + f[1] + ", " + f[0] / g.group() + ", " + x + ", " + w + ", " + y + ", &e, " + p.j() + ", "
-                    + p.t() + ", " + p.band() + ", " + p.kc() + ", " + g.pl() + ", " + p.wpad() + ", {" + tiles + "}};");
-            e.line("kiln_gconvg(&a, " + e.workspace(floats) + ");");
+            tiles.append('}');
         }
+        long floats = p.workspaceFloats(g, block);
+        e.threadWorkspace(floats);
+        e.line("kiln_gconvg_args a = {&s, " + f[0] + ", " + f[1] + ", " + f[0] / g.group() + ", " + x + ", " + w + ", " + y + ", &e, " + p.j() + ", "
+                + p.t() + ", " + p.band() + ", " + p.kc() + ", " + g.pl() + ", " + p.wpad() + ", {" + tiles + "}};");
+        e.line("kiln_gconvg(&a, " + e.workspace(floats) + ");");
     }
 }

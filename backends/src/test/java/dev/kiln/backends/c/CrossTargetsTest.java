@@ -52,6 +52,7 @@ class CrossTargetsTest {
             "conv", CrossTargetsTest::convolutions,
             "gemm", CrossTargetsTest::products,
             "depthwise", CrossTargetsTest::depthwise,
+            "grouped", CrossTargetsTest::grouped,
             "pooling", CrossTargetsTest::pooling);
 
     @TempDir
@@ -193,6 +194,26 @@ class CrossTargetsTest {
         Value pw = node(g, "pw", "Conv", List.of(dw, randomConstant(g, "wpw", r, 0.3, 10, 16, 1, 1)), Map.of());
         g.addOutput(node(g, "clip", "Clip", List.of(pw, g.addConstant("lo", TensorType.of(DType.F32), scalar(0f)),
                 g.addConstant("hi", TensorType.of(DType.F32), scalar(6f))), Map.of()));
+        return g;
+    }
+
+    /**
+     * Grouped convolutions in blocks of 4: groups of 2 channels as runs of two groups (dense), a depth multiplier of 2
+     * and groups of 3 channels gathered, one with a residual and ReLU fused.
+     */
+    private static Graph grouped() {
+        Random r = new Random(4);
+        Graph g = new Graph("grouped");
+        Value x = g.addInput("x", TensorType.of(DType.F32, 1, 16, 9, 9));
+        g.addOutput(node(g, "g8", "Conv", List.of(x, randomConstant(g, "wg8", r, 0.3, 16, 2, 3, 3), randomConstant(g, "bg8", r, 1, 16)),
+                attrs("group", 8L, "pads", new long[] {1, 1, 1, 1})));
+        g.addOutput(node(g, "multiplier", "Conv", List.of(x, randomConstant(g, "wm", r, 0.3, 32, 1, 3, 3)),
+                attrs("group", 16L, "strides", new long[] {1, 2}, "pads", new long[] {1, 1, 1, 1})));
+        Value x12 = g.addInput("x12", TensorType.of(DType.F32, 1, 12, 7, 8));
+        Value g4 = node(g, "g4", "Conv", List.of(x12, randomConstant(g, "wg4", r, 0.3, 12, 3, 3, 3), randomConstant(g, "bg4", r, 1, 12)),
+                attrs("group", 4L, "pads", new long[] {1, 1, 1, 1}));
+        Value sum = node(g, "sum", "Add", List.of(g4, x12), Map.of());
+        g.addOutput(node(g, "relu", "Relu", List.of(sum), Map.of()));
         return g;
     }
 

@@ -75,9 +75,10 @@ typedef void (*kiln_gconvg_tile_fn)(const struct kiln_gconvg_args* a, const floa
  * x, y: NCHW{B}c (s: cb, mb blocks); m output channels, lanes past them zero. Output channel o reads input
  * channels (o / cout) * cin + k, k < cin. w: the filter as w[ob][tap][k][lane], of output channel ob * B + lane.
  * A work item: image, J output blocks, band output rows; it gathers the input rows those read, kc channels at
- * a time, each block's rows as g[j][row][column][k][lane] with pl zero columns on the left and zeros past the
- * row up to wpad columns, so that tiles read every tap at a constant offset; tiles[r][q]: J blocks (r 0) or the
- * last fewer (r 1), T positions (q 0) or a row's last fewer (q 1). The gathered rows take ws floats per thread.
+ * a time, each block's rows as g[j][row][k][column][lane] with pl zero columns on the left and zeros past the
+ * row up to wpad columns, so that a tile reads every tap of every position at a constant offset from one
+ * pointer. tiles[r][q]: J blocks (r 0) or the last fewer (r 1), T positions (q 0) or a row's last fewer (q 1).
+ * The gathered rows take J x rows x wpad x kc x B floats of each thread's workspace.
  */
 typedef struct kiln_gconvg_args {
     const kiln_convb_shape* s;
@@ -90,7 +91,7 @@ typedef struct kiln_gconvg_args {
     kiln_gconvg_tile_fn tiles[2][2];
 } kiln_gconvg_args;
 
-/* Applies the epilogue to T vectors of output block ob at yt (acc already scaled to alpha) and stores them. */
+/* Stores T vectors of output block ob at yt, with the epilogue when last (res: the residual at yt, or 0). */
 static inline __attribute__((always_inline)) void kiln_gconv_store(const int T, const kiln_epilogue* e, kiln_vb* acc, long ob,
                                                                    float* yt, const float* res, int last) {
     if (last) {
@@ -129,13 +130,13 @@ static inline __attribute__((always_inline)) void kiln_gconvg_tile(const int J, 
         long r = oy * s->sh - s->pt + ky * s->dh - iy0;
         if (r < 0 || r >= rows) continue;
         for (long kx = 0; kx < s->kw; kx++) {
-            const float* gp = g + r * row + (ox0 * sw + kx * s->dw) * kn * KILN_CB;
+            const float* gp = g + r * row + (ox0 * sw + kx * s->dw) * KILN_CB;
             const float* wp = wb + (ky * s->kw + kx) * a->cin * KILN_CB;
-            for (long k = 0; k < kn; k++, gp += KILN_CB, wp += KILN_CB) {
+            for (long k = 0; k < kn; k++, gp += a->wpad * KILN_CB, wp += KILN_CB) {
                 kiln_vb wv[KILN_CONVB_MAX_J];
                 for (int j = 0; j < J; j++) wv[j] = kiln_bload(wp + j * wblock);
                 for (int t = 0; t < T; t++) {
-                    for (int j = 0; j < J; j++) acc[j][t] += wv[j] * kiln_bload(gp + j * gblock + t * sw * kn * KILN_CB);
+                    for (int j = 0; j < J; j++) acc[j][t] += wv[j] * kiln_bload(gp + j * gblock + t * sw * KILN_CB);
                 }
             }
         }
@@ -164,10 +165,10 @@ static void kiln_gconvg_gather(const kiln_gconvg_args* a, float* g, long b, long
     const kiln_convb_shape* s = a->s;
     const long plane = s->h * s->w * KILN_CB, wpad = a->wpad;
     const float* xb = a->x + b * s->cb * plane + iy0 * s->w * KILN_CB;
-    for (long r = 0; r < rows; r++) {
-        float* gr = g + r * wpad * kn * KILN_CB;
-        for (long col = 0; col < a->pl; col++) memset(gr + col * kn * KILN_CB, 0, (size_t) (kn * KILN_CB) * sizeof(float));
-        for (long col = a->pl + s->w; col < wpad; col++) memset(gr + col * kn * KILN_CB, 0, (size_t) (kn * KILN_CB) * sizeof(float));
+    for (long r = 0; r < rows * kn; r++) {
+        float* gr = g + r * wpad * KILN_CB;
+        for (long col = 0; col < a->pl; col++) kiln_bstore(gr + col * KILN_CB, (kiln_vb) {0});
+        for (long col = a->pl + s->w; col < wpad; col++) kiln_bstore(gr + col * KILN_CB, (kiln_vb) {0});
     }
     /*
      * Lane o's group's first input channel; lanes past the channels repeat the last real lane's (keep 0 there),
@@ -187,20 +188,20 @@ static void kiln_gconvg_gather(const kiln_gconvg_args* a, float* g, long b, long
         for (int lane = 0; lane < KILN_CB; lane++) two &= between[lane] == 0;
         kiln_vbi idx = src % KILN_CB + (high & KILN_CB);
         for (long r = 0; r < rows; r++) {
-            float* gp = g + (r * wpad + a->pl) * kn * KILN_CB + k * KILN_CB;
+            float* gp = g + ((r * kn + k) * wpad + a->pl) * KILN_CB;
             const float* xr = xb + r * s->w * KILN_CB;
             if (two) {
                 const float* x0 = xr + lo * plane;
                 const float* x1 = xr + hi * plane;
                 for (long ix = 0; ix < s->w; ix++) {
                     kiln_vb v = __builtin_shuffle(kiln_bload(x0 + ix * KILN_CB), kiln_bload(x1 + ix * KILN_CB), idx);
-                    kiln_bstore(gp + ix * kn * KILN_CB, (kiln_vb) ((kiln_vbi) v & keep));
+                    kiln_bstore(gp + ix * KILN_CB, (kiln_vb) ((kiln_vbi) v & keep));
                 }
             } else {
                 for (long ix = 0; ix < s->w; ix++) {
                     for (int lane = 0; lane < KILN_CB; lane++) {
                         long c = src[lane];
-                        gp[ix * kn * KILN_CB + lane] = keep[lane] ? xr[c / KILN_CB * plane + ix * KILN_CB + c % KILN_CB] : 0.0f;
+                        gp[ix * KILN_CB + lane] = keep[lane] ? xr[c / KILN_CB * plane + ix * KILN_CB + c % KILN_CB] : 0.0f;
                     }
                 }
             }
@@ -225,9 +226,10 @@ static void kiln_gconvg_task(void* ctx, long begin, long end, float* ws) {
         for (long k0 = 0; k0 < a->cin; k0 += a->kc) {
             long kn = k0 + a->kc < a->cin ? a->kc : a->cin - k0;
             for (long j = 0; j < nj; j++) kiln_gconvg_gather(a, ws + j * rows * a->wpad * kn * KILN_CB, b, ob + j, iy0, rows, k0, kn);
-            for (long oy = oy0; oy < oy1; oy++) {
-                for (long t = 0; t < tiles_per_row; t++) {
-                    long ox0 = t * a->T;
+            /* column by column of tiles down the band: the rows a column of tiles reads stay in the L1 cache across its rows */
+            for (long t = 0; t < tiles_per_row; t++) {
+                long ox0 = t * a->T;
+                for (long oy = oy0; oy < oy1; oy++) {
                     a->tiles[nj < a->J][ox0 + a->T > s->ow](a, ws, iy0, rows, b, ob, oy, ox0, k0, kn, k0 == 0, k0 + kn == a->cin);
                 }
             }
