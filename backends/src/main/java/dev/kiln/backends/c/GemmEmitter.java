@@ -20,7 +20,7 @@ import static dev.kiln.backends.c.Nodes.dims;
  */
 final class GemmEmitter implements OpEmitter {
     /** The most rows (of A, batch dims folded in) that always go to kiln_small_matmul rather than the packed GEMM. */
-    static final long SMALL_MATMUL_MAX_ROWS = 64;
+    private static final long SMALL_MATMUL_MAX_ROWS = 64;
     /**
      * More rows go to small_gemm.h too while A (rows x K, re-read once per panel of 32 columns) fits in a core's
      * L2 and a panel of B (K x 32) in its L1; past that the packed GEMM's blocking pays.
@@ -88,7 +88,7 @@ final class GemmEmitter implements OpEmitter {
     }
 
     /** Whether a product of rows x k by constant weights goes to kiln_small_matmul. */
-    private static boolean fitsSmall(long rows, long k) {
+    static boolean fitsSmall(long rows, long k) {
         return rows <= SMALL_MATMUL_MAX_ROWS || k <= SMALL_MATMUL_MAX_K && rows * k <= SMALL_MATMUL_MAX_A;
     }
 
