@@ -31,7 +31,8 @@ import java.util.Set;
  * sequence, head size), and equal leading dimensions. It becomes the ONNX Attention op with the
  * product of the positive constant factors as its {@code scale} and the mask as {@code attn_mask}. The mask
  * may also come as {@code Where(masked, -inf, scores)} (masked_fill of the keys masked out, as causal decoders
- * write it) or {@code Where(attended, scores, -inf)}: a bool attn_mask of the keys attended to.
+ * write it) or {@code Where(attended, scores, -inf)}: a bool attn_mask of the keys attended to. A constant mask
+ * that is exactly the causal limit (query i attends to keys 0 to i) becomes {@code is_causal} instead.
  * K is Kt with its last two axes swapped: when Kt is a Transpose read by nothing else, the two
  * permutations merge into one (none when they cancel).
  * <p>
@@ -50,7 +51,7 @@ public final class RecognizeAttention extends Pass {
     }
 
     /** The pieces of one recognised attention, for the builder. */
-    private record Parts(Value q, Value k, long[] keyPerm, Value v, Value mask, boolean maskedWhereTrue, double scale, int rank) {}
+    private record Parts(Value q, Value k, long[] keyPerm, Value v, Value mask, boolean maskedWhereTrue, boolean causal, double scale, int rank) {}
 
     /** A product of constant factors peeled off a value: the value underneath, the factor, and the node reading the value. */
     private record Scaled(Value value, double factor, Node reader) {}
@@ -120,7 +121,8 @@ public final class RecognizeAttention extends Pass {
             String problem = checkMask(mask, kt.value(), rank);
             if (problem != null) return Recognition.miss(problem);
         }
-        Parts parts = new Parts(q.value(), keySource, keyPerm, v, mask, maskedWhereTrue, factor, rank);
+        boolean causal = mask != null && isCausal(mask, maskedWhereTrue, logits);
+        Parts parts = new Parts(q.value(), keySource, keyPerm, v, causal ? null : mask, maskedWhereTrue, causal, factor, rank);
         return new Match(output, nodes, rw -> build(rw, nodes, output, parts));
     }
 
@@ -134,11 +136,46 @@ public final class RecognizeAttention extends Pass {
         if (p.mask() != null) inputs.add(attnMask(rw, nodes, p.mask(), p.maskedWhereTrue(), p.rank() == 3 && p.mask().type().rank() == 3));
         Map<String, Attribute> attrs = new LinkedHashMap<>();
         attrs.put("scale", Attribute.of((float) p.scale()));
+        if (p.causal()) attrs.put("is_causal", Attribute.of(1L));
         if (p.rank() == 3) {
             attrs.put("q_num_heads", Attribute.of(1L));
             attrs.put("kv_num_heads", Attribute.of(1L));
         }
         return Recognition.addReplacement(rw, nodes, root, "Attention", inputs, attrs);
+    }
+
+    /**
+     * Whether a constant mask (bool, masking out where true with {@code maskedWhereTrue}, else attending; or f32,
+     * 0 where attended and -inf where masked out) is exactly the causal limit over the scores' last two dims:
+     * query i attends to keys 0 to i, as Attention's is_causal has it.
+     */
+    private static boolean isCausal(Value mask, boolean maskedWhereTrue, Value scores) {
+        if (!(mask instanceof Constant c) || !c.type().shape().isStatic() || c.type().rank() < 2) return false;
+        DType t = c.type().dtype();
+        if (t != DType.BOOL && t != DType.F32) return false;
+        long[] dims = c.type().shape().sizes();
+        int rank = dims.length;
+        Shape scoreShape = scores.type().shape();
+        int scoreRank = scoreShape.rank();
+        if (!scoreShape.dim(scoreRank - 2).equals(Dim.of(dims[rank - 2])) || !scoreShape.dim(scoreRank - 1).equals(Dim.of(dims[rank - 1]))) return false;
+        ByteBuffer data = c.data().order(ByteOrder.LITTLE_ENDIAN);
+        long queries = dims[rank - 2];
+        long keys = dims[rank - 1];
+        long count = c.type().shape().elementCount();
+        for (long e = 0; e < count; e++) {
+            long j = e % keys;
+            long i = e / keys % queries;
+            boolean attended;
+            if (t == DType.BOOL) {
+                attended = (data.get(data.position() + (int) e) != 0) != maskedWhereTrue;
+            } else {
+                float x = data.getFloat(data.position() + (int) e * 4);
+                if (x != 0 && x != Float.NEGATIVE_INFINITY) return false;
+                attended = x == 0;
+            }
+            if (attended != (j <= i)) return false;
+        }
+        return true;
     }
 
     /** Whether v is a one-element floating-point constant -inf. */

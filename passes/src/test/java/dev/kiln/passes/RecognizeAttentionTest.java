@@ -103,7 +103,7 @@ class RecognizeAttentionTest {
 
     @Test
     void causalMaskFilledWithMinusInfinityAsDecodersWriteIt() {
-        // masked_fill(future, -inf): the constant mask of the keys masked out becomes its negation, the keys attended to
+        // masked_fill(future, -inf) with the keys after each query masked out: the causal limit
         assertRecognizes("""
                 kiln.ir 1
                 graph g {
@@ -126,9 +126,67 @@ class RecognizeAttentionTest {
                   input %q : f32[1,2,3,4]
                   input %kt : f32[1,2,4,3]
                   input %v : f32[1,2,3,4]
-                  const %future_attended : bool[3,3] = [true, false, false, true, true, false, true, true, true]
                   node @KeyTranspose %key = Transpose(%kt) {perm = [0, 1, 3, 2]} : f32[1,2,3,4]
-                  node @Attention %y = Attention(%q, %key, %v, %future_attended) {scale = 0.5} : f32[1,2,3,4]
+                  node @Attention %y = Attention(%q, %key, %v) {is_causal = 1, scale = 0.5} : f32[1,2,3,4]
+                  output %y
+                }
+                """);
+    }
+
+    @Test
+    void otherConstantMasksFilledWithMinusInfinityAreNegated() {
+        // a sliding window of one key back: not the causal limit, so the keys attended to become attn_mask
+        assertRecognizes("""
+                kiln.ir 1
+                graph g {
+                  input %q : f32[1,2,3,4]
+                  input %kt : f32[1,2,4,3]
+                  input %v : f32[1,2,3,4]
+                  const %outside : bool[3,3] = [false, true, true, false, false, true, true, false, false]
+                  const %minus : f32[] = [-inf]
+                  node @qk %s = MatMul(%q, %kt) : f32[1,2,3,3]
+                  node @fill %sm = Where(%outside, %minus, %s) : f32[1,2,3,3]
+                  node @softmax %p = Softmax(%sm) {axis = -1} : f32[1,2,3,3]
+                  node @pv %y = MatMul(%p, %v) : f32[1,2,3,4]
+                  output %y
+                }
+                """, """
+                kiln.ir 1
+                graph g {
+                  input %q : f32[1,2,3,4]
+                  input %kt : f32[1,2,4,3]
+                  input %v : f32[1,2,3,4]
+                  const %outside_attended : bool[3,3] = [true, false, false, true, true, false, false, true, true]
+                  node @KeyTranspose %key = Transpose(%kt) {perm = [0, 1, 3, 2]} : f32[1,2,3,4]
+                  node @Attention %y = Attention(%q, %key, %v, %outside_attended) {scale = 1.0} : f32[1,2,3,4]
+                  output %y
+                }
+                """);
+    }
+
+    @Test
+    void additiveCausalMaskBecomesTheCausalLimit() {
+        assertRecognizes("""
+                kiln.ir 1
+                graph g {
+                  input %q : f32[2,3,4]
+                  input %k : f32[2,3,4]
+                  input %v : f32[2,3,4]
+                  const %causal : f32[3,3] = [0.0, -inf, -inf, 0.0, 0.0, -inf, 0.0, 0.0, 0.0]
+                  node @kt %kt = Transpose(%k) {perm = [0, 2, 1]} : f32[2,4,3]
+                  node @qk %s = MatMul(%q, %kt) : f32[2,3,3]
+                  node @mask %sm = Add(%s, %causal) : f32[2,3,3]
+                  node @softmax %p = Softmax(%sm) {axis = -1} : f32[2,3,3]
+                  node @pv %y = MatMul(%p, %v) : f32[2,3,4]
+                  output %y
+                }
+                """, """
+                kiln.ir 1
+                graph g {
+                  input %q : f32[2,3,4]
+                  input %k : f32[2,3,4]
+                  input %v : f32[2,3,4]
+                  node @Attention %y = Attention(%q, %k, %v) {is_causal = 1, kv_num_heads = 1, q_num_heads = 1, scale = 1.0} : f32[2,3,4]
                   output %y
                 }
                 """);

@@ -161,12 +161,16 @@ static void kiln_attention_blocks(void* ctx, long begin, long end, float* ws) {
             maxima[i] = -INFINITY;
             sums[i] = 0.0f;
         }
-        for (long j0 = 0; j0 < s->kv_seq; j0 += KEYS) {
-            long kn = s->kv_seq - j0 < KEYS ? s->kv_seq - j0 : KEYS, vectors = (kn + KILN_VL - 1) / KILN_VL;
+        /* under the causal limit the keys after the block's last query are masked out for all of it */
+        long keys = s->causal && i0 + qn < s->kv_seq ? i0 + qn : s->kv_seq;
+        for (long j0 = 0; j0 < keys; j0 += KEYS) {
+            long kn = keys - j0 < KEYS ? keys - j0 : KEYS, vectors = (kn + KILN_VL - 1) / KILN_VL;
             for (long j = 0; j < vectors * KILN_VL; j++) {
                 for (long d = 0; d < s->head; d++) kt[d * KEYS + j] = j < kn ? kh[(j0 + j) * s->k_s + d] : 0.0f;
             }
-            long i = 0;
+            /* rows before `first` see none of these keys under the causal limit: their online softmax does not change */
+            long first = s->causal && j0 > i0 ? (j0 - i0) / KILN_ATTENTION_ROWS * KILN_ATTENTION_ROWS : 0;
+            long i = first;
             for (; i + KILN_ATTENTION_ROWS <= qn; i += KILN_ATTENTION_ROWS) {
                 KILN_ATTENTION_ROWS_OF(KILN_ATTENTION_ROWS, vectors, s, qh, vh, mh, yh, i0, i, j0, kn, kt, p, maxima, sums)
             }
