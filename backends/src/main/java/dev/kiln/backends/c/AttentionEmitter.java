@@ -17,8 +17,9 @@ import static dev.kiln.backends.c.Nodes.dims;
 /**
  * Transformer blocks: Attention, RotaryEmbedding and SwiGLU. Attention in f32 (its mask f32 or bool) without
  * cache, window limits, soft cap or extra outputs takes attention.h's blocked online-softmax kernel, with its
- * mask and causal limit; every other form the general kernel of attention_general.h ({@link AttentionGeneral}). RotaryEmbedding and SwiGLU are loops over the
- * elements in double, rounded once to the output dtype as the interpreter does ({@link RotaryAndSwiGlu}).
+ * mask and causal limit; every other form the general kernel of attention_general.h ({@link AttentionGeneral}).
+ * RotaryEmbedding and SwiGLU are loops over the elements in double, rounded once to the output dtype as the
+ * interpreter does ({@link RotaryAndSwiGlu}).
  */
 final class AttentionEmitter implements OpEmitter {
     /** One op: what it does not take (null: everything), and its code. */

@@ -15,8 +15,9 @@ import static dev.kiln.backends.c.Nodes.dims;
  * Matrix products: Gemm and MatMul with their fused epilogues. In f32, rows times constant 2-D weights go to
  * small_gemm.h with the weights packed at load while A fits in cache, batches of small products of activations
  * (attention's) to its batched kernel; everything else to gemm.h's packed, register-blocked GEMM, the batches
- * stacked into one product where they share B, else batch by batch with broadcast batch dims. What these fast paths do not take (other dtypes, biases that differ
- * by batch or meet a 1-D operand) and MatMulInteger, {@link GeneralMatMul} emits.
+ * stacked into one product where they share B, else batch by batch with broadcast batch dims. What these fast
+ * paths do not take (other dtypes, biases that differ by batch or meet a 1-D operand) and MatMulInteger,
+ * {@link GeneralMatMul} emits.
  */
 final class GemmEmitter implements OpEmitter {
     /** The most rows (of A, batch dims folded in) that always go to kiln_small_matmul rather than the packed GEMM. */
