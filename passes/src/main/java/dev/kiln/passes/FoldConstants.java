@@ -23,7 +23,8 @@ import java.util.Set;
  * by {@link ShapeFolding}; Identity, Reshape and the like of a constant become a constant sharing
  * its bytes; any other node whose inputs are all constants is run once by the context's evaluator
  * and becomes a constant, unless that would make the weights grow (an output larger than the
- * constants it frees, beyond {@link #SMALL_BYTES}) or exceed {@link #MAX_ELEMENTS} elements.
+ * constants it frees, beyond {@link #SMALL_BYTES}, parts of a constant aside: {@link #PARTS}) or exceed
+ * {@link #MAX_ELEMENTS} elements.
  * Output types are re-inferred as inputs become constants, so a Reshape fed by a folded shape gets
  * its static type and the shape queries after it fold in the same walk. Without an evaluator only
  * the first two kinds fold. Training-mode Dropout, the one nondeterministic op, is left alone.
@@ -35,6 +36,12 @@ public final class FoldConstants extends Pass {
     static final long MAX_ELEMENTS = 16L << 20;
     /** Outputs up to this size fold even when larger than what they free (shape tensors, small tables). */
     static final long SMALL_BYTES = 64L << 10;
+    /**
+     * Ops whose outputs are parts of their first input. Parts of a constant that only such ops read fold while
+     * together they are no larger than it (it goes once they all have): exporters reorder weights so, as PyTorch
+     * does the gates of LSTM and GRU, and leaving them to run time would cut the weights up on every run.
+     */
+    private static final Set<String> PARTS = Set.of("Slice", "Split", "Gather");
 
     @Override
     protected Graph run(Graph graph, PassContext ctx) {
@@ -50,6 +57,8 @@ public final class FoldConstants extends Pass {
         /** Holds folded values until a node that stays or a graph output needs them, so that intermediate results leave no trace. */
         private final Graph folds;
         private final Map<Value, Constant> folded = new HashMap<>();
+        /** Bytes of the parts folded so far out of each constant that only PARTS ops read. */
+        private final Map<Value, Long> partsTaken = new HashMap<>();
 
         Folding(Graph source, PassContext ctx) {
             this.source = source;
@@ -119,12 +128,27 @@ public final class FoldConstants extends Pass {
                 ctx.debug(name() + ": leaves " + n.op() + " node @" + n.name() + " to run time: its " + elements + " output elements are too many to fold");
                 return null;
             }
-            if (bytes > Math.max(freed, SMALL_BYTES)) {
+            boolean part = takesParts(n);
+            long whole = part ? inputs.get(0).type().shape().elementCount() * inputs.get(0).type().dtype().byteSize() : 0;
+            if (bytes > Math.max(freed, SMALL_BYTES) && !(part && partsTaken.getOrDefault(n.input(0), 0L) + bytes <= whole)) {
                 ctx.debug(name() + ": leaves " + n.op() + " node @" + n.name() + " to run time: its " + bytes
                         + " bytes of output would outweigh the " + freed + " bytes of constants it frees");
                 return null;
             }
-            return evaluate(evaluator, n, inputs, types);
+            List<Attribute.Tensor> values = evaluate(evaluator, n, inputs, types);
+            if (values != null && part) partsTaken.merge(n.input(0), bytes, Long::sum);
+            return values;
+        }
+
+        /** Whether the node is a PARTS op reading a constant (its first input) that only such ops read, as their first input. */
+        private boolean takesParts(Node n) {
+            if (!PARTS.contains(n.op())) return false;
+            Value whole = n.input(0);
+            if (uses.isGraphOutput(whole)) return false;
+            for (Node reader : uses.consumers(whole)) {
+                if (!PARTS.contains(reader.op()) || reader.inputs().lastIndexOf(whole) != 0) return false;
+            }
+            return true;
         }
 
         /** Runs the node alone on its constant inputs. */

@@ -29,7 +29,10 @@ import java.util.Set;
  * </pre>
  * with Q, Kt and V of the same rank, 3-D (batch, sequence, head size) or 4-D (batch, heads,
  * sequence, head size), and equal leading dimensions. It becomes the ONNX Attention op with the
- * product of the positive constant factors as its {@code scale} and the mask as {@code attn_mask}.
+ * product of the positive constant factors as its {@code scale} and the mask as {@code attn_mask}. The mask
+ * may also come as {@code Where(masked, -inf, scores)} (masked_fill of the keys masked out, as causal decoders
+ * write it) or {@code Where(attended, scores, -inf)}: a bool attn_mask of the keys attended to. A constant mask
+ * that is exactly the causal limit (query i attends to keys 0 to i) becomes {@code is_causal} instead.
  * K is Kt with its last two axes swapped: when Kt is a Transpose read by nothing else, the two
  * permutations merge into one (none when they cancel).
  * <p>
@@ -48,7 +51,7 @@ public final class RecognizeAttention extends Pass {
     }
 
     /** The pieces of one recognised attention, for the builder. */
-    private record Parts(Value q, Value k, long[] keyPerm, Value v, Value mask, double scale, int rank) {}
+    private record Parts(Value q, Value k, long[] keyPerm, Value v, Value mask, boolean maskedWhereTrue, boolean causal, double scale, int rank) {}
 
     /** A product of constant factors peeled off a value: the value underneath, the factor, and the node reading the value. */
     private record Scaled(Value value, double factor, Node reader) {}
@@ -67,8 +70,19 @@ public final class RecognizeAttention extends Pass {
 
         Value scores = logits;
         Value mask = null;
+        boolean maskedWhereTrue = false;
         Node add = Recognition.producer(logits, "Add");
-        if (add != null) {
+        Node where = Recognition.producer(logits, "Where");
+        if (where != null) {
+            // Where(masked, -inf, scores) or Where(attended, scores, -inf): a bool mask, attending where it is false or true
+            int kept = isMinusInfinity(where.input(1)) ? 2 : isMinusInfinity(where.input(2)) ? 1 : 0;
+            if (kept == 0) return Recognition.miss("its input is a Where that fills with something other than -inf");
+            scores = where.input(kept);
+            mask = where.input(0);
+            maskedWhereTrue = kept == 2;
+            if (!scores.type().equals(logits.type())) return Recognition.miss("the mask " + mask.type() + " enlarges the scores " + scores.type());
+            nodes.add(where);
+        } else if (add != null) {
             for (int i = 0; i < 2 && mask == null; i++) {
                 Scaled candidate = peelScale(add.input(i), add, new LinkedHashSet<>(), null);
                 if (Recognition.producer(candidate.value(), "MatMul") != null) {
@@ -107,7 +121,8 @@ public final class RecognizeAttention extends Pass {
             String problem = checkMask(mask, kt.value(), rank);
             if (problem != null) return Recognition.miss(problem);
         }
-        Parts parts = new Parts(q.value(), keySource, keyPerm, v, mask, factor, rank);
+        boolean causal = mask != null && isCausal(mask, maskedWhereTrue, logits);
+        Parts parts = new Parts(q.value(), keySource, keyPerm, v, causal ? null : mask, maskedWhereTrue, causal, factor, rank);
         return new Match(output, nodes, rw -> build(rw, nodes, output, parts));
     }
 
@@ -118,9 +133,10 @@ public final class RecognizeAttention extends Pass {
                     Map.of("perm", Attribute.of(p.keyPerm())), List.of(Recognition.nodeName(nodes, "key"))).output(0);
         }
         List<Value> inputs = new ArrayList<>(List.of(rw.map(p.q()), k, rw.map(p.v())));
-        if (p.mask() != null) inputs.add(p.rank() == 3 && p.mask().type().rank() == 3 ? maskWithHeadAxis(rw, nodes, p.mask()) : rw.map(p.mask()));
+        if (p.mask() != null) inputs.add(attnMask(rw, nodes, p.mask(), p.maskedWhereTrue(), p.rank() == 3 && p.mask().type().rank() == 3));
         Map<String, Attribute> attrs = new LinkedHashMap<>();
         attrs.put("scale", Attribute.of((float) p.scale()));
+        if (p.causal()) attrs.put("is_causal", Attribute.of(1L));
         if (p.rank() == 3) {
             attrs.put("q_num_heads", Attribute.of(1L));
             attrs.put("kv_num_heads", Attribute.of(1L));
@@ -128,16 +144,77 @@ public final class RecognizeAttention extends Pass {
         return Recognition.addReplacement(rw, nodes, root, "Attention", inputs, attrs);
     }
 
-    /** A [batch, q, k] mask as [batch, 1, q, k]: a reshaped constant sharing the bytes, else an Unsqueeze. */
-    private static Value maskWithHeadAxis(GraphRewrite rw, Set<Node> nodes, Value mask) {
-        List<Dim> dims = new ArrayList<>(mask.type().shape().dims());
-        dims.add(1, Dim.of(1));
-        TensorType type = mask.type().withShape(new Shape(dims));
-        if (mask instanceof Constant c) return rw.constant(c.name(), type, c.data());
+    /**
+     * Whether a constant mask (bool, masking out where true with {@code maskedWhereTrue}, else attending; or f32,
+     * 0 where attended and -inf where masked out) is exactly the causal limit over the scores' last two dims:
+     * query i attends to keys 0 to i, as Attention's is_causal has it.
+     */
+    private static boolean isCausal(Value mask, boolean maskedWhereTrue, Value scores) {
+        if (!(mask instanceof Constant c) || !c.type().shape().isStatic() || c.type().rank() < 2) return false;
+        DType t = c.type().dtype();
+        if (t != DType.BOOL && t != DType.F32) return false;
+        long[] dims = c.type().shape().sizes();
+        int rank = dims.length;
+        Shape scoreShape = scores.type().shape();
+        int scoreRank = scoreShape.rank();
+        if (!scoreShape.dim(scoreRank - 2).equals(Dim.of(dims[rank - 2])) || !scoreShape.dim(scoreRank - 1).equals(Dim.of(dims[rank - 1]))) return false;
+        ByteBuffer data = c.data().order(ByteOrder.LITTLE_ENDIAN);
+        long queries = dims[rank - 2];
+        long keys = dims[rank - 1];
+        long count = c.type().shape().elementCount();
+        for (long e = 0; e < count; e++) {
+            long j = e % keys;
+            long i = e / keys % queries;
+            boolean attended;
+            if (t == DType.BOOL) {
+                attended = (data.get(data.position() + (int) e) != 0) != maskedWhereTrue;
+            } else {
+                float x = data.getFloat(data.position() + (int) e * 4);
+                if (x != 0 && x != Float.NEGATIVE_INFINITY) return false;
+                attended = x == 0;
+            }
+            if (attended != (j <= i)) return false;
+        }
+        return true;
+    }
+
+    /** Whether v is a one-element floating-point constant -inf. */
+    private static boolean isMinusInfinity(Value v) {
+        Double x = Recognition.scalar(v);
+        return x != null && v.type().dtype().isFloatingPoint() && x == Double.NEGATIVE_INFINITY;
+    }
+
+    /**
+     * The attn_mask of a mask: the keys attended to where a bool mask marks those masked out (a constant's
+     * negation, else a Not), and a [batch, q, k] mask as [batch, 1, q, k] with {@code headAxis} (a constant
+     * reshaped, sharing the bytes when not negated, else an Unsqueeze).
+     */
+    private static Value attnMask(GraphRewrite rw, Set<Node> nodes, Value mask, boolean negate, boolean headAxis) {
+        if (mask instanceof Constant c) {
+            if (!negate && !headAxis) return rw.map(c);
+            TensorType type = headAxis ? withHeadAxis(c.type()) : c.type();
+            ByteBuffer data = c.data();
+            if (negate) {
+                ByteBuffer attended = ByteBuffer.allocate(data.remaining());
+                for (int i = 0; i < data.remaining(); i++) attended.put(i, (byte) (data.get(data.position() + i) == 0 ? 1 : 0));
+                data = attended;
+            }
+            return rw.constant(negate ? c.name() + "_attended" : c.name(), type, data);
+        }
+        Value m = rw.map(mask);
+        if (negate) m = rw.add(Recognition.nodeName(nodes, "MaskNot"), "Not", List.of(m), Map.of(), List.of(Recognition.nodeName(nodes, "attended"))).output(0);
+        if (!headAxis) return m;
         ByteBuffer axes = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(1).flip();
         Value axesValue = rw.constant("mask_axes", TensorType.of(DType.I64, 1), axes);
-        return rw.add(Recognition.nodeName(nodes, "MaskUnsqueeze"), "Unsqueeze", List.of(rw.map(mask), axesValue), Map.of(),
+        return rw.add(Recognition.nodeName(nodes, "MaskUnsqueeze"), "Unsqueeze", List.of(m, axesValue), Map.of(),
                 List.of(Recognition.nodeName(nodes, "mask"))).output(0);
+    }
+
+    /** A [batch, q, k] type as [batch, 1, q, k]. */
+    private static TensorType withHeadAxis(TensorType t) {
+        List<Dim> dims = new ArrayList<>(t.shape().dims());
+        dims.add(1, Dim.of(1));
+        return t.withShape(new Shape(dims));
     }
 
     /**

@@ -1,7 +1,12 @@
 package dev.kiln.passes;
 
+import dev.kiln.ir.Attribute;
+import dev.kiln.ir.DType;
 import dev.kiln.ir.Graph;
 import dev.kiln.ir.GraphEvaluator;
+import dev.kiln.ir.Node;
+import dev.kiln.ir.TensorType;
+import dev.kiln.ir.Value;
 import dev.kiln.runtime.interpreter.InterpreterEvaluator;
 import dev.kiln.testmodels.Fixtures;
 import org.junit.jupiter.api.Assumptions;
@@ -9,8 +14,11 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static dev.kiln.passes.PassTesting.assertRewrites;
@@ -171,6 +179,46 @@ class FoldConstantsTest {
         Graph out = new FoldConstants().apply(parse(before), ctx);
         assertEquals(print(parse(before)), print(out));
         assertEquals(List.of("fold-constants: leaves Expand node @expand to run time: its 4194304 bytes of output would outweigh the 20 bytes of constants it frees"), log);
+    }
+
+    /**
+     * Rows [from, to) of w sliced, as PyTorch's LSTM and GRU exports reorder their gates; x times the parts
+     * concatenated in the order {@code parts} gives, with the weight also read by a MatMul when {@code alsoWhole}.
+     */
+    private static Graph gatesReordered(long rows, long[][] parts, boolean alsoWhole) {
+        Graph g = new Graph("gates");
+        Value x = g.addInput("x", TensorType.of(DType.F32, 8, 2));
+        ByteBuffer data = ByteBuffer.allocate((int) rows * 8 * 4).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < rows * 8; i++) data.putFloat(i % 97 * 0.25f - 3);
+        Value w = g.addConstant("w", TensorType.of(DType.F32, rows, 8), data.flip());
+        Value axis = g.addConstant("axis", TensorType.of(DType.I64, 1), ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(0).flip());
+        List<Value> slices = new ArrayList<>();
+        for (long[] part : parts) {
+            Value from = g.addConstant("from" + slices.size(), TensorType.of(DType.I64, 1), ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(part[0]).flip());
+            Value to = g.addConstant("to" + slices.size(), TensorType.of(DType.I64, 1), ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(part[1]).flip());
+            slices.add(g.addNode("slice" + slices.size(), "Slice", List.of(w, from, to, axis), Map.of(), List.of("part" + slices.size())).output(0));
+        }
+        Value gates = g.addNode("concat", "Concat", slices, Map.of("axis", Attribute.of(0L)), List.of("gates")).output(0);
+        g.addOutput(g.addNode("matmul", "MatMul", List.of(gates, x), Map.of(), List.of("y")).output(0));
+        if (alsoWhole) g.addOutput(g.addNode("whole", "MatMul", List.of(w, x), Map.of(), List.of("z")).output(0));
+        return g;
+    }
+
+    @Test
+    void partsOfAConstantFoldWhileTogetherNoLargerThanIt() {
+        // two 96 KiB halves of a 192 KiB weight, swapped: each frees nothing alone, together the whole weight
+        long[][] swapped = {{3072, 6144}, {0, 3072}};
+        Graph out = new FoldConstants().apply(gatesReordered(6144, swapped, false), PassTesting.context());
+        assertEquals(List.of("MatMul"), out.nodes().stream().map(Node::op).toList());
+        assertEquals(1, out.constants().size());
+        assertSameOutputs(gatesReordered(6144, swapped, false), out, 0);
+        // overlapping parts would outgrow the weight: the second stays, and the weight with it
+        long[][] overlapping = {{0, 4096}, {2048, 6144}};
+        Graph kept = new FoldConstants().apply(gatesReordered(6144, overlapping, false), PassTesting.context());
+        assertEquals(List.of("Slice", "Concat", "MatMul"), kept.nodes().stream().map(Node::op).toList());
+        // a weight also read whole stays whole: its slices would copy it
+        Graph shared = new FoldConstants().apply(gatesReordered(6144, swapped, true), PassTesting.context());
+        assertEquals(List.of("Slice", "Slice", "Concat", "MatMul", "MatMul"), shared.nodes().stream().map(Node::op).toList());
     }
 
     @Test

@@ -102,6 +102,156 @@ class RecognizeAttentionTest {
     }
 
     @Test
+    void causalMaskFilledWithMinusInfinityAsDecodersWriteIt() {
+        // masked_fill(future, -inf) with the keys after each query masked out: the causal limit
+        assertRecognizes("""
+                kiln.ir 1
+                graph g {
+                  input %q : f32[1,2,3,4]
+                  input %kt : f32[1,2,4,3]
+                  input %v : f32[1,2,3,4]
+                  const %scale : f32[] = [0.5]
+                  const %future : bool[3,3] = [false, true, true, false, false, true, false, false, false]
+                  const %minus : f32[] = [-inf]
+                  node @qk %s = MatMul(%q, %kt) : f32[1,2,3,3]
+                  node @scale %ss = Mul(%s, %scale) : f32[1,2,3,3]
+                  node @fill %sm = Where(%future, %minus, %ss) : f32[1,2,3,3]
+                  node @softmax %p = Softmax(%sm) {axis = -1} : f32[1,2,3,3]
+                  node @pv %y = MatMul(%p, %v) : f32[1,2,3,4]
+                  output %y
+                }
+                """, """
+                kiln.ir 1
+                graph g {
+                  input %q : f32[1,2,3,4]
+                  input %kt : f32[1,2,4,3]
+                  input %v : f32[1,2,3,4]
+                  node @KeyTranspose %key = Transpose(%kt) {perm = [0, 1, 3, 2]} : f32[1,2,3,4]
+                  node @Attention %y = Attention(%q, %key, %v) {is_causal = 1, scale = 0.5} : f32[1,2,3,4]
+                  output %y
+                }
+                """);
+    }
+
+    @Test
+    void otherConstantMasksFilledWithMinusInfinityAreNegated() {
+        // a sliding window of one key back: not the causal limit, so the keys attended to become attn_mask
+        assertRecognizes("""
+                kiln.ir 1
+                graph g {
+                  input %q : f32[1,2,3,4]
+                  input %kt : f32[1,2,4,3]
+                  input %v : f32[1,2,3,4]
+                  const %outside : bool[3,3] = [false, true, true, false, false, true, true, false, false]
+                  const %minus : f32[] = [-inf]
+                  node @qk %s = MatMul(%q, %kt) : f32[1,2,3,3]
+                  node @fill %sm = Where(%outside, %minus, %s) : f32[1,2,3,3]
+                  node @softmax %p = Softmax(%sm) {axis = -1} : f32[1,2,3,3]
+                  node @pv %y = MatMul(%p, %v) : f32[1,2,3,4]
+                  output %y
+                }
+                """, """
+                kiln.ir 1
+                graph g {
+                  input %q : f32[1,2,3,4]
+                  input %kt : f32[1,2,4,3]
+                  input %v : f32[1,2,3,4]
+                  const %outside_attended : bool[3,3] = [true, false, false, true, true, false, false, true, true]
+                  node @KeyTranspose %key = Transpose(%kt) {perm = [0, 1, 3, 2]} : f32[1,2,3,4]
+                  node @Attention %y = Attention(%q, %key, %v, %outside_attended) {scale = 1.0} : f32[1,2,3,4]
+                  output %y
+                }
+                """);
+    }
+
+    @Test
+    void additiveCausalMaskBecomesTheCausalLimit() {
+        assertRecognizes("""
+                kiln.ir 1
+                graph g {
+                  input %q : f32[2,3,4]
+                  input %k : f32[2,3,4]
+                  input %v : f32[2,3,4]
+                  const %causal : f32[3,3] = [0.0, -inf, -inf, 0.0, 0.0, -inf, 0.0, 0.0, 0.0]
+                  node @kt %kt = Transpose(%k) {perm = [0, 2, 1]} : f32[2,4,3]
+                  node @qk %s = MatMul(%q, %kt) : f32[2,3,3]
+                  node @mask %sm = Add(%s, %causal) : f32[2,3,3]
+                  node @softmax %p = Softmax(%sm) {axis = -1} : f32[2,3,3]
+                  node @pv %y = MatMul(%p, %v) : f32[2,3,4]
+                  output %y
+                }
+                """, """
+                kiln.ir 1
+                graph g {
+                  input %q : f32[2,3,4]
+                  input %k : f32[2,3,4]
+                  input %v : f32[2,3,4]
+                  node @Attention %y = Attention(%q, %k, %v) {is_causal = 1, kv_num_heads = 1, q_num_heads = 1, scale = 1.0} : f32[2,3,4]
+                  output %y
+                }
+                """);
+    }
+
+    @Test
+    void maskKeepingScoresWhereTrueIsTheAttendedKeys() {
+        // Where(attended, scores, -inf) with a mask computed in the graph: it is attn_mask as it is
+        assertRecognizes("""
+                kiln.ir 1
+                graph g {
+                  input %q : f32[2,3,4]
+                  input %kt : f32[2,4,3]
+                  input %v : f32[2,3,4]
+                  input %ids : i64[2,1,3]
+                  const %zero : i64[] = [0]
+                  const %minus : f32[1] = [-inf]
+                  node @pad %padding = Equal(%ids, %zero) : bool[2,1,3]
+                  node @keep %attended = Not(%padding) : bool[2,1,3]
+                  node @qk %s = MatMul(%q, %kt) : f32[2,3,3]
+                  node @fill %sm = Where(%attended, %s, %minus) : f32[2,3,3]
+                  node @softmax %p = Softmax(%sm) {axis = -1} : f32[2,3,3]
+                  node @pv %y = MatMul(%p, %v) : f32[2,3,4]
+                  output %y
+                }
+                """, """
+                kiln.ir 1
+                graph g {
+                  input %q : f32[2,3,4]
+                  input %kt : f32[2,4,3]
+                  input %v : f32[2,3,4]
+                  input %ids : i64[2,1,3]
+                  const %zero : i64[] = [0]
+                  const %mask_axes : i64[1] = [1]
+                  node @pad %padding = Equal(%ids, %zero) : bool[2,1,3]
+                  node @keep %attended = Not(%padding) : bool[2,1,3]
+                  node @KeyTranspose %key = Transpose(%kt) {perm = [0, 2, 1]} : f32[2,3,4]
+                  node @MaskUnsqueeze %mask = Unsqueeze(%attended, %mask_axes) : bool[2,1,1,3]
+                  node @Attention %y = Attention(%q, %key, %v, %mask) {kv_num_heads = 1, q_num_heads = 1, scale = 1.0} : f32[2,3,4]
+                  output %y
+                }
+                """);
+    }
+
+    @Test
+    void whereFillingWithAFiniteValueIsLeftAlone() {
+        // a finite fill replaces scores where Add of a mask would shift them: not the same softmax for rows masked everywhere
+        assertLeftAlone("""
+                kiln.ir 1
+                graph g {
+                  input %q : f32[1,2,3,4]
+                  input %kt : f32[1,2,4,3]
+                  input %v : f32[1,2,3,4]
+                  input %masked : bool[3,3]
+                  const %fill : f32[] = [-10000.0]
+                  node @qk %s = MatMul(%q, %kt) : f32[1,2,3,3]
+                  node @fill %sm = Where(%masked, %fill, %s) : f32[1,2,3,3]
+                  node @softmax %p = Softmax(%sm) {axis = -1} : f32[1,2,3,3]
+                  node @pv %y = MatMul(%p, %v) : f32[1,2,3,4]
+                  output %y
+                }
+                """, "fills with something other than -inf");
+    }
+
+    @Test
     void scaleSplitBetweenQueriesAndKeysAndUntransposedKeys() {
         // Kt arrives as a graph input, so K is its transpose; sqrt(scale) on each side multiplies out.
         assertRecognizes("""

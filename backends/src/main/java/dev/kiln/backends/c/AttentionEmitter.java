@@ -1,10 +1,13 @@
 package dev.kiln.backends.c;
 
 import dev.kiln.ir.Attribute;
+import dev.kiln.ir.DType;
 import dev.kiln.ir.Node;
+import dev.kiln.ir.Value;
 
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.function.BiConsumer;
 import java.util.function.Function;
@@ -12,10 +15,11 @@ import java.util.function.Function;
 import static dev.kiln.backends.c.Nodes.dims;
 
 /**
- * Transformer blocks: Attention, RotaryEmbedding and SwiGLU. Attention in f32 without mask, cache, limits,
- * soft cap or extra outputs takes attention.h's blocked online-softmax kernel; every other form the general
- * kernel of attention_general.h ({@link AttentionGeneral}). RotaryEmbedding and SwiGLU are loops over the
- * elements in double, rounded once to the output dtype as the interpreter does ({@link RotaryAndSwiGlu}).
+ * Transformer blocks: Attention, RotaryEmbedding and SwiGLU. Attention in f32 (its mask f32 or bool) without
+ * cache, window limits, soft cap or extra outputs takes attention.h's blocked online-softmax kernel, with its
+ * mask and causal limit; every other form the general kernel of attention_general.h ({@link AttentionGeneral}).
+ * RotaryEmbedding and SwiGLU are loops over the elements in double, rounded once to the output dtype as the
+ * interpreter does ({@link RotaryAndSwiGlu}).
  */
 final class AttentionEmitter implements OpEmitter {
     /** One op: what it does not take (null: everything), and its code. */
@@ -50,10 +54,14 @@ final class AttentionEmitter implements OpEmitter {
         else AttentionGeneral.emit(n, e);
     }
 
-    /** Attention as kiln_attention computes it: static f32 without mask, cache, causal or window limits, softcap or extra outputs. */
+    /**
+     * Attention as kiln_attention computes it: static f32 (a bool mask read as 0 / -inf) without cache, window
+     * limits, nonpad_kv_seqlen, softcap or extra outputs.
+     */
     private static boolean isFast(Node n) {
-        return Nodes.staticF32(n, i -> false, false) == null && n.inputs().size() <= 3 && n.outputs().size() == 1
-                && !(n.attribute("is_causal") instanceof Attribute.Int c && c.value() != 0)
+        Value mask = n.inputs().size() > 3 ? n.input(3) : null;
+        return Nodes.staticF32(n, i -> i == 3, false) == null && n.inputs().stream().skip(4).allMatch(Objects::isNull) && n.outputs().size() == 1
+                && (mask == null || Emission.dtype(mask) == DType.F32 || Emission.dtype(mask) == DType.BOOL)
                 && !(n.attribute("softcap") instanceof Attribute.Float f && f.value() != 0)
                 && !(n.attribute("left_window_size") instanceof Attribute.Int l && l.value() >= 0)
                 && !(n.attribute("right_window_size") instanceof Attribute.Int r && r.value() >= 0)
@@ -77,11 +85,21 @@ final class AttentionEmitter implements OpEmitter {
         long qSeq = threeD ? q[1] : q[2];
         long kvSeq = threeD ? k[1] : k[2];
         double scale = n.attribute("scale") instanceof Attribute.Float f ? f.value() : 1 / Math.sqrt(head);
+        long[] mask = AttentionGeneral.maskStrides(n);
+        boolean causal = n.attribute("is_causal") instanceof Attribute.Int c && c.value() != 0;
         e.line("static const kiln_attention_shape s = {" + q[0] + ", " + qHeads + ", " + kvHeads + ", " + qSeq + ", " + kvSeq + ", " + head + ", " + vHead + ", "
                 + strides(threeD, qHeads, qSeq, head) + ", " + strides(threeD, kvHeads, kvSeq, head) + ", " + strides(threeD, kvHeads, kvSeq, vHead) + ", "
-                + strides(threeD, qHeads, qSeq, vHead) + ", " + CTypes.floatLiteral(scale) + "};");
-        String ws = e.workspace(head * 16 + 4 * 16 + 2 * 64); // KILN_ATTENTION_WORKSPACE(head)
-        e.line("kiln_attention(&s, " + e.ptr(n.input(0)) + ", " + e.ptr(n.input(1)) + ", " + e.ptr(n.input(2)) + ", " + e.ptr(n.output(0)) + ", " + ws + ");");
+                + strides(threeD, qHeads, qSeq, vHead) + ", " + mask[0] + "L, " + mask[1] + "L, " + mask[2] + "L, " + mask[3] + "L, " + (causal ? 1 : 0) + ", "
+                + CTypes.floatLiteral(scale) + "};");
+        Workspace ws = new Workspace();
+        String maskAt = n.inputs().size() > 3 ? AttentionGeneral.operand(n, 3, DType.F32, ws, e) : "0";
+        // KILN_ATTENTION_WORKSPACE(head) with the widest key blocks
+        long kernel = head * 64 + 4 * 64 + 2 * 64;
+        String at = ws.rest();
+        ws.reserve(e, kernel);
+        e.threadWorkspace(kernel);
+        e.line("kiln_attention(&s, " + e.ptr(n.input(0)) + ", " + e.ptr(n.input(1)) + ", " + e.ptr(n.input(2)) + ", " + maskAt + ", " + e.ptr(n.output(0)) + ", "
+                + at + ");");
     }
 
     /** Batch, head and sequence strides of a [B, S, H*D] (3-D) or [B, H, S, D] tensor. */

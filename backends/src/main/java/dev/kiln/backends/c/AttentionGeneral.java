@@ -79,6 +79,11 @@ final class AttentionGeneral {
         return null;
     }
 
+    /** The strides of the node's attn_mask as {@link #maskStrides(long[], Geometry)} gives them (all 0 when it has none). */
+    static long[] maskStrides(Node n) {
+        return n.input(3) == null ? new long[4] : maskStrides(dims(n.input(3)), Geometry.of(n));
+    }
+
     /**
      * The mask's strides over batch, query head and query (0 where it broadcasts) and its columns, its dims
      * right-aligned to [batch, q_heads, q_seq, keys]; null when it does not broadcast or has more columns than keys.
@@ -107,7 +112,7 @@ final class AttentionGeneral {
         boolean f64 = n.inputs().stream().anyMatch(v -> v != null && Emission.dtype(v) == DType.F64);
         DType compute = f64 ? DType.F64 : DType.F32;
         String type = f64 ? "double" : "float";
-        long[] mask = n.input(3) == null ? new long[4] : maskStrides(dims(n.input(3)), g);
+        long[] mask = maskStrides(n);
         e.line("static const kiln_sdpa_shape s = {" + g.batch + ", " + g.qHeads + ", " + g.kvHeads + ", " + g.qSeq + ", " + g.kvSeq + ", " + g.past + ", "
                 + g.head + ", " + g.vHead + ", " + list(g.strides(g.qHeads, g.qSeq, g.head)) + ", " + list(g.k()) + ", " + list(g.v()) + ", "
                 + list(g.strides(g.qHeads, g.qSeq, g.vHead)) + ", " + list(mask) + ", " + (n.input(4) != null ? 1 : 0) + ", " + (Nodes.intAttr(n, "is_causal", 0) != 0 ? 1 : 0) + ", "
@@ -140,7 +145,7 @@ final class AttentionGeneral {
      * A pointer of the compute type to input i ("0" when absent): the input itself when it has that type, else a
      * widened copy in the workspace (a bool mask as 0 / -inf).
      */
-    private static String operand(Node n, int i, DType compute, Workspace ws, Emission e) {
+    static String operand(Node n, int i, DType compute, Workspace ws, Emission e) {
         Value v = n.input(i);
         if (v == null) return "0";
         DType t = Emission.dtype(v);

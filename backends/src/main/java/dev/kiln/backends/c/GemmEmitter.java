@@ -15,12 +15,13 @@ import static dev.kiln.backends.c.Nodes.dims;
  * Matrix products: Gemm and MatMul with their fused epilogues. In f32, rows times constant 2-D weights go to
  * small_gemm.h with the weights packed at load while A fits in cache, batches of small products of activations
  * (attention's) to its batched kernel; everything else to gemm.h's packed, register-blocked GEMM, the batches
- * stacked into one product where they share B, else batch by batch with broadcast batch dims. What these fast paths do not take (other dtypes, biases that differ
- * by batch or meet a 1-D operand) and MatMulInteger, {@link GeneralMatMul} emits.
+ * stacked into one product where they share B, else batch by batch with broadcast batch dims. What these fast
+ * paths do not take (other dtypes, biases that differ by batch or meet a 1-D operand) and MatMulInteger,
+ * {@link GeneralMatMul} emits.
  */
 final class GemmEmitter implements OpEmitter {
     /** The most rows (of A, batch dims folded in) that always go to kiln_small_matmul rather than the packed GEMM. */
-    static final long SMALL_MATMUL_MAX_ROWS = 64;
+    private static final long SMALL_MATMUL_MAX_ROWS = 64;
     /**
      * More rows go to small_gemm.h too while A (rows x K, re-read once per panel of 32 columns) fits in a core's
      * L2 and a panel of B (K x 32) in its L1; past that the packed GEMM's blocking pays.
@@ -88,7 +89,7 @@ final class GemmEmitter implements OpEmitter {
     }
 
     /** Whether a product of rows x k by constant weights goes to kiln_small_matmul. */
-    private static boolean fitsSmall(long rows, long k) {
+    static boolean fitsSmall(long rows, long k) {
         return rows <= SMALL_MATMUL_MAX_ROWS || k <= SMALL_MATMUL_MAX_K && rows * k <= SMALL_MATMUL_MAX_A;
     }
 

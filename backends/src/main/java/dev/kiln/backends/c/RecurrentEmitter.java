@@ -166,7 +166,10 @@ final class RecurrentEmitter implements OpEmitter {
         String proj = ws.take("float", g.directions * g.seq * g.batch * g.gateRows(), 4);
         project(n, g, e, ws, in[0], in[1], in[3], proj);
         String packed = packedRecurrence(n, g, e, ws, in[2]);
-        String kernel = ws.take("float", (1 + g.batch) * g.cell.gates * padded(g.hidden) + 3 * g.batch * padded(g.hidden), 4);
+        // one item's R bias, products, h, c and reset rows (KILN_RNN_GROUP of 4 batch entries), on each thread
+        long item = 5 * g.cell.gates * padded(g.hidden) + 3 * 4 * padded(g.hidden);
+        String kernel = ws.take("float", item, 4);
+        e.threadWorkspace(item);
         ws.reserve(e, Emission.GEMM_WORKSPACE_FLOATS);
         e.line("kiln_rnn_f32(&s, " + proj + ", " + packed + ", " + in[3] + ", " + states + ", " + in[5] + ", " + in[6] + ", " + in[7] + ", "
                 + out[0] + ", " + out[1] + ", " + out[2] + ", " + kernel + ");");
@@ -178,13 +181,14 @@ final class RecurrentEmitter implements OpEmitter {
     }
 
     /**
-     * The input projections x W^T + Wb of every row of X, per direction, into proj: a few rows times a constant W go
-     * to small_gemm.h with W packed at load (converted to float first when 16-bit), the rest to the packed GEMM.
+     * The input projections x W^T + Wb of every row of X, per direction, into proj: rows times a constant W go to
+     * small_gemm.h with W packed at load (converted to float first when 16-bit) as GEMMs of constant weights do,
+     * the rest to the packed GEMM.
      */
     private static void project(Node n, Geometry g, Emission e, Workspace ws, String x, String w, String bias, String proj) {
         long rows = g.seq * g.batch;
         long gh = g.gateRows();
-        boolean small = n.input(1) instanceof Constant && rows <= GemmEmitter.SMALL_MATMUL_MAX_ROWS;
+        boolean small = n.input(1) instanceof Constant && GemmEmitter.fitsSmall(rows, g.input);
         String packed = null;
         if (small) {
             Constant c = (Constant) n.input(1);

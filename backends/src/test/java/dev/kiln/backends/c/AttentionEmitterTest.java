@@ -78,6 +78,30 @@ class AttentionEmitterTest {
         b.assertMatchesInterpreter(dir, 1e-5);
     }
 
+    /**
+     * f32 attention over sequences of 1, 7, 129 and 300 (several key and query blocks, partial ones), heads that
+     * are not whole vectors, masks whose first key blocks are all masked out for some queries, padding masks
+     * and causal limits with fewer or more queries than keys.
+     */
+    @Test
+    void longSequencesAcrossBlocks() {
+        OpBatch b = new OpBatch("attention_long", 26);
+        for (long seq : new long[] {1, 7, 129, 300}) {
+            attention(b, DType.F32, false, 2, 1, seq, seq, 64, 40, List.of(), attrs("is_causal", 1L), 1);
+            attention(b, DType.F32, true, 3, 3, seq, seq + 5, 17, 24, List.of(b.input(DType.F32, seq, seq + 5)), Map.of(), 1);
+        }
+        // queries whose first 70 keys are masked out; a padding mask (the last keys) as a bool per key
+        long kv = 150;
+        double[] late = new double[(int) (20 * kv)];
+        for (int i = 0; i < late.length; i++) late[i] = i % kv < 70 && i / kv % 3 == 0 ? Double.NEGATIVE_INFINITY : b.random().nextDouble() - 0.5;
+        attention(b, DType.F32, false, 2, 2, 20, kv, 16, 16, List.of(b.input(DType.F32, new long[] {20, kv}, late)), Map.of(), 1);
+        Value padding = b.input(DType.BOOL, new long[] {2, 1, 1, kv}, () -> b.random().nextInt(5) > 0 ? 1 : 0);
+        attention(b, DType.F32, true, 4, 2, 33, kv, 16, 16, List.of(padding), Map.of(), 1);
+        attention(b, DType.F32, false, 4, 4, 200, 70, 8, 8, List.of(), attrs("is_causal", 1L), 1);
+        attention(b, DType.F32, false, 4, 4, 70, 200, 8, 8, List.of(padding), attrs("is_causal", 1L), 1);
+        b.assertMatchesInterpreter(dir, 1e-5);
+    }
+
     @Test
     void cachesScoresAndNonPadLengths() {
         OpBatch b = new OpBatch("attention_cache", 23);

@@ -39,6 +39,10 @@ class GatherEmitterTest {
         b.node("Gather", List.of(b.input(DType.F64, 3, 4), b.input(DType.I64, new long[] {0})), attrs("axis", 1L));
         b.node("Gather", List.of(b.input(DType.BOOL, 3, 1, 4), b.input(DType.I64, new long[] {}, -1)), Map.of());
         b.node("Gather", List.of(b.input(DType.U32, 1, 33), indices(b, DType.I32, 33, 1)), attrs("axis", 1L));
+        // embeddings: rows of constant tables picked by token ids, copied whole
+        b.node("Gather", List.of(b.randomConstant(DType.F32, 96, 64), indices(b, DType.I64, 96, 1, 16)), Map.of());
+        b.node("Gather", List.of(b.randomConstant(DType.F32, 10, 4), indices(b, DType.I64, 10, 8, 1)), Map.of());
+        b.node("Gather", List.of(b.randomConstant(DType.F16, 7, 33), indices(b, DType.I32, 7, 2, 3, 5)), Map.of());
         b.assertMatchesInterpreter(dir, 0);
     }
 

@@ -50,6 +50,22 @@ class NormalizationEmitterTest {
         b.assertMatchesAsWritten(dir, 1e-5);
     }
 
+    /**
+     * f32 LayerNormalization as layer_norm.h computes it: rows of 1 to 768 elements (one vector or less, whole
+     * vectors, partial ones), row counts not a multiple of 4 and enough for the threads to split, a scale and bias
+     * of one value, none, and values far from 0 (the variance about a large mean).
+     */
+    @Test
+    void layerNormalizationRowsOfEveryLength() {
+        OpBatch b = new OpBatch("layer_norm_rows", 4);
+        for (long size : new long[] {1, 7, 16, 17, 33, 64, 129, 300, 768}) {
+            b.node("LayerNormalization", layerNorm(b, DType.F32, -1, 3, 67, size), Map.of());
+            b.node("LayerNormalization", List.of(b.input(DType.F32, 5, size), b.input(DType.F32, 1), b.input(DType.F32, 1)), attrs("epsilon", 1e-3f));
+            b.node("LayerNormalization", List.of(b.input(DType.F32, new long[] {6, size}, () -> 100 + b.random().nextDouble()), b.input(DType.F32, size)), Map.of());
+        }
+        b.assertMatchesAsWritten(dir, 1e-5);
+    }
+
     @Test
     void rmsAndLpNormalization() {
         OpBatch b = new OpBatch("rms_lp", 2);

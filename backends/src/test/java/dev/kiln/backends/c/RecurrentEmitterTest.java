@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.Random;
 
 import static dev.kiln.backends.c.OpBatch.attrs;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -147,8 +148,8 @@ class RecurrentEmitterTest {
 
     /**
      * Constant weights (R packed at load, 16-bit ones converted first), sequences of 1, 7, 129 and 300 steps,
-     * hidden sizes that are not whole vectors, batches past the product's 4-row tiles and products the threads
-     * split, every cell both ways.
+     * hidden sizes that are not whole vectors, batches past the product's 4-row tiles, directions and groups of
+     * batch entries the threads take whole, and single ones whose products they split, every cell both ways.
      */
     @Test
     void constantWeightsLongSequencesAndOddSizes() {
@@ -166,7 +167,36 @@ class RecurrentEmitterTest {
         // products large enough for the pool's threads to split their columns
         add(b, new Case("LSTM", DType.F32, 4, 8, 20, 260, "bidirectional", 0, true, true, true, true, 3, Map.of(), true));
         add(b, new Case("GRU", DType.F32, 4, 7, 9, 300, "forward", 1, true, false, true, false, 2, Map.of(), true));
+        add(b, new Case("LSTM", DType.F32, 3, 2, 5, 200, "forward", 0, true, true, true, true, 3, Map.of(), true));
+        add(b, new Case("GRU", DType.F32, 3, 1, 5, 230, "reverse", 0, true, false, true, false, 2, Map.of(), true));
         b.assertMatchesInterpreter(dir, 1e-5);
+    }
+
+    /**
+     * Whole directions and groups of batch entries on the pool's threads, and the split products of a single one,
+     * give the very bits one thread gives.
+     */
+    @Test
+    void oneAndThreeThreadsGiveTheSameBits() {
+        Graph g = new Graph("recurrent_bits");
+        Random r = new Random(18);
+        Value x = g.addInput("x", TensorType.of(DType.F32, 6, 9, 24));
+        List<Value> lstm = Arrays.asList(x, NativeTesting.randomConstant(g, "w", r, 0.3, 2, 4 * 70, 24),
+                NativeTesting.randomConstant(g, "r", r, 0.1, 2, 4 * 70, 70), NativeTesting.randomConstant(g, "b", r, 0.3, 2, 8 * 70));
+        g.addOutput(NativeTesting.node(g, "lstm", "LSTM", lstm, attrs("hidden_size", 70L, "direction", "bidirectional")));
+        List<Value> gru = Arrays.asList(g.addInput("x2", TensorType.of(DType.F32, 7, 1, 16)), NativeTesting.randomConstant(g, "w2", r, 0.3, 1, 3 * 300, 16),
+                NativeTesting.randomConstant(g, "r2", r, 0.05, 1, 3 * 300, 300));
+        g.addOutput(NativeTesting.node(g, "gru", "GRU", gru, attrs("hidden_size", 300L)));
+        NativeTesting.Compiled c = NativeTesting.planAndCompile(g, dir);
+        List<Tensor> inputs = NativeTesting.randomInputs(g, 19);
+        List<Tensor> one;
+        try (NativeModel m = c.load(1)) {
+            one = m.run(inputs);
+        }
+        try (NativeModel m = c.load(3)) {
+            List<Tensor> three = m.run(inputs);
+            for (int k = 0; k < one.size(); k++) assertEquals(one.get(k).data(), three.get(k).data(), "output " + k);
+        }
     }
 
     @Test

@@ -373,13 +373,3 @@ static inline float kiln_vmax(kiln_vf v) {
     }
     return v[0];
 }
-
-/* sum of x[0, n) with KILN_VL partial sums, then the tail. */
-static inline float kiln_sum(const float* x, long n) {
-    kiln_vf acc = {0};
-    long full = n / KILN_VL * KILN_VL;
-    for (long i = 0; i < full; i += KILN_VL) acc += kiln_vload(x + i);
-    float s = kiln_vsum(acc);
-    for (long i = full; i < n; i++) s += x[i];
-    return s;
-}

@@ -7,10 +7,11 @@
  * after its last step.
  *
  * In float, each step is one product of the batch's hidden states [batch, hidden] with R^T, packed once as
- * [hidden, gates * Hp] (each gate's columns padded to whole vectors, Hp), register-blocked over the batch and
- * vectors of columns; the pool's threads split its column blocks when there is enough work. The gates of a
- * batch entry are then computed a vector of hidden units at a time. Every element's sums run in one order
- * whatever the thread count, so results do not depend on it. Double runs one batch entry at a time.
+ * [hidden, gates * Hp] (each gate's columns padded to whole vectors, Hp) in panels of a vector of columns read
+ * as streams, register-blocked over the batch and vectors of columns; the pool's threads split its column
+ * blocks when there is enough work. The gates of a batch entry are then computed a vector of hidden units at a
+ * time. Every element's sums run in one order whatever the thread count, so results do not depend on it.
+ * Double runs one batch entry at a time.
  */
 
 enum { KILN_CELL_RNN, KILN_CELL_GRU, KILN_CELL_LSTM };
@@ -58,15 +59,20 @@ static inline long kiln_rnn_output(const kiln_rnn_shape* s, long t, long d, long
 static inline long kiln_rnn_hp(long hidden) { return (hidden + KILN_VL - 1) / KILN_VL * KILN_VL; }
 
 /*
- * Packs R [directions][gates * hidden][hidden] as R^T per direction: dst[((d * hidden + j) * gates + q) * Hp + i]
- * = R[d][q * hidden + i][j], zero for i >= hidden: directions * hidden * gates * Hp floats.
+ * Packs R [directions][gates * hidden][hidden] as R^T per direction, [hidden, gates * Hp], in panels of one
+ * vector of columns (each hidden x KILN_VL floats, read as one stream): column c = q * Hp + i of row j at
+ * dst[((d * gates * Hp / KILN_VL + c / KILN_VL) * hidden + j) * KILN_VL + c % KILN_VL] = R[d][q * hidden + i][j],
+ * zero for i >= hidden: directions * hidden * gates * Hp floats.
  */
 static void kiln_rnn_pack_r(long directions, long gates, long hidden, const float* r, float* dst) {
     long hp = kiln_rnn_hp(hidden), gh = gates * hidden;
     for (long d = 0; d < directions; d++) {
-        for (long j = 0; j < hidden; j++) {
-            for (long q = 0; q < gates; q++) {
-                for (long i = 0; i < hp; i++) *dst++ = i < hidden ? r[(d * gh + q * hidden + i) * hidden + j] : 0.0f;
+        for (long c0 = 0; c0 < gates * hp; c0 += KILN_VL) {
+            for (long j = 0; j < hidden; j++) {
+                for (long c = c0; c < c0 + KILN_VL; c++) {
+                    long q = c / hp, i = c % hp;
+                    *dst++ = i < hidden ? r[(d * gh + q * hidden + i) * hidden + j] : 0.0f;
+                }
             }
         }
     }
@@ -128,8 +134,8 @@ static int kiln_rnn_standard(const kiln_rnn_shape* s, long d) {
 #endif
 
 /*
- * rec[r][c] = rb[c] + sum_j h[r][j] rt[j][c] for rows r < rows (rows <= 4) and the nv vectors of columns at c,
- * the accumulators in registers; h rows hp apart, rt rows and rec rows ld apart.
+ * rec[r][c] = rb[c] + sum_j h[r][j] R^T[j][c] for rows r < rows (rows <= 4) and the nv vectors of columns from
+ * the panel at rt, the accumulators in registers; h rows hp apart, rec rows ld apart.
  */
 static inline __attribute__((always_inline)) void kiln_rnn_tile(const int rows, const int nv, long hidden, const float* h, long hp,
                                                                 const float* rt, long ld, const float* rb, float* rec) {
@@ -138,7 +144,7 @@ static inline __attribute__((always_inline)) void kiln_rnn_tile(const int rows, 
     for (int r = 1; r < rows; r++) for (int v = 0; v < nv; v++) acc[r][v] = acc[0][v];
     for (long j = 0; j < hidden; j++) {
         kiln_vf w[2 * KILN_RNN_NV];
-        for (int v = 0; v < nv; v++) w[v] = kiln_vload(rt + j * ld + v * KILN_VL);
+        for (int v = 0; v < nv; v++) w[v] = kiln_vload(rt + (v * hidden + j) * KILN_VL);
         for (int r = 0; r < rows; r++) {
             float x = h[r * hp + j];
             for (int v = 0; v < nv; v++) acc[r][v] += x * w[v];
@@ -147,13 +153,16 @@ static inline __attribute__((always_inline)) void kiln_rnn_tile(const int rows, 
     for (int r = 0; r < rows; r++) for (int v = 0; v < nv; v++) kiln_vstore(rec + r * ld + v * KILN_VL, acc[r][v]);
 }
 
+/* The panel of column c (a multiple of KILN_VL) of the packed R^T at rt, hidden rows. */
+#define KILN_RNN_PANEL(rt, c, hidden) ((rt) + (c) / KILN_VL * (hidden) * KILN_VL)
+
 /* kiln_rnn_tile for 1 to 4 rows */
-#define KILN_RNN_TILE(rows, nv, a, h, c, rec)                                                                       \
-    switch (rows) {                                                                                                \
-        case 1: kiln_rnn_tile(1, nv, (a)->hidden, h, (a)->hp, (a)->rt + (c), (a)->ld, (a)->rb + (c), (rec) + (c)); break; \
-        case 2: kiln_rnn_tile(2, nv, (a)->hidden, h, (a)->hp, (a)->rt + (c), (a)->ld, (a)->rb + (c), (rec) + (c)); break; \
-        case 3: kiln_rnn_tile(3, nv, (a)->hidden, h, (a)->hp, (a)->rt + (c), (a)->ld, (a)->rb + (c), (rec) + (c)); break; \
-        default: kiln_rnn_tile(4, nv, (a)->hidden, h, (a)->hp, (a)->rt + (c), (a)->ld, (a)->rb + (c), (rec) + (c)); break; \
+#define KILN_RNN_TILE(rows, nv, a, h, c, rec)                                                                         \
+    switch (rows) {                                                                                                  \
+        case 1: kiln_rnn_tile(1, nv, (a)->hidden, h, (a)->hp, KILN_RNN_PANEL((a)->rt, c, (a)->hidden), (a)->ld, (a)->rb + (c), (rec) + (c)); break; \
+        case 2: kiln_rnn_tile(2, nv, (a)->hidden, h, (a)->hp, KILN_RNN_PANEL((a)->rt, c, (a)->hidden), (a)->ld, (a)->rb + (c), (rec) + (c)); break; \
+        case 3: kiln_rnn_tile(3, nv, (a)->hidden, h, (a)->hp, KILN_RNN_PANEL((a)->rt, c, (a)->hidden), (a)->ld, (a)->rb + (c), (rec) + (c)); break; \
+        default: kiln_rnn_tile(4, nv, (a)->hidden, h, (a)->hp, KILN_RNN_PANEL((a)->rt, c, (a)->hidden), (a)->ld, (a)->rb + (c), (rec) + (c)); break; \
     }
 
 typedef struct {
@@ -173,7 +182,11 @@ static void kiln_rnn_product_blocks(void* ctx, long begin, long end, float* ws) 
         const float* h = a->h + r * a->hp;
         float* rec = a->rec + r * a->ld;
         long c = begin * width;
-        if (rows == 1) for (; c + 2 * width <= c1; c += 2 * width) kiln_rnn_tile(1, 2 * KILN_RNN_NV, a->hidden, h, a->hp, a->rt + c, a->ld, a->rb + c, rec + c);
+        if (rows == 1) {
+            for (; c + 2 * width <= c1; c += 2 * width) {
+                kiln_rnn_tile(1, 2 * KILN_RNN_NV, a->hidden, h, a->hp, KILN_RNN_PANEL(a->rt, c, a->hidden), a->ld, a->rb + c, rec + c);
+            }
+        }
         for (; c + width <= c1; c += width) KILN_RNN_TILE(rows, KILN_RNN_NV, a, h, c, rec)
         for (; c < c1; c += KILN_VL) KILN_RNN_TILE(rows, 1, a, h, c, rec)
     }
@@ -181,12 +194,15 @@ static void kiln_rnn_product_blocks(void* ctx, long begin, long end, float* ws) 
 
 /*
  * rec[r][c] = rb[c] + h[r] . R^T[:, c] for every row and columns [0, columns) (a multiple of the vector length)
- * of rt, whose rows (and rec's) are ld apart.
+ * of the packed R^T at rt (from its first column's panel), rec's rows ld apart; the pool's threads split the
+ * column blocks with split.
  */
-static void kiln_rnn_product(long rows, long hidden, long hp, const float* h, const float* rt, long ld, long columns, const float* rb, float* rec) {
+static void kiln_rnn_product(int split, long rows, long hidden, long hp, const float* h, const float* rt, long ld, long columns,
+                             const float* rb, float* rec) {
     kiln_rnn_product_args a = {rows, hidden, hp, ld, columns, h, rt, rb, rec};
     long blocks = (columns + KILN_RNN_NV * KILN_VL - 1) / (KILN_RNN_NV * KILN_VL);
-    kiln_parallel_for(blocks, rows * hidden * KILN_RNN_NV * KILN_VL, kiln_rnn_product_blocks, &a, 0);
+    if (split) kiln_parallel_for(blocks, rows * hidden * KILN_RNN_NV * KILN_VL, kiln_rnn_product_blocks, &a, 0);
+    else kiln_rnn_product_blocks(&a, 0, blocks, 0);
 }
 
 /*
@@ -245,68 +261,99 @@ static inline __attribute__((always_inline)) void kiln_rnn_reset_f32(const int s
     }
 }
 
+/* Batch entries per item of the float recurrence: one tile of kiln_rnn_product's rows. */
+#define KILN_RNN_GROUP 4
+
+typedef struct {
+    const kiln_rnn_shape* s;
+    const float *proj, *rt, *bias, *h0, *c0, *p;
+    const int32_t* lengths;
+    float *y, *yh, *yc;
+    int split;
+} kiln_rnn_args;
+
 /*
- * The recurrence in float from proj, the input projections W x + Wb of every row of X per direction
- * ([directions][seq * batch][gates * hidden]), and rt, R packed by kiln_rnn_pack_r; bias (for R's part),
- * lengths (checked), h0, c0, p, y, yh, yc NULL when absent; ws (1 + batch) * gates * Hp + 3 * batch * Hp floats
- * (R's bias, the products, then h, c and GRU's reset rows).
+ * Items [begin, end): item (direction, group of KILN_RNN_GROUP batch entries) through every step, with ws for
+ * its R bias, products, h, c and GRU's reset rows. Each product's column blocks go to the pool's threads with
+ * a->split (a single item), else each item runs on one thread.
  */
-static void kiln_rnn_f32(const kiln_rnn_shape* s, const float* proj, const float* rt, const float* bias, const int32_t* lengths,
-                         const float* h0, const float* c0, const float* p, float* y, float* yh, float* yc, float* ws) {
-    long H = s->hidden, hp = kiln_rnn_hp(H), G = s->gates, GH = G * H, ld = G * hp, rows = s->seq * s->batch, B = s->batch;
+static void kiln_rnn_items(void* ctx, long begin, long end, float* ws) {
+    const kiln_rnn_args* a = ctx;
+    const kiln_rnn_shape* s = a->s;
+    long H = s->hidden, hp = kiln_rnn_hp(H), G = s->gates, GH = G * H, ld = G * hp, rows = s->seq * s->batch;
+    long groups = (s->batch + KILN_RNN_GROUP - 1) / KILN_RNN_GROUP;
     float* rb = ws;
     float* rec = rb + ld;
-    float* h = rec + B * ld;
-    float* c = h + B * hp;
-    float* reset = c + B * hp;
-    if (y) memset(y, 0, (size_t) (rows * s->directions * H) * sizeof(float));
-    long longest = 0;
-    for (long b = 0; b < B; b++) longest = (lengths ? lengths[b] : s->seq) > longest ? (lengths ? lengths[b] : s->seq) : longest;
-    for (long d = 0; d < s->directions; d++) {
+    float* h = rec + KILN_RNN_GROUP * ld;
+    float* c = h + KILN_RNN_GROUP * hp;
+    float* reset = c + KILN_RNN_GROUP * hp;
+    for (long item = begin; item < end; item++) {
+        long d = item / groups, b0 = item % groups * KILN_RNN_GROUP;
+        long B = s->batch - b0 < KILN_RNN_GROUP ? s->batch - b0 : KILN_RNN_GROUP;
         int backwards = s->reverse || d == 1, standard = kiln_rnn_standard(s, d);
-        const float* rtd = rt + d * H * ld;
-        const float* pd = p ? p + d * 3 * H : 0;
-        const float* projd = proj + d * rows * GH;
+        const float* rtd = a->rt + d * H * ld;
+        const float* pd = a->p ? a->p + d * 3 * H : 0;
+        const float* projd = a->proj + d * rows * GH;
         for (long q = 0; q < G; q++) {
-            for (long i = 0; i < hp; i++) rb[q * hp + i] = bias && i < H ? bias[d * 2 * GH + GH + q * H + i] : 0.0f;
+            for (long i = 0; i < hp; i++) rb[q * hp + i] = a->bias && i < H ? a->bias[d * 2 * GH + GH + q * H + i] : 0.0f;
         }
-        memset(h, 0, (size_t) (3 * B * hp) * sizeof(float));
+        memset(h, 0, (size_t) (3 * KILN_RNN_GROUP * hp) * sizeof(float));
+        long longest = 0;
         for (long b = 0; b < B; b++) {
-            long state = kiln_rnn_state(s, d, b);
-            if (h0) memcpy(h + b * hp, h0 + state, (size_t) H * sizeof(float));
-            if (c0) memcpy(c + b * hp, c0 + state, (size_t) H * sizeof(float));
+            long state = kiln_rnn_state(s, d, b0 + b), length = a->lengths ? a->lengths[b0 + b] : s->seq;
+            if (a->h0) memcpy(h + b * hp, a->h0 + state, (size_t) H * sizeof(float));
+            if (a->c0) memcpy(c + b * hp, a->c0 + state, (size_t) H * sizeof(float));
+            longest = length > longest ? length : longest;
         }
         /* GRU without linear_before_reset takes its hidden gate's product after the reset gate's */
-        int split = s->cell == KILN_CELL_GRU && !s->linear_before_reset;
+        int reset_first = s->cell == KILN_CELL_GRU && !s->linear_before_reset;
         for (long step = 0; step < longest; step++) {
-            kiln_rnn_product(B, H, hp, h, rtd, ld, split ? 2 * hp : ld, rb, rec);
-            if (split) {
+            kiln_rnn_product(a->split, B, H, hp, h, rtd, ld, reset_first ? 2 * hp : ld, rb, rec);
+            if (reset_first) {
                 for (long b = 0; b < B; b++) {
-                    long length = lengths ? lengths[b] : s->seq;
+                    long length = a->lengths ? a->lengths[b0 + b] : s->seq;
                     if (step >= length) continue;
                     long t = backwards ? length - 1 - step : step;
-                    const float* g = projd + kiln_rnn_row(s, t, b) * GH;
+                    const float* g = projd + kiln_rnn_row(s, t, b0 + b) * GH;
                     if (standard) kiln_rnn_reset_f32(1, s, s->act[d], g, rec + b * ld, h + b * hp, reset + b * hp);
                     else kiln_rnn_reset_f32(0, s, s->act[d], g, rec + b * ld, h + b * hp, reset + b * hp);
                 }
-                kiln_rnn_product(B, H, hp, reset, rtd + 2 * hp, ld, hp, rb + 2 * hp, rec + 2 * hp);
+                kiln_rnn_product(a->split, B, H, hp, reset, KILN_RNN_PANEL(rtd, 2 * hp, H), ld, hp, rb + 2 * hp, rec + 2 * hp);
             }
             for (long b = 0; b < B; b++) {
-                long length = lengths ? lengths[b] : s->seq;
+                long length = a->lengths ? a->lengths[b0 + b] : s->seq;
                 if (step >= length) continue;
                 long t = backwards ? length - 1 - step : step;
-                const float* g = projd + kiln_rnn_row(s, t, b) * GH;
+                const float* g = projd + kiln_rnn_row(s, t, b0 + b) * GH;
                 if (standard) kiln_rnn_cell_f32(1, s, s->act[d], g, rec + b * ld, pd, h + b * hp, c + b * hp);
                 else kiln_rnn_cell_f32(0, s, s->act[d], g, rec + b * ld, pd, h + b * hp, c + b * hp);
-                if (y) memcpy(y + kiln_rnn_output(s, t, d, b), h + b * hp, (size_t) H * sizeof(float));
+                if (a->y) memcpy(a->y + kiln_rnn_output(s, t, d, b0 + b), h + b * hp, (size_t) H * sizeof(float));
             }
         }
         for (long b = 0; b < B; b++) {
-            long state = kiln_rnn_state(s, d, b);
-            if (yh) memcpy(yh + state, h + b * hp, (size_t) H * sizeof(float));
-            if (yc) memcpy(yc + state, c + b * hp, (size_t) H * sizeof(float));
+            long state = kiln_rnn_state(s, d, b0 + b);
+            if (a->yh) memcpy(a->yh + state, h + b * hp, (size_t) H * sizeof(float));
+            if (a->yc) memcpy(a->yc + state, c + b * hp, (size_t) H * sizeof(float));
         }
     }
+}
+
+/*
+ * The recurrence in float from proj, the input projections W x + Wb of every row of X per direction
+ * ([directions][seq * batch][gates * hidden]), and rt, R packed by kiln_rnn_pack_r; bias (for R's part),
+ * lengths (checked), h0, c0, p, y, yh, yc NULL when absent; ws (1 + KILN_RNN_GROUP) * gates * Hp +
+ * 3 * KILN_RNN_GROUP * Hp floats for the calling thread (the pool's threads use their own). The directions and
+ * groups of batch entries are independent: with two or more the pool's threads take whole ones, else the
+ * one's steps split their products.
+ */
+static void kiln_rnn_f32(const kiln_rnn_shape* s, const float* proj, const float* rt, const float* bias, const int32_t* lengths,
+                         const float* h0, const float* c0, const float* p, float* y, float* yh, float* yc, float* ws) {
+    if (y) memset(y, 0, (size_t) (s->seq * s->batch * s->directions * s->hidden) * sizeof(float));
+    long items = s->directions * ((s->batch + KILN_RNN_GROUP - 1) / KILN_RNN_GROUP);
+    kiln_rnn_args a = {s, proj, rt, bias, h0, c0, p, lengths, y, yh, yc, items < 2};
+    long work = s->seq * KILN_RNN_GROUP * s->hidden * s->gates * s->hidden;
+    if (items < 2) kiln_rnn_items(&a, 0, items, ws);
+    else kiln_parallel_for(items, work, kiln_rnn_items, &a, ws);
 }
 
 /* ---- double ------------------------------------------------------------------------------------------------ */

@@ -146,7 +146,8 @@ static void kiln_smm_task(void* ctx, long begin, long end, float* ws) {
 static void kiln_smm_run(kiln_smm_args* g, long batches, float* ws) {
     g->panels = (g->N + KILN_SMM_NR - 1) / KILN_SMM_NR;
     g->chunks = (g->M + KILN_SMM_CHUNK - 1) / KILN_SMM_CHUNK;
-    kiln_parallel_for(batches * g->panels * g->chunks, KILN_SMM_CHUNK * g->K * KILN_SMM_NR, kiln_smm_task, g, ws);
+    long rows = g->M < KILN_SMM_CHUNK ? g->M : KILN_SMM_CHUNK;
+    kiln_parallel_for(batches * g->panels * g->chunks, rows * g->K * KILN_SMM_NR, kiln_smm_task, g, ws);
 }
 
 /*
