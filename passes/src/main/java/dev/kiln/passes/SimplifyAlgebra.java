@@ -20,7 +20,7 @@ import java.util.Set;
 
 /**
  * Removes what computes nothing and merges what can be done in one step: Identity, inference-mode
- * Dropout, Cast to the same dtype, Reshape to the same static shape, identity Transpose, Pad by zeros, and
+ * Dropout, Cast to the same dtype, Reshape to the same static shape, identity Transpose, and
  * x*1, 1*x, x+0, 0+x, x-0, x/1, x^1 (when the constant is all ones or zeros and broadcasting changes
  * neither shape nor dtype); consecutive Transposes become one (or none), and a Reshape absorbs a
  * Reshape, Flatten, Squeeze or Unsqueeze before it, when nothing else reads the intermediate.
@@ -102,7 +102,6 @@ public final class SimplifyAlgebra extends Pass {
                 case "Add" -> (isAll(n.input(1), 0) && forward(n, n.input(0))) || (isAll(n.input(0), 0) && forward(n, n.input(1)));
                 case "Sub" -> isAll(n.input(1), 0) && forward(n, n.input(0));
                 case "Div", "Pow" -> isAll(n.input(1), 1) && forward(n, n.input(0));
-                case "Pad" -> isAll(n.input(1), 0) && forward(n, n.input(0));
                 default -> false;
             };
         }
