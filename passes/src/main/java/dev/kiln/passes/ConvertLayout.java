@@ -35,10 +35,10 @@ import java.util.regex.Pattern;
  * it is. Filters that are constants are laid out at compile time (HWIO for NHWC, OIHW{c}i{c}o or,
  * for depthwise filters, OIHW{c}o for blocked layouts). AGNOSTIC ops follow their input's layout,
  * BROADCAST ops and Concat (AXIS) follow when their other operands are in the layout, scalars, or
- * constants that can be laid out; a LayoutTransform is inserted only where a value meets an op
- * that needs it plain, or a graph output, so conv -> relu -> conv -> pool chains stay in the layout
- * from the first transform at the input to the one before the classifier head. Graph inputs and
- * outputs keep their layouts.
+ * constants that can be laid out, a Resize (RESAMPLE) when it resamples only an image's height and
+ * width; a LayoutTransform is inserted only where a value meets an op that needs it plain, or a graph
+ * output, so conv -> relu -> conv -> pool chains stay in the layout from the first transform at the
+ * input to the one before the classifier head. Graph inputs and outputs keep their layouts.
  *
  * <p>A convolution that reads fewer channels than a block (an image) stays plain. Blocked layouts pad
  * channel counts to a multiple of the block with zeros (filters and per-channel vectors too, a depthwise

@@ -14,9 +14,12 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -32,9 +35,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The kernels of blocked.h against the interpreter, for each block size the targets use (16 with
  * AVX-512, 8 with AVX2, 4 on NEON and without vector units; the NEON builds run in CrossTargetsTest):
  * tiled, depthwise and element-at-a-time convolutions, the image convolution a layout transform
- * computes, pooling, Concat and elementwise ops on blocked tensors, with channel counts that are and
- * are not whole blocks. Results on more threads are the bits of one thread's, also where every kernel
- * splits its work however small it is.
+ * computes, transposed convolutions, resizes, pooling, Concat and elementwise ops on blocked tensors, with
+ * channel counts that are and are not whole blocks. Results on more threads are the bits of one thread's,
+ * also where every kernel splits its work however small it is.
  */
 class BlockedKernelsTest {
     private static final double TOLERANCE = 1e-5;
@@ -156,6 +159,30 @@ class BlockedKernelsTest {
         return g;
     }
 
+    private static Value floats(Graph g, String name, float... values) {
+        ByteBuffer b = ByteBuffer.allocate(4 * values.length).order(ByteOrder.LITTLE_ENDIAN);
+        for (float v : values) b.putFloat(v);
+        return g.addConstant(name, TensorType.of(DType.F32, values.length), b.flip());
+    }
+
+    /** A decoder: transposed convolutions, resizes and pooling on 20 and 24 channels (not whole blocks of 16). */
+    private static Graph upsampling() {
+        Random r = new Random(24);
+        Graph g = new Graph("blocked_up");
+        Value x = g.addInput("x", TensorType.of(DType.F32, 1, 20, 5, 7));
+        Value up = node(g, "up", "ConvTranspose", List.of(x, randomConstant(g, "wu", r, 0.3, 20, 24, 2, 2), randomConstant(g, "bu", r, 1, 24)),
+                attrs("strides", new long[] {2, 2}));
+        Value act = node(g, "act", "Relu", List.of(up), Map.of());
+        Value up3 = node(g, "up3", "ConvTranspose", List.of(act, randomConstant(g, "wu3", r, 0.3, 24, 20, 3, 3)),
+                attrs("strides", new long[] {2, 2}, "pads", new long[] {1, 1, 1, 1}, "output_padding", new long[] {1, 1}));
+        Value down = g.addNode("down", "Resize", Arrays.asList(up3, null, floats(g, "scales", 1, 1, 0.5f, 0.75f)), attrs("mode", "linear"),
+                List.of("down_y")).output(0);
+        Value near = g.addNode("near", "Resize", Arrays.asList(down, null, floats(g, "twice", 1, 1, 2, 2)),
+                attrs("coordinate_transformation_mode", "asymmetric", "nearest_mode", "floor"), List.of("near_y")).output(0);
+        g.addOutput(node(g, "pool", "AveragePool", List.of(near), attrs("kernel_shape", new long[] {3, 3}, "pads", new long[] {1, 1, 1, 1})));
+        return g;
+    }
+
     @ParameterizedTest
     @MethodSource("blocks")
     void everySplitGivesTheBitsOfOneThread(String layout, String flags, int registers) throws Exception {
@@ -163,6 +190,14 @@ class BlockedKernelsTest {
         for (String kernel : List.of("kiln_convb(&a)", "kiln_dwb(&a)", "kiln_to_blocked(", "kiln_from_blocked(", "/* computed by the layout transform")) {
             assertTrue(source.contains(kernel), layout + " code calls " + kernel);
         }
+    }
+
+    @ParameterizedTest
+    @MethodSource("blocks")
+    void upsamplingMatchesTheInterpreter(String layout, String flags, int registers) throws Exception {
+        String source = assertNativeMatches(upsampling(), layout, flags, registers);
+        assertTrue(source.contains("kiln_convtb(&a)") && source.contains("kiln_resize_2d(&args"), layout + " code calls the blocked kernels");
+        assertTrue(!source.contains("kiln_conv_transpose_f32(&s, "), "no transposed convolution goes plain");
     }
 
     @ParameterizedTest

@@ -8,7 +8,7 @@
  */
 
 /* The largest tiles, as blocked_conv.h's: arrays of these sizes indexed by constants stay in registers. */
-#define KILN_CONVTB_MAX_J 8
+#define KILN_CONVTB_MAX_J 4
 #define KILN_CONVTB_MAX_T 16
 
 typedef struct {
