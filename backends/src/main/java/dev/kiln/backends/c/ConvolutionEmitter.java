@@ -114,6 +114,14 @@ final class ConvolutionEmitter implements OpEmitter {
             } else if (tilings.containsKey(n)) {
                 e.pack(filterKey(n), tiledFilterFloats(e, n) * 4, dst -> packTiledFilter(e, n, dst.asFloatBuffer()));
                 e.readsPacked(n, 1);
+                if (paddedBias(e, n) != null) {
+                    FloatBuffer bias = ((Constant) n.input(2)).data().duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+                    long length = outBlocks(ConvGeometry.of(n), e.block()) * e.block();
+                    e.pack(paddedBias(e, n), length * 4, dst -> {
+                        FloatBuffer f = dst.asFloatBuffer();
+                        for (int i = 0; i < length; i++) f.put(i, i < bias.limit() ? bias.get(i) : 0f);
+                    });
+                }
             } else if (isGemmConv(n) && n.input(1) instanceof Constant w) {
                 e.pack("gemm/" + w.name(), packedConvWeightFloats(n) * 4, dst -> packConvWeights(n, dst.asFloatBuffer()));
                 e.readsPacked(n, 1);
@@ -125,7 +133,7 @@ final class ConvolutionEmitter implements OpEmitter {
         ConvGeometry g = ConvGeometry.of(conv);
         int block = e.block();
         long inBlocks = inBlock == 1 ? g.c() : g.c() / block;
-        return ConvTiling.choose(e.vectorRegisters(), block, inBlock, inBlocks, g.m() / block, g.pointwise() ? 1 : g.oh(), g.rowPositions(),
+        return ConvTiling.choose(e.vectorRegisters(), block, inBlock, inBlocks, outBlocks(g, block), g.pointwise() ? 1 : g.oh(), g.rowPositions(),
                 g.kh() * g.kw(), g.pointwise() ? 1 : g.sw());
     }
 
@@ -142,10 +150,26 @@ final class ConvolutionEmitter implements OpEmitter {
         if (conv.inputs().size() > 3 && conv.input(3) != null) return false;
         ConvGeometry g = ConvGeometry.of(conv);
         long channels = Nodes.intAttr(t, "channels", 0);
-        if (g.group() != 1 || g.m() % block != 0 || (channels != 0 && channels != g.m())) return false;
+        if (g.group() != 1 || (channels != 0 && channels != g.m())) return false;
+        // output channels padded to a whole block: zero filters and (constant) biases there, and an activation that keeps 0
+        boolean constantBias = conv.inputs().size() < 3 || conv.input(2) == null || conv.input(2) instanceof Constant;
+        if (g.m() % block != 0 && (!Epilogue.keepsZero(conv) || !constantBias)) return false;
         MemoryPlan.Slot in = e.plan().slot(conv.input(0).name());
         MemoryPlan.Slot out = e.plan().slot(t.output(0).name());
         return in == null || out == null || in.offset() + in.bytes() <= out.offset() || out.offset() + out.bytes() <= in.offset();
+    }
+
+    /** Output channel blocks: the output channels in whole blocks, the last padded (an NCHW convolution's output blocked). */
+    private static long outBlocks(ConvGeometry g, int block) { return (g.m() + block - 1) / block; }
+
+    /**
+     * The weights blob's key of the bias padded with zeros to whole output blocks, for a convolution whose output
+     * channels a layout transform computes into a partial last block; null when there is none to pad.
+     */
+    private String paddedBias(Emission e, Node conv) {
+        long m = ConvGeometry.of(conv).m();
+        boolean biased = conv.inputs().size() > 2 && conv.input(2) instanceof Constant;
+        return convOfTransform.containsValue(conv) && biased && m % e.block() != 0 ? "bias-padded/" + conv.input(2).name() : null;
     }
 
     /** The weights blob's key of a tiled convolution's packed filter: the same filter packed for the same tile is shared. */
@@ -159,7 +183,7 @@ final class ConvolutionEmitter implements OpEmitter {
         ConvGeometry g = ConvGeometry.of(conv);
         int block = e.block();
         long inChannels = tilings.get(conv).inBlock() == 1 ? g.c() : g.c() / block * block;
-        return g.m() / block * block * inChannels * g.kh() * g.kw();
+        return outBlocks(g, block) * block * inChannels * g.kh() * g.kw();
     }
 
     /** The filter as plain OIHW (blocked filters moved back, their padding included), packed for the convolution's tile. */
@@ -171,7 +195,7 @@ final class ConvolutionEmitter implements OpEmitter {
         ConvTiling t = tilings.get(conv);
         int block = e.block();
         long inBlocks = t.inBlock() == 1 ? g.c() : g.c() / block;
-        t.pack(plain.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer(), g.m(), g.c(), g.kh() * g.kw(), block, g.m() / block, inBlocks, dst);
+        t.pack(plain.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer(), g.m(), g.c(), g.kh() * g.kw(), block, outBlocks(g, block), inBlocks, dst);
     }
 
     /**
@@ -281,7 +305,7 @@ final class ConvolutionEmitter implements OpEmitter {
         ConvTiling tiling = tilings.get(n);
         int block = e.block();
         long inBlocks = tiling.inBlock() == 1 ? g.c() : g.c() / block;
-        long outBlocks = g.m() / block;
+        long outBlocks = outBlocks(g, block);
         boolean flat = g.pointwise();
         e.line("static const kiln_convb_shape s = {" + g.n() + ", " + inBlocks + ", " + (flat ? 1 : g.h()) + ", " + (flat ? g.h() * g.w() : g.w()) + ", "
                 + outBlocks + ", " + (flat ? 1 : g.oh()) + ", " + g.rowPositions() + ", " + g.kh() + ", " + g.kw() + ", " + g.sh() + ", " + g.sw() + ", "
@@ -366,7 +390,8 @@ final class ConvolutionEmitter implements OpEmitter {
     private void emitLayoutTransform(Node n, Emission e) {
         Node conv = convOfTransform.get(n);
         if (conv != null) {
-            Epilogue.declare(e, conv, 1, 1, Epilogue.optional(e, conv, 2), 1, 0, null, 0);
+            String padded = paddedBias(e, conv);
+            Epilogue.declare(e, conv, 1, 1, padded != null ? e.packedPtr(padded) : Epilogue.optional(e, conv, 2), 1, 0, null, 0);
             emitTiledConv(conv, e, ConvGeometry.of(conv), e.ptr(n.output(0)));
             return;
         }

@@ -48,16 +48,27 @@ static void kiln_interior_columns(long w, long ow, long kw, long sw, long dw, lo
 
 /* ---- layout transforms ------------------------------------------------------------------------------------------- */
 
+/* Positions of the tiles the layout transforms move through a small buffer, so that reads and writes both stay in lines. */
+#define KILN_TRANSFORM_TILE 16
+
 /* NCHW [n][c][size] to NCHW{B}c [n][cb][size][B], channels from valid (at most c) on zero. */
 static void kiln_to_blocked(long n, long c, long valid, long cb, long size, const float* x, float* y) {
     for (long b = 0; b < n; b++) {
         for (long k = 0; k < cb; k++) {
             float* dst = y + (b * cb + k) * size * KILN_CB;
+            const float* src[KILN_CB];
             for (long lane = 0; lane < KILN_CB; lane++) {
                 long ch = k * KILN_CB + lane;
-                const float* src = x + (b * c + ch) * size;
-                if (ch < valid) for (long i = 0; i < size; i++) dst[i * KILN_CB + lane] = src[i];
-                else for (long i = 0; i < size; i++) dst[i * KILN_CB + lane] = 0.0f;
+                src[lane] = ch < valid ? x + (b * c + ch) * size : 0;
+            }
+            for (long i0 = 0; i0 < size; i0 += KILN_TRANSFORM_TILE) {
+                long m = size - i0 < KILN_TRANSFORM_TILE ? size - i0 : KILN_TRANSFORM_TILE;
+                float tile[KILN_TRANSFORM_TILE][KILN_CB];
+                for (long lane = 0; lane < KILN_CB; lane++) {
+                    if (src[lane]) for (long t = 0; t < m; t++) tile[t][lane] = src[lane][i0 + t];
+                    else for (long t = 0; t < m; t++) tile[t][lane] = 0.0f;
+                }
+                for (long t = 0; t < m; t++) kiln_bstore(dst + (i0 + t) * KILN_CB, kiln_bload(tile[t]));
             }
         }
     }
@@ -66,10 +77,16 @@ static void kiln_to_blocked(long n, long c, long valid, long cb, long size, cons
 /* NCHW{B}c [n][cb][size][B] to NCHW [n][c][size], dropping the channels from c on. */
 static void kiln_from_blocked(long n, long c, long cb, long size, const float* x, float* y) {
     for (long b = 0; b < n; b++) {
-        for (long ch = 0; ch < c; ch++) {
-            const float* src = x + ((b * cb + ch / KILN_CB) * size) * KILN_CB + ch % KILN_CB;
-            float* dst = y + (b * c + ch) * size;
-            for (long i = 0; i < size; i++) dst[i] = src[i * KILN_CB];
+        for (long k = 0; k < cb; k++) {
+            long lanes = c - k * KILN_CB < KILN_CB ? c - k * KILN_CB : KILN_CB;
+            const float* src = x + (b * cb + k) * size * KILN_CB;
+            for (long i0 = 0; i0 < size; i0 += KILN_TRANSFORM_TILE) {
+                long m = size - i0 < KILN_TRANSFORM_TILE ? size - i0 : KILN_TRANSFORM_TILE;
+                for (long lane = 0; lane < lanes; lane++) {
+                    float* dst = y + (b * c + k * KILN_CB + lane) * size + i0;
+                    for (long t = 0; t < m; t++) dst[t] = src[(i0 + t) * KILN_CB + lane];
+                }
+            }
         }
     }
 }
