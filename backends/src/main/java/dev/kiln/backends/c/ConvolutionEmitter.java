@@ -45,7 +45,9 @@ final class ConvolutionEmitter implements OpEmitter {
     public Set<String> ops() { return Set.of("Conv", "FusedConv", "ConvInteger", "CausalConvWithState", "LayoutTransform"); }
 
     @Override
-    public List<String> kernels() { return List.of("conv.h", "blocked_conv.h", "blocked_depthwise.h", "conv_nd.h", "matmul_any.h", "convert.h"); }
+    public List<String> kernels() {
+        return List.of("conv.h", "depthwise.h", "blocked_conv.h", "blocked_depthwise.h", "conv_nd.h", "matmul_any.h", "convert.h");
+    }
 
     /** Null when the fast paths or, failing them, {@link GeneralConv} take the node; else why the general path does not. */
     @Override
@@ -287,8 +289,11 @@ final class ConvolutionEmitter implements OpEmitter {
                 + g.ow() + ", " + g.kh() + ", " + g.kw() + ", " + g.sh() + ", " + g.sw() + ", " + g.dh() + ", " + g.dw() + ", " + g.pt() + ", "
                 + g.pl() + ", " + g.group() + "};");
         if (g.depthwise()) {
-            String ws = e.workspace(g.ow());
-            e.threadWorkspace(g.ow());
+            // depthwise.h's padded copy of a plane, and what its last vector loads reach past it (kiln_dwp_workspace)
+            long floats = ((g.oh() - 1) * g.sh() + (g.kh() - 1) * g.dh() + 1) * ((g.ow() - 1) * g.sw() + (g.kw() - 1) * g.dw() + 1)
+                    + 16 * Math.max(2, g.sw());
+            String ws = e.workspace(floats);
+            e.threadWorkspace(floats);
             e.line("kiln_conv_depthwise(&s, " + x + ", " + w + ", " + y + ", &e, " + ws + ");");
         } else {
             String ws = e.workspace(Emission.GEMM_WORKSPACE_FLOATS);
