@@ -35,6 +35,8 @@ import static dev.kiln.backends.c.Nodes.isBlockedFilter;
 final class ConvolutionEmitter implements OpEmitter {
     /** Rows of a packed A panel (gemm.h's KILN_PANEL). */
     private static final int PANEL_ROWS = 12;
+    /** Kernel widths and strides that blocked_depthwise.h's row kernel is specialised for (dilation 1), by width. */
+    private static final Map<Long, Set<Long>> DEPTHWISE_ROWS = Map.of(3L, Set.of(1L, 2L), 5L, Set.of(1L, 2L), 7L, Set.of(1L, 2L));
 
     /** The tile of each direct blocked convolution. */
     private final Map<Node, ConvTiling> tilings = new HashMap<>();
@@ -123,6 +125,7 @@ final class ConvolutionEmitter implements OpEmitter {
                         FloatBuffer f = dst.asFloatBuffer();
                         for (int i = 0; i < length; i++) f.put(i, i < bias.limit() ? bias.get(i) : 0f);
                     });
+                    e.readsPacked(n, 2);
                 }
             } else if (isGemmConv(n) && n.input(1) instanceof Constant w) {
                 e.pack("gemm/" + w.name(), packedConvWeightFloats(n) * 4, dst -> packConvWeights(n, dst.asFloatBuffer()));
@@ -351,9 +354,6 @@ final class ConvolutionEmitter implements OpEmitter {
             e.line("kiln_convb_any(&a);");
         }
     }
-
-    /** Kernel widths and strides that blocked_depthwise.h's row kernel is specialised for (dilation 1), by width. */
-    private static final Map<Long, Set<Long>> DEPTHWISE_ROWS = Map.of(3L, Set.of(1L, 2L), 5L, Set.of(1L, 2L), 7L, Set.of(1L, 2L));
 
     /** The row kernel of a blocked depthwise convolution: {kernel width, stride} when specialised for them, else {0, 0}. */
     private static long[] depthwiseRow(ConvGeometry g) {
