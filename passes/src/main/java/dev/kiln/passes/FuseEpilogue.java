@@ -21,8 +21,9 @@ import java.util.Set;
 /**
  * Fuses what follows a Conv, ConvTranspose, Gemm or MatMul into it: Adds of constant biases, one
  * Add of a residual tensor of the output's type (ResNet's skip connection), then one activation
- * (Relu, LeakyRelu, Clip with constant bounds, Sigmoid, Tanh, HardSigmoid, HardSwish, Swish and
- * SiLU written as x * Sigmoid(x), Gelu, Elu, Softplus, Mish). Each absorbed intermediate must have
+ * (Relu, LeakyRelu, Clip with constant bounds, Sigmoid, Tanh, HardSigmoid, HardSwish, Swish,
+ * SiLU written as x * Sigmoid(x) and HardSwish as x * HardSigmoid(x) of alpha 1/6 and beta 1/2, Gelu, Elu,
+ * Softplus, Mish). Each absorbed intermediate must have
  * no other use. With a residual or an activation the result is FusedConv, FusedConvTranspose,
  * FusedGemm or FusedMatMul (see FusionOps); biases alone go into the op's own bias (a MatMul
  * becomes a FusedMatMul with a bias). A lone constant bias is used as it is; biases that must be
@@ -76,11 +77,11 @@ public final class FuseEpilogue extends Pass {
         Epilogue e = new Epilogue(p);
         Value t = p.output(0);
         while (true) {
-            List<Node> silu = silu(t, uses);
-            if (silu != null && !claimed.contains(silu.get(0)) && !claimed.contains(silu.get(1))) {
-                e.absorbed.addAll(silu);
-                e.activation = "Swish";
-                e.params = new float[] {1f};
+            Gated gated = gated(t, uses);
+            if (gated != null && !claimed.contains(gated.gate()) && !claimed.contains(gated.mul())) {
+                e.absorbed.addAll(List.of(gated.gate(), gated.mul()));
+                e.activation = gated.activation();
+                e.params = gated.params();
                 return e;
             }
             Node c = uses.soleConsumer(t);
@@ -107,15 +108,28 @@ public final class FuseEpilogue extends Pass {
         }
     }
 
-    /** Sigmoid(t) and Mul(t, Sigmoid(t)) when they are t's only uses (SiLU), else null. */
-    private static List<Node> silu(Value t, Uses uses) {
+    /** An activation written as t * gate(t): the gate's node, the Mul and the activation with its parameters. */
+    private record Gated(Node gate, Node mul, String activation, float[] params) {}
+
+    /**
+     * The activation of Mul(t, gate(t)) when those two are t's only uses: SiLU (Swish 1) with a Sigmoid gate,
+     * HardSwish with a HardSigmoid of alpha 1/6 and beta 1/2 (as exporters write them); else null.
+     */
+    private static Gated gated(Value t, Uses uses) {
         List<Node> c = uses.consumers(t);
         if (c.size() != 2 || uses.isGraphOutput(t)) return null;
-        Node sigmoid = c.get(0).op().equals("Sigmoid") ? c.get(0) : c.get(1);
-        Node mul = sigmoid == c.get(0) ? c.get(1) : c.get(0);
-        if (!sigmoid.op().equals("Sigmoid") || !mul.op().equals("Mul") || !uses.onlyFeeds(sigmoid.output(0), mul)) return null;
-        boolean product = (mul.input(0) == t && mul.input(1) == sigmoid.output(0)) || (mul.input(1) == t && mul.input(0) == sigmoid.output(0));
-        return product ? List.of(sigmoid, mul) : null;
+        for (int i = 0; i < 2; i++) {
+            Node gate = c.get(i);
+            Node mul = c.get(1 - i);
+            if (!mul.op().equals("Mul") || gate.input(0) != t || !uses.onlyFeeds(gate.output(0), mul)) continue;
+            boolean product = (mul.input(0) == t && mul.input(1) == gate.output(0)) || (mul.input(1) == t && mul.input(0) == gate.output(0));
+            if (!product) continue;
+            if (gate.op().equals("Sigmoid")) return new Gated(gate, mul, "Swish", new float[] {1f});
+            if (gate.op().equals("HardSigmoid") && Math.abs(floatAttr(gate, "alpha") - 1 / 6.0) < 1e-6 && floatAttr(gate, "beta") == 0.5f) {
+                return new Gated(gate, mul, "HardSwish", new float[0]);
+            }
+        }
+        return null;
     }
 
     /** Takes Add(t, other) as a constant bias or as the residual when it fits; false otherwise. */

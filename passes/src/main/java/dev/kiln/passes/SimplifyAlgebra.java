@@ -12,6 +12,7 @@ import dev.kiln.ir.ops.OpRegistry;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -20,7 +21,7 @@ import java.util.Set;
 
 /**
  * Removes what computes nothing and merges what can be done in one step: Identity, inference-mode
- * Dropout, Cast to the same dtype, Reshape to the same static shape, identity Transpose, and
+ * Dropout, Cast to the same dtype, Reshape to the same static shape, identity Transpose, Pad of zeros, and
  * x*1, 1*x, x+0, 0+x, x-0, x/1, x^1 (when the constant is all ones or zeros and broadcasting changes
  * neither shape nor dtype); consecutive Transposes become one (or none), and a Reshape absorbs a
  * Reshape, Flatten, Squeeze or Unsqueeze before it, when nothing else reads the intermediate.
@@ -102,8 +103,15 @@ public final class SimplifyAlgebra extends Pass {
                 case "Add" -> (isAll(n.input(1), 0) && forward(n, n.input(0))) || (isAll(n.input(0), 0) && forward(n, n.input(1)));
                 case "Sub" -> isAll(n.input(1), 0) && forward(n, n.input(0));
                 case "Div", "Pow" -> isAll(n.input(1), 1) && forward(n, n.input(0));
+                case "Pad" -> padsNothing(n) && forward(n, n.input(0));
                 default -> false;
             };
+        }
+
+        /** Whether a Pad's pads are a constant of zeros (in any mode it then copies its input). */
+        private static boolean padsNothing(Node pad) {
+            long[] pads = Recognition.longs(pad.input(1));
+            return pads != null && Arrays.stream(pads).allMatch(p -> p == 0);
         }
 
         /** Makes readers of the node's only output read {@code x} (a value of the old graph) instead, when that has exactly its type. */

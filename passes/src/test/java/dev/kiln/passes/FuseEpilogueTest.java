@@ -157,6 +157,37 @@ class FuseEpilogueTest {
     }
 
     @Test
+    void convTakesHardSwishWrittenAsMulOfHardSigmoid() {
+        String before = """
+                kiln.ir 1
+                graph g {
+                  input %x : f32[1,2,3,3]
+                  const %w : f32[2,2,1,1] = [1.0, -2.0, 3.0, 0.5]
+                  const %b : f32[2] = [0.5, -0.25]
+                  node @conv %c = Conv(%x, %w, %b) : f32[1,2,3,3]
+                  node @gate %s = HardSigmoid(%c) {alpha = 0.16666667, beta = 0.5} : f32[1,2,3,3]
+                  node @mul %y = Mul(%s, %c) : f32[1,2,3,3]
+                  output %y
+                }
+                """;
+        Graph out = PassTesting.assertRewrites(new FuseEpilogue(), before, """
+                kiln.ir 1
+                graph g {
+                  input %x : f32[1,2,3,3]
+                  const %w : f32[2,2,1,1] = [1.0, -2.0, 3.0, 0.5]
+                  const %b : f32[2] = [0.5, -0.25]
+                  node @conv %y = FusedConv(%x, %w, %b) {activation = "HardSwish"} : f32[1,2,3,3]
+                  output %y
+                }
+                """);
+        PassTesting.assertSameOutputs(PassTesting.parse(before), out, 1e-6);
+        // another HardSigmoid is no HardSwish: it stays as it is
+        String other = before.replace("alpha = 0.16666667", "alpha = 0.2");
+        Graph unfused = new FuseEpilogue().apply(PassTesting.parse(other), PassTesting.context());
+        assertEquals(PassTesting.print(PassTesting.parse(other)), PassTesting.print(unfused));
+    }
+
+    @Test
     void leavesAloneAProducerWhoseOutputHasOtherUsesOrNoEpilogue() {
         String ir = """
                 kiln.ir 1

@@ -28,13 +28,15 @@ class SimplifyAlgebraTest {
                   const %ratio : f32[] = [0.3]
                   const %off : bool[] = [false]
                   const %shape : i64[2] = [2, 3]
+                  const %nothing : i64[4] = [0, 0, 0, 0]
                   node @id %a = Identity(%x) : f32[2,3]
                   node @drop %b = Dropout(%a, %ratio) : f32[2,3]
                   node @drop2 %c = Dropout(%b, %ratio, %off) : f32[2,3]
                   node @cast %d = Cast(%c) {to = 1} : f32[2,3]
                   node @reshape %e = Reshape(%d, %shape) : f32[2,3]
                   node @transpose %f = Transpose(%e) {perm = [0, 1]} : f32[2,3]
-                  node @relu %y = Relu(%f) : f32[2,3]
+                  node @pad %g = Pad(%f, %nothing) {mode = "reflect"} : f32[2,3]
+                  node @relu %y = Relu(%g) : f32[2,3]
                   output %y
                 }
                 """;
@@ -148,16 +150,19 @@ class SimplifyAlgebraTest {
                   const %zero : f32[] = [0.0]
                   const %two : f32[] = [2.0]
                   const %ione : i64[] = [1]
+                  const %shift : i64[2] = [1, -1]
                   node @mul %a = Mul(%x, %ones) : f32[2,3]
                   node @sub %b = Sub(%zero, %x) : f32[3]
                   node @div %c = Div(%ones, %x) : f32[2,3]
                   node @mul2 %d = Mul(%x, %two) : f32[3]
                   node @imul %e = Mul(%i, %ione) : i64[3]
+                  node @pad %f = Pad(%x, %shift) : f32[3]
                   output %a
                   output %b
                   output %c
                   output %d
                   output %e
+                  output %f
                 }
                 """;
         assertRewrites(new SimplifyAlgebra(), before, """
@@ -168,16 +173,19 @@ class SimplifyAlgebraTest {
                   const %ones : f32[2,3] = [1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
                   const %zero : f32[] = [0.0]
                   const %two : f32[] = [2.0]
+                  const %shift : i64[2] = [1, -1]
                   node @mul %a = Mul(%x, %ones) : f32[2,3]
                   node @sub %b = Sub(%zero, %x) : f32[3]
                   node @div %c = Div(%ones, %x) : f32[2,3]
                   node @mul2 %d = Mul(%x, %two) : f32[3]
+                  node @pad %f = Pad(%x, %shift) : f32[3]
                   node @e %e = Identity(%i) : i64[3]
                   output %a
                   output %b
                   output %c
                   output %d
                   output %e
+                  output %f
                 }
                 """);
     }

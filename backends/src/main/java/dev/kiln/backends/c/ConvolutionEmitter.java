@@ -35,6 +35,8 @@ import static dev.kiln.backends.c.Nodes.isBlockedFilter;
 final class ConvolutionEmitter implements OpEmitter {
     /** Rows of a packed A panel (gemm.h's KILN_PANEL). */
     private static final int PANEL_ROWS = 12;
+    /** Kernel widths and strides that blocked_depthwise.h's row kernel is specialised for (dilation 1), by width. */
+    private static final Map<Long, Set<Long>> DEPTHWISE_ROWS = Map.of(3L, Set.of(1L, 2L), 5L, Set.of(1L, 2L), 7L, Set.of(1L, 2L));
 
     /** The tile of each direct blocked convolution. */
     private final Map<Node, ConvTiling> tilings = new HashMap<>();
@@ -46,7 +48,9 @@ final class ConvolutionEmitter implements OpEmitter {
     public Set<String> ops() { return Set.of("Conv", "FusedConv", "ConvInteger", "CausalConvWithState", "LayoutTransform"); }
 
     @Override
-    public List<String> kernels() { return List.of("conv.h", "blocked_conv.h", "blocked_group_conv.h", "blocked_depthwise.h", "conv_nd.h", "matmul_any.h", "convert.h"); }
+    public List<String> kernels() {
+        return List.of("conv.h", "depthwise.h", "blocked_conv.h", "blocked_group_conv.h", "blocked_depthwise.h", "conv_nd.h", "matmul_any.h", "convert.h");
+    }
 
     /** Null when the fast paths or, failing them, {@link GeneralConv} take the node; else why the general path does not. */
     @Override
@@ -117,6 +121,15 @@ final class ConvolutionEmitter implements OpEmitter {
             } else if (tilings.containsKey(n)) {
                 e.pack(filterKey(n), tiledFilterFloats(e, n) * 4, dst -> packTiledFilter(e, n, dst.asFloatBuffer()));
                 e.readsPacked(n, 1);
+                if (paddedBias(e, n) != null) {
+                    FloatBuffer bias = ((Constant) n.input(2)).data().duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer();
+                    long length = outBlocks(ConvGeometry.of(n), e.block()) * e.block();
+                    e.pack(paddedBias(e, n), length * 4, dst -> {
+                        FloatBuffer f = dst.asFloatBuffer();
+                        for (int i = 0; i < length; i++) f.put(i, i < bias.limit() ? bias.get(i) : 0f);
+                    });
+                    e.readsPacked(n, 2);
+                }
             } else if (isGemmConv(n) && n.input(1) instanceof Constant w) {
                 e.pack("gemm/" + w.name(), packedConvWeightFloats(n) * 4, dst -> packConvWeights(n, dst.asFloatBuffer()));
                 e.readsPacked(n, 1);
@@ -128,7 +141,7 @@ final class ConvolutionEmitter implements OpEmitter {
         ConvGeometry g = ConvGeometry.of(conv);
         int block = e.block();
         long inBlocks = inBlock == 1 ? g.c() : g.c() / block;
-        return ConvTiling.choose(e.vectorRegisters(), block, inBlock, inBlocks, g.m() / block, g.pointwise() ? 1 : g.oh(), g.rowPositions(),
+        return ConvTiling.choose(e.vectorRegisters(), block, inBlock, inBlocks, outBlocks(g, block), g.pointwise() ? 1 : g.oh(), g.rowPositions(),
                 g.kh() * g.kw(), g.pointwise() ? 1 : g.sw());
     }
 
@@ -145,10 +158,26 @@ final class ConvolutionEmitter implements OpEmitter {
         if (conv.inputs().size() > 3 && conv.input(3) != null) return false;
         ConvGeometry g = ConvGeometry.of(conv);
         long channels = Nodes.intAttr(t, "channels", 0);
-        if (g.group() != 1 || g.m() % block != 0 || (channels != 0 && channels != g.m())) return false;
+        if (g.group() != 1 || (channels != 0 && channels != g.m())) return false;
+        // output channels padded to a whole block: zero filters and (constant) biases there, and an activation that keeps 0
+        boolean constantBias = conv.inputs().size() < 3 || conv.input(2) == null || conv.input(2) instanceof Constant;
+        if (g.m() % block != 0 && (!Epilogue.keepsZero(conv) || !constantBias)) return false;
         MemoryPlan.Slot in = e.plan().slot(conv.input(0).name());
         MemoryPlan.Slot out = e.plan().slot(t.output(0).name());
         return in == null || out == null || in.offset() + in.bytes() <= out.offset() || out.offset() + out.bytes() <= in.offset();
+    }
+
+    /** Output channel blocks: the output channels in whole blocks, the last padded (an NCHW convolution's output blocked). */
+    private static long outBlocks(ConvGeometry g, int block) { return (g.m() + block - 1) / block; }
+
+    /**
+     * The weights blob's key of the bias padded with zeros to whole output blocks, for a convolution whose output
+     * channels a layout transform computes into a partial last block; null when there is none to pad.
+     */
+    private String paddedBias(Emission e, Node conv) {
+        long m = ConvGeometry.of(conv).m();
+        boolean biased = conv.inputs().size() > 2 && conv.input(2) instanceof Constant;
+        return convOfTransform.containsValue(conv) && biased && m % e.block() != 0 ? "bias-padded/" + conv.input(2).name() : null;
     }
 
     /** The weights blob's key of a tiled convolution's packed filter: the same filter packed for the same tile is shared. */
@@ -162,7 +191,7 @@ final class ConvolutionEmitter implements OpEmitter {
         ConvGeometry g = ConvGeometry.of(conv);
         int block = e.block();
         long inChannels = tilings.get(conv).inBlock() == 1 ? g.c() : g.c() / block * block;
-        return g.m() / block * block * inChannels * g.kh() * g.kw();
+        return outBlocks(g, block) * block * inChannels * g.kh() * g.kw();
     }
 
     /** The filter as plain OIHW (blocked filters moved back, their padding included), packed for the convolution's tile. */
@@ -174,7 +203,7 @@ final class ConvolutionEmitter implements OpEmitter {
         ConvTiling t = tilings.get(conv);
         int block = e.block();
         long inBlocks = t.inBlock() == 1 ? g.c() : g.c() / block;
-        t.pack(plain.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer(), g.m(), g.c(), g.kh() * g.kw(), block, g.m() / block, inBlocks, dst);
+        t.pack(plain.duplicate().order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer(), g.m(), g.c(), g.kh() * g.kw(), block, outBlocks(g, block), inBlocks, dst);
     }
 
     /**
@@ -268,8 +297,11 @@ final class ConvolutionEmitter implements OpEmitter {
                 + g.ow() + ", " + g.kh() + ", " + g.kw() + ", " + g.sh() + ", " + g.sw() + ", " + g.dh() + ", " + g.dw() + ", " + g.pt() + ", "
                 + g.pl() + ", " + g.group() + "};");
         if (g.depthwise()) {
-            String ws = e.workspace(g.ow());
-            e.threadWorkspace(g.ow());
+            // depthwise.h's padded copy of a plane, and what its last vector loads reach past it (kiln_dwp_workspace)
+            long floats = ((g.oh() - 1) * g.sh() + (g.kh() - 1) * g.dh() + 1) * ((g.ow() - 1) * g.sw() + (g.kw() - 1) * g.dw() + 1)
+                    + 16 * Math.max(2, g.sw());
+            String ws = e.workspace(floats);
+            e.threadWorkspace(floats);
             e.line("kiln_conv_depthwise(&s, " + x + ", " + w + ", " + y + ", &e, " + ws + ");");
         } else {
             String ws = e.workspace(Emission.GEMM_WORKSPACE_FLOATS);
@@ -286,7 +318,7 @@ final class ConvolutionEmitter implements OpEmitter {
         ConvTiling tiling = tilings.get(n);
         int block = e.block();
         long inBlocks = tiling.inBlock() == 1 ? g.c() : g.c() / block;
-        long outBlocks = g.m() / block;
+        long outBlocks = outBlocks(g, block);
         boolean flat = g.pointwise();
         e.line("static const kiln_convb_shape s = {" + g.n() + ", " + inBlocks + ", " + (flat ? 1 : g.h()) + ", " + (flat ? g.h() * g.w() : g.w()) + ", "
                 + outBlocks + ", " + (flat ? 1 : g.oh()) + ", " + g.rowPositions() + ", " + g.kh() + ", " + g.kw() + ", " + g.sh() + ", " + g.sw() + ", "
@@ -328,9 +360,6 @@ final class ConvolutionEmitter implements OpEmitter {
         }
     }
 
-    /** Kernel widths and strides that blocked_depthwise.h's row kernel is specialised for (dilation 1), by width. */
-    private static final Map<Long, Set<Long>> DEPTHWISE_ROWS = Map.of(3L, Set.of(1L, 2L), 5L, Set.of(1L, 2L), 7L, Set.of(1L, 2L));
-
     /** The row kernel of a blocked depthwise convolution: {kernel width, stride} when specialised for them, else {0, 0}. */
     private static long[] depthwiseRow(ConvGeometry g) {
         boolean specialised = g.dw() == 1 && DEPTHWISE_ROWS.getOrDefault(g.kw(), Set.of()).contains(g.sw());
@@ -371,7 +400,8 @@ final class ConvolutionEmitter implements OpEmitter {
     private void emitLayoutTransform(Node n, Emission e) {
         Node conv = convOfTransform.get(n);
         if (conv != null) {
-            Epilogue.declare(e, conv, 1, 1, Epilogue.optional(e, conv, 2), 1, 0, null, 0);
+            String padded = paddedBias(e, conv);
+            Epilogue.declare(e, conv, 1, 1, padded != null ? e.packedPtr(padded) : Epilogue.optional(e, conv, 2), 1, 0, null, 0);
             emitTiledConv(conv, e, ConvGeometry.of(conv), e.ptr(n.output(0)));
             return;
         }

@@ -28,6 +28,17 @@ final class Epilogue {
                 + CTypes.floatLiteral(params[0]) + ", " + CTypes.floatLiteral(params[1]) + "};");
     }
 
+    /** Whether the node's activation takes 0 to 0 (so that zero padding channels stay zero through it). */
+    static boolean keepsZero(Node n) {
+        float[] p = params(n);
+        return switch (ACTIVATIONS.get(code(n))) {
+            case "Sigmoid", "Softplus" -> false;
+            case "Clip" -> p[0] <= 0 && p[1] >= 0;
+            case "HardSigmoid" -> p[1] <= 0;
+            default -> true;
+        };
+    }
+
     /** The KILN_ACT_* code of the node's activation (0 for none). */
     static int code(Node n) { return code(n, "activation"); }
 

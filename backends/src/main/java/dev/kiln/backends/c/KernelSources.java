@@ -36,6 +36,7 @@ final class KernelSources {
         t.put("gemm.h", List.of("activations.h", "threads.h"));
         t.put("matmul_any.h", List.of("activations.h", "threads.h"));
         t.put("conv.h", List.of("gemm.h"));
+        t.put("depthwise.h", List.of("conv.h"));
         t.put("conv_nd.h", List.of("conv.h"));
         t.put("pool.h", List.of("threads.h"));
         t.put("pool_nd.h", List.of("threads.h"));

@@ -18,7 +18,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Depthwise convolutions through the level-3 pipeline against the interpreter, on 1 and 2 threads: blocked (16
- * channels or more: blocked_depthwise.h's row kernels, specialised and general) and plain (fewer: conv.h), for
+ * channels or more: blocked_depthwise.h's row kernels, specialised and general) and plain (fewer: depthwise.h), for
  * channel counts that are and are not whole blocks, planes from 1 x 1 to 112 x 112 and 1-D, kernels 1 x 1 to
  * 9 x 9 (wider than the plane, non-square), strides 1 to 3, pads none to wider than the kernel's reach, every
  * auto_pad, dilations, and each activation the epilogue fuses after a bias and a residual or neither.
@@ -55,7 +55,13 @@ class DepthwiseConvolutionTest {
             form(new long[] {1, 8, 19, 23}, new long[] {3, 3}, "strides", new long[] {2, 2}, "pads", new long[] {1, 1, 1, 1}),
             form(new long[] {1, 3, 12, 12}, new long[] {5, 5}, "pads", new long[] {2, 2, 2, 2}),
             form(new long[] {1, 32, 112, 112}, new long[] {3, 3}, "pads", new long[] {1, 1, 1, 1}),
-            form(new long[] {1, 96, 56, 56}, new long[] {3, 3}, "strides", new long[] {2, 2}, "pads", new long[] {0, 0, 1, 1}));
+            form(new long[] {1, 96, 56, 56}, new long[] {3, 3}, "strides", new long[] {2, 2}, "pads", new long[] {0, 0, 1, 1}),
+            // NCHW: rows of several vectors, a stride the vector loads gather, dilation, a batch of two
+            form(new long[] {1, 8, 48, 48}, new long[] {3, 3}, "pads", new long[] {1, 1, 1, 1}),
+            form(new long[] {1, 5, 20, 70}, new long[] {3, 3}, "strides", new long[] {3, 3}, "pads", new long[] {1, 1, 1, 1}),
+            form(new long[] {2, 6, 17, 33}, new long[] {5, 5}, "strides", new long[] {2, 2}, "dilations", new long[] {2, 2},
+                    "pads", new long[] {4, 3, 4, 2}),
+            form(new long[] {1, 8, 96, 96}, new long[] {5, 5}, "strides", new long[] {2, 2}, "pads", new long[] {2, 2, 2, 2}));
 
     /** Activations as exporters write them after a convolution: the op and its attributes (SiLU: x * Sigmoid(x)). */
     private record Activation(String op, Map<String, Attribute> attributes) {}

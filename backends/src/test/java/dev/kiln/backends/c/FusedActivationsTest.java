@@ -13,11 +13,12 @@ import java.util.List;
 import java.util.Map;
 
 import static dev.kiln.backends.c.OpBatch.attrs;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
  * Every activation the epilogues fuse, as exporters write it after a convolution, through the level-3 pipeline
  * against the interpreter: into the blocked tiled convolution (3 x 3, and 1 x 1 with a residual), the image
- * convolution a layout transform computes, and the NCHW GEMM convolution; and after a depthwise one on values
+ * convolution a layout transform computes (into whole blocks, or a partial last one), and the NCHW GEMM convolution; and after a depthwise one on values
  * of large magnitude (where exp, erf and tanh saturate), infinities and NaN.
  */
 class FusedActivationsTest {
@@ -33,17 +34,23 @@ class FusedActivationsTest {
             new Object[] {"Gelu", attrs("approximate", "tanh")}, new Object[] {"Elu", attrs("alpha", 1f)},
             new Object[] {"Softplus", Map.of()}, new Object[] {"Mish", Map.of()});
 
+    /** The activation of y as a graph output. */
+    private static Value activate(OpBatch b, Object[] act, Value y) { return activate(b, act, y, true); }
+
+    /** The activation of y, a graph output or an intermediate value. */
     @SuppressWarnings("unchecked")
-    private static Value activate(OpBatch b, Object[] act, Value y) {
+    private static Value activate(OpBatch b, Object[] act, Value y, boolean output) {
         String op = (String) act[0];
-        return switch (op) {
-            case "Clip" -> b.node("Clip", List.of(y, b.constant(DType.F32, new long[0], 0), b.constant(DType.F32, new long[0], 6)), Map.of());
-            case "SiLU" -> {
-                Value s = b.graph().addNode(y.name() + "_sigmoid", "Sigmoid", List.of(y), Map.of(), List.of(y.name() + "_s")).output(0);
-                yield b.node("Mul", List.of(y, s), Map.of());
-            }
-            default -> b.node(op, List.of(y), (Map<String, Attribute>) act[1]);
-        };
+        Map<String, Attribute> attributes = (Map<String, Attribute>) act[1];
+        List<Value> inputs = List.of(y);
+        if (op.equals("Clip")) {
+            inputs = List.of(y, b.constant(DType.F32, new long[0], 0), b.constant(DType.F32, new long[0], 6));
+        } else if (op.equals("SiLU")) {
+            op = "Mul";
+            inputs = List.of(y, b.graph().addNode(y.name() + "_sigmoid", "Sigmoid", List.of(y), Map.of(), List.of(y.name() + "_s")).output(0));
+        }
+        if (output) return b.node(op, inputs, attributes);
+        return b.graph().addNode(y.name() + "_act", op, inputs, attributes, List.of(y.name() + "_a")).output(0);
     }
 
     private static Value conv(OpBatch b, String name, Value x, long m, long[] kernel, Value residual, Object... attributes) {
@@ -62,8 +69,13 @@ class FusedActivationsTest {
         for (Object[] act : ACTIVATIONS) {
             Value x1 = b.input(DType.F32, 1, 20, 6, 7);
             activate(b, act, conv(b, "tiled" + k, x1, 24, new long[] {3, 3}, null, "pads", new long[] {1, 1, 1, 1}));
+            // an image convolution whose output a blocked one reads: computed by the layout transform into whole
+            // blocks, or a partial last one where the activation keeps 0
             Value x2 = b.input(DType.F32, 1, 3, 9, 9);
-            activate(b, act, conv(b, "image" + k, x2, 16, new long[] {3, 3}, null, "strides", new long[] {2, 2}));
+            Value image = activate(b, act, conv(b, "image" + k, x2, 16, new long[] {3, 3}, null, "strides", new long[] {2, 2}), false);
+            b.node("Identity", List.of(conv(b, "after_image" + k, image, 4, new long[] {1, 1}, null)), Map.of());
+            Value partial = activate(b, act, conv(b, "partial" + k, x2, 20, new long[] {3, 3}, null, "pads", new long[] {1, 1, 1, 1}), false);
+            b.node("Identity", List.of(conv(b, "after_partial" + k, partial, 4, new long[] {1, 1}, null)), Map.of());
             Value x3 = b.input(DType.F32, 1, 20, 5, 5);
             activate(b, act, conv(b, "pointwise" + k, x3, 20, new long[] {1, 1}, b.input(DType.F32, 1, 20, 5, 5)));
             Value x4 = b.input(DType.F32, 1, 5, 4, 4);
@@ -77,6 +89,16 @@ class FusedActivationsTest {
         OpBatch b = new OpBatch("activations", 11);
         chains(b);
         b.assertMatchesInterpreter(dir, 1e-5);
+    }
+
+    @Test
+    void layoutTransformsComputeImageConvolutionsWithActivationsThatKeepZero() {
+        OpBatch b = new OpBatch("activations", 11);
+        chains(b);
+        String c = NativeTesting.program(b.graph(), NativeTesting.HOST).source();
+        int computed = c.split("computed by the layout transform that follows", -1).length - 1;
+        // every whole-block one, and the partial ones but after Sigmoid, HardSigmoid(x / 6 + 0.5) and Softplus
+        assertEquals(2 * ACTIVATIONS.size() - 3, computed);
     }
 
     /**
