@@ -41,8 +41,9 @@ import java.util.regex.Pattern;
  * outputs keep their layouts.
  *
  * <p>A convolution that reads fewer channels than a block (an image) stays plain. Blocked layouts pad
- * channel counts to a multiple of the block with zeros (filters and
- * per-channel vectors too, a depthwise convolution's group with them); that padding must stay zero,
+ * channel counts to a multiple of the block with zeros (filters and per-channel vectors too, a depthwise
+ * convolution's groups with them, and a grouped one's when the padding makes whole groups on both sides;
+ * other grouped ones stay plain); that padding must stay zero,
  * so an op whose padded output channels the reference evaluator does not compute as zero is
  * followed by a LayoutTransform that zeroes them (none is needed in the CNN fixtures).
  */
@@ -129,6 +130,7 @@ public final class ConvertLayout extends Pass {
                         case AGNOSTIC -> agnostic(n);
                         case BROADCAST -> broadcast(n);
                         case AXIS -> axis(n, spec);
+                        case RESAMPLE -> resample(n, spec);
                         case PLAIN -> STAYS;
                     };
                 }
@@ -262,8 +264,10 @@ public final class ConvertLayout extends Pass {
             long co = staticSize(ys.dim(1));
             if (target.blocked() && (ci < 0 || co < 0)) return "its channel counts are not static";
             // A few channels (an image's) padded to a whole block would multiply a convolution's work by up to the
-            // block size; a backend reads them plain and can still write its output blocked.
-            if (target.blocked() && spec.weightInput() >= 0 && ci < target.block()) {
+            // block size; a backend reads them plain and can still write its output blocked. An op without a filter
+            // (pooling, squeeze-excite) on so few channels stays with its input where that is plain, rather than
+            // move them into blocks and back.
+            if (target.blocked() && ci < target.block() && (spec.weightInput() >= 0 || home(x).isAny())) {
                 return "its " + ci + " input channels are fewer than a block of " + target.block();
             }
             boolean padding = target.pads(ci) || target.pads(co);
@@ -301,6 +305,10 @@ public final class ConvertLayout extends Pass {
                 } else if (isScalar(v) || (s.rank() == 1 && !padding)) {
                     inputs.add(() -> form(v, Layout.ANY));
                     zeros.add(null);
+                } else if (v instanceof Constant && s.rank() < rank) {
+                    // weights of other shapes (a squeeze-excite's matrices), which the op reads as they are
+                    inputs.add(() -> form(v, Layout.ANY));
+                    zeros.add(null);
                 } else {
                     return "its input " + i + " of shape " + s + " has no place in a layout";
                 }
@@ -335,6 +343,10 @@ public final class ConvertLayout extends Pass {
                     // Depthwise: one filter per channel, so padding channels pads the groups too.
                     layout = target.filter(rank, false);
                     attrs.put("group", Attribute.of(target.padded(ci)));
+                } else if (paddingGroups(group, ci, co) > 0) {
+                    // The padding channels make whole groups of their own, with zero filters (its padded rows).
+                    layout = target.filter(rank, false);
+                    attrs.put("group", Attribute.of(group + paddingGroups(group, ci, co)));
                 } else {
                     return "its filter groups cannot be padded to blocks of " + target.block();
                 }
@@ -345,6 +357,19 @@ public final class ConvertLayout extends Pass {
             }
             inputs.add(() -> form(w, layout));
             return null;
+        }
+
+        /**
+         * The groups that padding ci input and co output channels to whole blocks adds when it adds the same
+         * number of whole groups on both sides; else 0.
+         */
+        private long paddingGroups(long group, long ci, long co) {
+            if (group < 1 || ci % group != 0 || co % group != 0) return 0;
+            long in = target.padded(ci) - ci;
+            long out = target.padded(co) - co;
+            long groupIn = ci / group;
+            long groupOut = co / group;
+            return in % groupIn == 0 && out % groupOut == 0 && in / groupIn == out / groupOut ? in / groupIn : 0;
         }
 
         private Constant paddedVector(Constant c, long length) {
@@ -500,6 +525,43 @@ public final class ConvertLayout extends Pass {
             attrs.put("axis", Attribute.of((long) Layouts.physicalAxis(act, (int) axis)));
             Node c = emit(n, inputs, attrs, act);
             recordOutput(n, 0, c, true);
+            return null;
+        }
+
+        /**
+         * A resample follows its input into the layout when it resamples nothing but the image dims, on the true
+         * channels and, where the layout pads them, on the padded ones too (sizes that name the channel count
+         * would resample the padding away). Its parameters stay plain.
+         */
+        private String resample(Node n, OpSpec spec) {
+            Value x = n.input(0);
+            Layout h = home(x);
+            int rank = x.type().rank();
+            if (h.equals(nativeLayout(x)) || !h.equals(target.activation(rank)) || n.outputs().size() != 1) return STAYS;
+            if (n.output(0).type().rank() != rank) return "its output changes rank";
+            if (!spec.resamplesImageOnly(n.inputs(), n.attributes())) return "it resamples more than an image's height and width";
+            long c = trueChannels(x);
+            if (target.pads(c)) {
+                List<Dim> padded = new ArrayList<>(x.type().shape().dims());
+                padded.set(1, Dim.of(target.padded(c)));
+                List<Value> inputs = new ArrayList<>(n.inputs());
+                inputs.set(0, new Graph("padded").addInput(x.name(), new TensorType(x.type().dtype(), new Shape(padded), Layout.ANY)));
+                if (!spec.resamplesImageOnly(inputs, n.attributes())) return "its parameters name " + c + " channels, which the layout pads";
+            }
+            List<Supplier<Value>> inputs = new ArrayList<>();
+            List<Shape> zeros = new ArrayList<>();
+            inputs.add(() -> form(x, h));
+            zeros.add(ones(rank));
+            for (int i = 1; i < n.inputs().size(); i++) {
+                Value v = n.input(i);
+                if (v != null && !nativeLayout(v).isAny()) return "its input " + i + " is in layout " + v.type().layout();
+                inputs.add(() -> v == null ? null : form(v, Layout.ANY));
+                zeros.add(null);
+            }
+            boolean keepsZeros = !mayBePadded(x, h) || keepsZeros(n, zeros);
+            if (!keepsZeros && c <= 0) return "it may not keep the channel padding of %" + x.name() + " zero";
+            Node converted = emit(n, inputs, new LinkedHashMap<>(n.attributes()), h);
+            recordOutput(n, 0, converted, keepsZeros);
             return null;
         }
 

@@ -20,7 +20,8 @@ import java.util.Map;
  * {@link Reuse#ALIAS} of its input and costs nothing; an elementwise op writes {@link Reuse#IN_PLACE}
  * into an input of its size, dtype and layout that is read for the last time at that node; the
  * inputs of a Concat that are contiguous pieces of its output are written as {@link Reuse#PART}s of
- * it, where the Concat would copy them. A value whose shape is symbolic, or a view of something
+ * it, where the Concat would copy them (a Concat's output may itself be a part of a later Concat's,
+ * its own parts inside it). A value whose shape is symbolic, or a view of something
  * outside the arena, is listed in {@link #outsideArena()} with the reason.
  */
 public final class MemoryPlan {
@@ -167,7 +168,9 @@ public final class MemoryPlan {
     /** Whether {@code later} (defined no earlier than {@code earlier}) may overlap it in bytes while both are live. */
     private boolean mayShare(Slot earlier, Slot later) {
         if (!root(earlier).equals(root(later))) return false;
-        if (earlier.reuse() == Reuse.PART && earlier.source().equals(later.value())) return true;
+        for (Slot s = earlier; s.reuse() == Reuse.PART; s = slotsByValue.get(s.source())) {
+            if (s.source().equals(later.value())) return true;
+        }
         return switch (later.reuse()) {
             case ALIAS -> true;
             case IN_PLACE -> earlier.firstNode() < later.firstNode() && earlier.lastNode() == later.firstNode();

@@ -41,6 +41,8 @@ public final class Pipelines {
         }
         // Epilogues before elementwise chains, or the chains would take the bias Add + activation away.
         p.add(new FuseEpilogue());
+        // Squeeze-excite blocks once the epilogues have folded their activations into the 1x1 convolutions.
+        p.add(new FuseSqueezeExcite());
         p.add(new FuseElementwise());
         // Recognition leaves key Transposes that may now merge or cancel.
         p.add(new SimplifyAlgebra());

@@ -35,7 +35,10 @@ import java.util.regex.Pattern;
  * (layout rule AGNOSTIC or BROADCAST) takes over the buffer of an input of the same size, dtype and
  * layout when that buffer is read for the last time at this node, and a Concat whose inputs are
  * contiguous, aligned pieces of its output (all dims before the axis 1) has them written straight into
- * its buffer, which then lives from the first of them on. Then the buffers are placed
+ * its buffer, which then lives from the first of them on. A Concat whose first inputs are those of an
+ * earlier such Concat (DenseNet's blocks: each layer joins every earlier layer's features) takes the
+ * earlier one's output as its first piece, so that the chain shares one buffer and none copies. Then
+ * the buffers are placed
  * one by one, each in the smallest gap between the buffers already placed whose lifetimes overlap
  * its own, or on top of them; in two orders, by size and by breadth, keeping the smaller arena
  * ("greedy by size" and "greedy by breadth", Pisarchyk and Lee, "Efficient Memory Management for
@@ -44,6 +47,9 @@ import java.util.regex.Pattern;
 public final class PlanMemory extends Pass {
     /** Ops whose output 0 has the same elements as input 0 in the same order, so it can be the same bytes. */
     private static final Set<String> VIEWS = Set.of("Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity");
+
+    /** The convolutions a LayoutTransform of their output may compute (see the Planner). */
+    private static final Set<String> CONVOLUTIONS = Set.of("Conv", "FusedConv");
 
     /** A layout such as NCHW16c: the plain dimension letters, then blocks of a size along a dimension. */
     private static final Pattern BLOCK = Pattern.compile("([0-9]+)([a-z])");
@@ -88,8 +94,9 @@ public final class PlanMemory extends Pass {
     private static final class Buffer {
         /** Its index in the planner's list of buffers. */
         final int id;
-        final long bytes;
-        final int firstNode;
+        /** Grown, with the lifetime, when a later Concat extends a Concat's buffer. */
+        long bytes;
+        int firstNode;
         int lastNode;
         long offset;
 
@@ -125,6 +132,8 @@ public final class PlanMemory extends Pass {
         /** Concat inputs written into their Concat's buffer, and the buffers of those Concats' outputs. */
         private final Map<Value, Part> parts = new HashMap<>();
         private final Map<Value, Buffer> concatBuffers = new HashMap<>();
+        /** The inputs of each Concat given its parts, while no later Concat has extended its buffer. */
+        private final Map<Value, List<Value>> extendable = new LinkedHashMap<>();
 
         Planner(Graph graph, PassContext ctx) {
             this.graph = graph;
@@ -134,6 +143,12 @@ public final class PlanMemory extends Pass {
             for (int i = 0; i < nodes.size(); i++) {
                 for (Value in : nodes.get(i).inputs()) if (in != null) lastUse.put(in, i);
                 for (Value out : nodes.get(i).outputs()) definedAt.put(out, i);
+                // A backend may compute a convolution right before the LayoutTransform of its output straight into
+                // the transform's output (the C backend does, for an image's few channels): its inputs live until then.
+                Node prev = i > 0 ? nodes.get(i - 1) : null;
+                if (nodes.get(i).op().equals("LayoutTransform") && prev != null && CONVOLUTIONS.contains(prev.op()) && nodes.get(i).input(0) == prev.output(0)) {
+                    for (Value in : prev.inputs()) if (in != null) lastUse.put(in, i);
+                }
             }
         }
 
@@ -158,7 +173,9 @@ public final class PlanMemory extends Pass {
         /**
          * Makes the Concat's inputs parts of its output's buffer when each is a whole, 64-byte aligned piece
          * of it, the output of a node (not a view) in the arena, read by no other Concat taking it so, and
-         * not itself a Concat output given its parts. The buffer lives from the first part's node.
+         * not itself a Concat output given its parts. The buffer lives from the first part's node. When the
+         * first inputs are all the inputs of an earlier Concat planned so (and not extended yet), that
+         * Concat's output is the first part instead: its buffer grows into this one's.
          */
         private void planConcat(Node concat, int index) {
             Value y = concat.output(0);
@@ -168,11 +185,15 @@ public final class PlanMemory extends Pass {
             long axis = concat.attribute("axis") instanceof Attribute.Int a ? a.value() : 0;
             if (axis < 0) axis += dims.length;
             for (int d = 0; d < axis; d++) if (dims[d] != 1) return;
-            Set<Value> seen = new HashSet<>();
-            long offset = 0;
-            int first = index;
-            int last = lastUse.getOrDefault(y, index);
-            for (Value in : concat.inputs()) {
+            List<Value> inputs = concat.inputs();
+            Value prefix = earlierConcatBeginning(inputs);
+            int from = prefix == null ? 0 : extendable.get(prefix).size();
+            Buffer grown = prefix == null ? null : concatBuffers.get(prefix);
+            Set<Value> seen = new HashSet<>(inputs.subList(0, from));
+            long offset = grown == null ? 0 : grown.bytes;
+            int first = grown == null ? index : grown.firstNode;
+            int last = Math.max(grown == null ? index : grown.lastNode, lastUse.getOrDefault(y, index));
+            for (Value in : inputs.subList(from, inputs.size())) {
                 long size = in == null ? -1 : byteSize(in.type());
                 if (size < 0 || offset % MemoryPlan.ALIGNMENT != 0 || !seen.add(in) || in.producer() == null || graphOutputs.contains(in)
                         || VIEWS.contains(in.producer().op()) || parts.containsKey(in) || concatBuffers.containsKey(in)) {
@@ -183,14 +204,33 @@ public final class PlanMemory extends Pass {
                 offset += size;
             }
             if (offset != bytes) return;
-            Buffer b = new Buffer(buffers.size(), bytes, first, last);
-            buffers.add(b);
+            Buffer b = grown;
+            if (b == null) {
+                b = new Buffer(buffers.size(), bytes, first, last);
+                buffers.add(b);
+            } else {
+                b.bytes = bytes;
+                b.firstNode = first;
+                b.lastNode = last;
+                parts.put(prefix, new Part(y, 0));
+                extendable.remove(prefix);
+            }
             concatBuffers.put(y, b);
-            offset = 0;
-            for (Value in : concat.inputs()) {
+            extendable.put(y, inputs);
+            offset = grown == null ? 0 : byteSize(prefix.type());
+            for (Value in : inputs.subList(from, inputs.size())) {
                 parts.put(in, new Part(y, offset));
                 offset += byteSize(in.type());
             }
+        }
+
+        /** The output of an earlier planned Concat, not extended yet, whose inputs are the first (not all) of these; else null. */
+        private Value earlierConcatBeginning(List<Value> inputs) {
+            for (Map.Entry<Value, List<Value>> e : extendable.entrySet()) {
+                List<Value> earlier = e.getValue();
+                if (earlier.size() < inputs.size() && inputs.subList(0, earlier.size()).equals(earlier)) return e.getKey();
+            }
+            return null;
         }
 
         /** Decides where each output of node {@code index} lives: its own buffer, a part of a Concat's, an alias, in place, or outside. */

@@ -164,6 +164,79 @@ class ConvertLayoutTest {
                 """);
     }
 
+    /** Groups of 2 channels padded from 6 to 8: the padding is a fourth group, of zero filters and bias. */
+    @Test
+    void groupedConvolutionPadsWholeGroups() {
+        assertConverts("NCHW4c", """
+                kiln.ir 1
+                graph g {
+                  input %x : f32[1,6,2,2]
+                  const %w : f32[6,2,1,1] = [1.0, -1.0, 0.5, 2.0, -0.5, 1.5, 2.0, -2.0, 0.25, 1.0, -1.0, 3.0]
+                  const %b : f32[6] = [0.1, 0.2, -0.3, 0.4, 0.5, -0.6]
+                  node @grouped %a = Conv(%x, %w, %b) {group = 3} : f32[1,6,2,2]
+                  node @relu %y = Relu(%a) : f32[1,6,2,2]
+                  output %y
+                }
+                """, """
+                kiln.ir 1
+                graph g {
+                  input %x : f32[1,6,2,2]
+                  const %w_OIHW4o : f32[2,2,1,1,4]@OIHW4o = [1.0, 0.5, -0.5, 2.0, -1.0, 2.0, 1.5, -2.0, 0.25, -1.0, 0.0, 0.0, 1.0, 3.0, 0.0, 0.0]
+                  const %b_padded : f32[8] = [0.1, 0.2, -0.3, 0.4, 0.5, -0.6, 0.0, 0.0]
+                  node @x_NCHW4c %x_NCHW4c = LayoutTransform(%x) {dst_layout = "NCHW4c", src_layout = "NCHW"} : f32[1,2,2,2,4]@NCHW4c
+                  node @grouped %a = Conv(%x_NCHW4c, %w_OIHW4o, %b_padded) {group = 4} : f32[1,2,2,2,4]@NCHW4c
+                  node @relu %y_NCHW4c = Relu(%a) : f32[1,2,2,2,4]@NCHW4c
+                  node @y_plain %y = LayoutTransform(%y_NCHW4c) {channels = 6, dst_layout = "NCHW", src_layout = "NCHW4c"} : f32[1,6,2,2]
+                  output %y
+                }
+                """);
+    }
+
+    @Test
+    void squeezeExciteTakesBlocksWithItsWeightsPlainAndFewChannelsStayPlain() {
+        assertConverts("NCHW4c", """
+                kiln.ir 1
+                graph g {
+                  input %x : f32[1,6,2,2]
+                  const %w1 : f32[2,6] = [0.5, -1.0, 0.25, 1.0, 2.0, -0.5, 1.5, 0.75, -0.5, 0.0, 1.0, 1.0]
+                  const %w2 : f32[6,2] = [1.0, -2.0, 0.5, 0.5, -1.5, 2.0, 1.0, 1.0, 0.0, 1.0, -1.0, 0.0]
+                  const %b1 : f32[2] = [0.1, -0.2]
+                  const %b2 : f32[6] = [0.0, 0.3, -0.3, 0.0, 1.0, 2.0]
+                  node @se %b = SqueezeExcite(%x, %w1, %w2, %b1, %b2) {activation = "Relu", gate = "Sigmoid"} : f32[1,6,2,2]
+                  node @pool %y = MaxPool(%b) {kernel_shape = [2, 2]} : f32[1,6,1,1]
+                  output %y
+                }
+                """, """
+                kiln.ir 1
+                graph g {
+                  input %x : f32[1,6,2,2]
+                  const %w1 : f32[2,6] = [0.5, -1.0, 0.25, 1.0, 2.0, -0.5, 1.5, 0.75, -0.5, 0.0, 1.0, 1.0]
+                  const %w2 : f32[6,2] = [1.0, -2.0, 0.5, 0.5, -1.5, 2.0, 1.0, 1.0, 0.0, 1.0, -1.0, 0.0]
+                  const %b1 : f32[2] = [0.1, -0.2]
+                  const %b2_padded : f32[8] = [0.0, 0.3, -0.3, 0.0, 1.0, 2.0, 0.0, 0.0]
+                  node @x_NCHW4c %x_NCHW4c = LayoutTransform(%x) {dst_layout = "NCHW4c", src_layout = "NCHW"} : f32[1,2,2,2,4]@NCHW4c
+                  node @se %b = SqueezeExcite(%x_NCHW4c, %w1, %w2, %b1, %b2_padded) {activation = "Relu", gate = "Sigmoid"} : f32[1,2,2,2,4]@NCHW4c
+                  node @pool %y_NCHW4c = MaxPool(%b) {kernel_shape = [2, 2]} : f32[1,2,1,1,4]@NCHW4c
+                  node @y_plain %y = LayoutTransform(%y_NCHW4c) {channels = 6, dst_layout = "NCHW", src_layout = "NCHW4c"} : f32[1,6,1,1]
+                  output %y
+                }
+                """);
+        List<String> log = new ArrayList<>();
+        Graph few = parse("""
+                kiln.ir 1
+                graph g {
+                  input %x : f32[1,3,2,2]
+                  const %w1 : f32[1,3] = [0.5, -1.0, 0.25]
+                  const %w2 : f32[3,1] = [1.0, -2.0, 0.5]
+                  node @se %y = SqueezeExcite(%x, %w1, %w2) {activation = "Relu", gate = "Sigmoid"} : f32[1,3,2,2]
+                  output %y
+                }
+                """);
+        String unchanged = print(few);
+        assertEquals(unchanged, print(convert(few, "NCHW4c", log)));
+        assertTrue(log.stream().anyMatch(m -> m.contains("@se") && m.contains("its 3 input channels are fewer than a block of 4")), log.toString());
+    }
+
     @Test
     void channelConcatStaysBlockedForWholeBlocksOnly() {
         String concat = """
@@ -191,11 +264,74 @@ class ConvertLayoutTest {
                 }
                 """);
         assertEquals(2, count(whole, "LayoutTransform"));
+        // parts of 4 channels in blocks of 8, computed from a blocked tensor (pools of few plain channels stay plain)
+        String parts = """
+                kiln.ir 1
+                graph g {
+                  input %x : f32[1,8,2,2]
+                  const %w : f32[4,8,1,1] = [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.5, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0, -1.0, 0.0, \
+                    0.0, 0.0, 1.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, -0.5, 0.0, 0.0, 0.0]
+                  node @narrow %x4 = Conv(%x, %w) : f32[1,4,2,2]
+                  node @p1 %a = MaxPool(%x4) {kernel_shape = [1, 1]} : f32[1,4,2,2]
+                  node @p2 %b = AveragePool(%x4) {kernel_shape = [1, 1]} : f32[1,4,2,2]
+                  node @cat %c = Concat(%a, %b) {axis = 1} : f32[1,8,2,2]
+                  node @pool %y = MaxPool(%c) {kernel_shape = [2, 2]} : f32[1,8,1,1]
+                  output %y
+                }
+                """;
         List<String> log = new ArrayList<>();
-        Graph split = convert(parse(concat), "NCHW8c", log);
-        assertSameOutputs(parse(concat), split, 1e-6);
+        Graph split = convert(parse(parts), "NCHW8c", log);
+        assertSameOutputs(parse(parts), split, 1e-6);
         assertEquals(5, count(split, "LayoutTransform"));
         assertTrue(log.stream().anyMatch(m -> m.contains("@cat") && m.contains("not whole blocks of 8")), log.toString());
+    }
+
+    @Test
+    void imageResizesFollowTheLayoutAndOthersStayPlain() {
+        String before = """
+                kiln.ir 1
+                graph g {
+                  input %x : f32[1,2,3,3]
+                  const %w : f32[3,2,1,1] = [1.0, -1.0, 0.5, 2.0, -0.5, 1.5]
+                  const %scales : f32[4] = [1.0, 1.0, 2.0, 1.5]
+                  const %sizes : i64[4] = [1, 3, 5, 4]
+                  const %channels : f32[4] = [1.0, 2.0, 1.0, 1.0]
+                  node @conv %a = Conv(%x, %w) : f32[1,3,3,3]
+                  node @up %b = Resize(%a, _, %scales) {mode = "linear"} : f32[1,3,6,4]
+                  node @pool %y1 = MaxPool(%b) {kernel_shape = [2, 2]} : f32[1,3,5,3]
+                  node @sized %y2 = Resize(%a, _, _, %sizes) {mode = "nearest"} : f32[1,3,5,4]
+                  node @deeper %y3 = Resize(%a, _, %channels) {mode = "nearest"} : f32[1,6,3,3]
+                  output %y1
+                  output %y2
+                  output %y3
+                }
+                """;
+        List<String> log = new ArrayList<>();
+        Graph out = convert(parse(before), "NCHW2c", log);
+        assertEquals("""
+                kiln.ir 1
+                graph g {
+                  input %x : f32[1,2,3,3]
+                  const %w_OIHW2i2o : f32[2,1,1,1,2,2]@OIHW2i2o = [1.0, 0.5, -1.0, 2.0, -0.5, 0.0, 1.5, 0.0]
+                  const %scales : f32[4] = [1.0, 1.0, 2.0, 1.5]
+                  const %sizes : i64[4] = [1, 3, 5, 4]
+                  const %channels : f32[4] = [1.0, 2.0, 1.0, 1.0]
+                  node @x_NCHW2c %x_NCHW2c = LayoutTransform(%x) {dst_layout = "NCHW2c", src_layout = "NCHW"} : f32[1,1,3,3,2]@NCHW2c
+                  node @conv %a = Conv(%x_NCHW2c, %w_OIHW2i2o) : f32[1,2,3,3,2]@NCHW2c
+                  node @up %b = Resize(%a, _, %scales) {mode = "linear"} : f32[1,2,6,4,2]@NCHW2c
+                  node @pool %y1_NCHW2c = MaxPool(%b) {kernel_shape = [2, 2]} : f32[1,2,5,3,2]@NCHW2c
+                  node @a_plain %a_plain = LayoutTransform(%a) {channels = 3, dst_layout = "NCHW", src_layout = "NCHW2c"} : f32[1,3,3,3]
+                  node @sized %y2 = Resize(%a_plain, _, _, %sizes) {mode = "nearest"} : f32[1,3,5,4]
+                  node @deeper %y3 = Resize(%a_plain, _, %channels) {mode = "nearest"} : f32[1,6,3,3]
+                  node @y1_plain %y1 = LayoutTransform(%y1_NCHW2c) {channels = 3, dst_layout = "NCHW", src_layout = "NCHW2c"} : f32[1,3,5,3]
+                  output %y1
+                  output %y2
+                  output %y3
+                }
+                """, print(out));
+        assertSameOutputs(parse(before), out, 1e-6);
+        assertTrue(log.stream().anyMatch(m -> m.contains("@sized") && m.contains("its parameters name 3 channels, which the layout pads")), log.toString());
+        assertTrue(log.stream().anyMatch(m -> m.contains("@deeper") && m.contains("resamples more than an image's height and width")), log.toString());
     }
 
     @Test

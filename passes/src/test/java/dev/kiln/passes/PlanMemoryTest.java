@@ -114,6 +114,38 @@ class PlanMemoryTest {
     }
 
     @Test
+    void concatsThatBeginWithAnEarlierConcatsInputsShareItsBuffer() {
+        MemoryPlan p = plan("""
+                kiln.ir 1
+                graph g {
+                  input %x : f32[1,16,2,2]
+                  node @n0 %a = Relu(%x) : f32[1,16,2,2]
+                  node @n1 %b = Sigmoid(%a) : f32[1,16,2,2]
+                  node @n2 %c1 = Concat(%a, %b) {axis = 1} : f32[1,32,2,2]
+                  node @n3 %d = Tanh(%c1) : f32[1,32,2,2]
+                  node @n4 %f = Neg(%d) : f32[1,32,2,2]
+                  node @n5 %h = Abs(%d) : f32[1,32,2,2]
+                  node @n6 %c2 = Concat(%a, %b, %f) {axis = 1} : f32[1,64,2,2]
+                  node @n7 %g = Concat(%a, %b, %h) {axis = 1} : f32[1,64,2,2]
+                  node @n8 %y = Softmax(%c2) : f32[1,64,2,2]
+                  node @n9 %z = Softmax(%g) : f32[1,64,2,2]
+                  output %y
+                  output %z
+                }
+                """);
+        // %c1 is the first part of %c2, its own parts inside it; %g, which begins alike, copies.
+        assertEquals(List.of(
+                slot("a", 0, 256, 0, 7, Reuse.PART, "c1"),
+                slot("b", 256, 256, 1, 7, Reuse.PART, "c1"),
+                slot("c1", 0, 512, 2, 3, Reuse.PART, "c2"),
+                slot("d", 2048, 512, 3, 5, Reuse.OWN, null),
+                slot("f", 512, 512, 4, 6, Reuse.PART, "c2"),
+                slot("h", 2048, 512, 5, 7, Reuse.IN_PLACE, "d"),
+                slot("c2", 0, 1024, 6, 8, Reuse.OWN, null),
+                slot("g", 1024, 1024, 7, 9, Reuse.OWN, null)), p.slots());
+    }
+
+    @Test
     void concatsWhoseInputsAreNotWholePiecesCopyThem() {
         MemoryPlan p = plan("""
                 kiln.ir 1

@@ -13,6 +13,9 @@ import java.util.Arrays;
  * every dtype; heavy kernels use the bulk array views instead.
  */
 public final class Tensor {
+    /** Where {@link #allocateDirect} starts a tensor's bytes: a cache line, the widest vector load. */
+    private static final int DIRECT_ALIGNMENT = 64;
+
     private final DType dtype;
     private final long[] shape;
     private final int size;
@@ -41,6 +44,20 @@ public final class Tensor {
             throw new IllegalArgumentException("tensor of shape " + Arrays.toString(shape) + " and dtype " + dtype + " is too large (" + bytes + " bytes)");
         }
         return new Tensor(dtype, shape, ByteBuffer.allocate((int) bytes));
+    }
+
+    /**
+     * A zero-filled tensor in direct (native) memory starting at a 64-byte boundary: {@link Model#run(java.util.Map, java.util.Map)}
+     * reads such an input and writes such an output where it is, with no copy.
+     */
+    public static Tensor allocateDirect(DType dtype, long... shape) {
+        long bytes = Math.multiplyExact(Shape.elementCount(shape), dtype.byteSize());
+        if (bytes > Integer.MAX_VALUE - 8 - DIRECT_ALIGNMENT) {
+            throw new IllegalArgumentException("tensor of shape " + Arrays.toString(shape) + " and dtype " + dtype + " is too large (" + bytes + " bytes)");
+        }
+        ByteBuffer raw = ByteBuffer.allocateDirect((int) bytes + DIRECT_ALIGNMENT);
+        int skip = (DIRECT_ALIGNMENT - raw.alignmentOffset(0, DIRECT_ALIGNMENT)) % DIRECT_ALIGNMENT;
+        return new Tensor(dtype, shape, raw.position(skip).limit(skip + (int) bytes));
     }
 
     /** Wraps existing little-endian bytes without copying. */
@@ -85,6 +102,9 @@ public final class Tensor {
     public int rank() { return shape.length; }
 
     public long dim(int i) { return shape[i]; }
+
+    /** Whether the tensor is of exactly this dtype and shape (without copying its shape, for checks made per inference). */
+    boolean hasType(DType dtype, long[] shape) { return this.dtype == dtype && Arrays.equals(this.shape, shape); }
 
     /** Number of elements. */
     public int size() { return size; }

@@ -14,9 +14,13 @@ public final class Kiln {
     static final String USAGE = """
             usage: kiln <command> [options]
               run MODEL --input NAME=FILE.npy ... --output-dir DIR [--data-input-config JSON]
-                        [--warmup N --repeat N] [--verbose]
-                  run an .onnx model or an .ir file; writes DIR/<output>.npy, and with --repeat
-                  prints {"median_ms":..,"p90_ms":..,"min_ms":..}
+                        [--warmup N --repeat N] [--threads N] [--verbose]
+                  run an .onnx model, an .ir file or a compiled MODEL-TARGET.tar.gz; writes
+                  DIR/<output>.npy, and with --repeat prints {"median_ms":..,"p90_ms":..,"min_ms":..}
+              run ARTIFACT --input NAME=FILE.npy ... --profile [--json] [--output-dir DIR]
+                        [--warmup N (3) --repeat N (20)] [--threads N]
+                  the time of each node of a compiled artifact, counted in its native code: a table
+                  sorted by time (node, op, median ms, share, FLOPs, GFLOP/s), or --json
               optimize MODEL --opt-level N --output OUT.ir [--data-input-config JSON] [--dump-ir DIR]
                         [--layout NCHW|NHWC|NCHW{4,8,16}c] [--dtype fp32|fp16|bf16|int8]
                         [--calibration DIR [--calibration-method minmax|percentile]] [--verbose]

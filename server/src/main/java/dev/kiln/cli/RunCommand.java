@@ -27,20 +27,31 @@ import java.util.function.UnaryOperator;
 /**
  * {@code kiln run}: runs a model (interpreted) or a compiled artifact (native) on .npy inputs, writes .npy outputs, optionally measures latency.
  * {@code --threads N} bounds the interpreter's fork-join pool, or sets the native library's thread pool (default: all cores).
+ * {@code --profile} (artifacts) prints the time of each node instead of the latency ({@link RunProfile}), {@code --json} as JSON;
+ * its outputs are written only when {@code --output-dir} is given.
  */
 final class RunCommand {
     private RunCommand() {}
 
+    /** Untimed and timed runs of {@code --profile} when --warmup and --repeat are not given. */
+    static final int PROFILE_WARMUP = 3, PROFILE_REPEAT = 20;
+
     static int run(List<String> argv, PrintStream out) {
-        Args a = Args.parse(argv, Set.of("input", "output-dir", "warmup", "repeat", "data-input-config", "threads"), Set.of("verbose"));
+        Args a = Args.parse(argv, Set.of("input", "output-dir", "warmup", "repeat", "data-input-config", "threads"), Set.of("verbose", "profile", "json"));
         if (a.positionals().size() != 1) throw new UsageException("kiln run takes one MODEL, got " + a.positionals().size() + " (" + String.join(" ", a.positionals()) + ")");
+        boolean profile = a.flag("profile");
+        if (a.flag("json") && !profile) throw new UsageException("--json goes with --profile (with --repeat the latency is JSON already)");
         String outDir = a.value("output-dir");
-        if (outDir == null) throw new UsageException("kiln run needs --output-dir DIR");
-        int warmup = a.intValue("warmup", 0, 0);
-        int repeat = a.intValue("repeat", 0, 0);
+        if (outDir == null && !profile) throw new UsageException("kiln run needs --output-dir DIR");
+        int warmup = a.intValue("warmup", profile ? PROFILE_WARMUP : 0, 0);
+        int repeat = a.intValue("repeat", profile ? PROFILE_REPEAT : 0, profile ? 1 : 0);
         int threads = a.intValue("threads", 0, 1);
 
         Path modelFile = Path.of(a.positionals().get(0));
+        if (profile) {
+            if (!ModelFiles.isArtifact(modelFile)) throw new UsageException("--profile times the nodes of a compiled artifact (MODEL-TARGET.tar.gz), not of " + modelFile);
+            return runProfiled(modelFile, a, threads, warmup, repeat, outDir, out);
+        }
         double[] millis = new double[Math.max(1, repeat)];
         Map<String, Tensor> outputs;
         if (ModelFiles.isArtifact(modelFile)) {
@@ -60,6 +71,24 @@ final class RunCommand {
         }
         writeOutputs(Path.of(outDir), outputs);
         if (repeat > 0) out.println(latencyJson(millis));
+        return 0;
+    }
+
+    private static int runProfiled(Path artifact, Args a, int threads, int warmup, int repeat, String outDir, PrintStream out) {
+        if (a.value("data-input-config") != null) throw new UsageException("--data-input-config applies to model files, not to compiled artifacts, whose shapes are fixed");
+        if (threads > NativeModel.MAX_THREADS) throw new UsageException("--threads takes at most " + NativeModel.MAX_THREADS + " for compiled artifacts, got " + threads);
+        int poolThreads = threads == 0 ? NativeModel.defaultThreads() : threads;
+        RunProfile.Result result;
+        String name;
+        try (Model model = ModelFiles.loadArtifact(artifact, poolThreads)) {
+            name = model.manifest().model();
+            Map<String, String> expected = new LinkedHashMap<>();
+            for (Manifest.TensorSpec t : model.manifest().inputs()) expected.put(t.name(), t.dtype() + t.shape().toString());
+            Map<String, Tensor> inputs = readInputs(expected, a.values("input"));
+            result = RunProfile.measure(model, inputs, warmup, repeat);
+        }
+        if (outDir != null) writeOutputs(Path.of(outDir), result.outputs());
+        out.print(a.flag("json") ? RunProfile.json(result, name, poolThreads) + System.lineSeparator() : RunProfile.table(result, name, poolThreads));
         return 0;
     }
 

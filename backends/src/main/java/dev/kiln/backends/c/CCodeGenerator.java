@@ -18,6 +18,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.Function;
+import java.util.stream.Collectors;
 
 /**
  * Turns an optimised graph into one C source file specialised to its shapes and to the target's vector
@@ -44,6 +46,11 @@ import java.util.TreeSet;
  * const void* kiln_output_data(int i);    // a run-time shaped output: its elements after a run (the library's memory)
  * int  kiln_set_threads(int n);           // (re)starts the thread pool with n threads in all (1..256, the caller included); 0 on success
  * void kiln_shutdown(void);               // stops the pool's threads, frees their workspaces and the run-time buffers
+ * int  kiln_num_nodes(void);              // the nodes kiln_run runs, in order (the optimised graph's, as generated)
+ * const char* kiln_node_name(int i), * kiln_node_op(int i);  // node i's name in the graph (UTF-8) and its op
+ * int64_t kiln_node_flops(int i);         // floating-point operations of one run of node i (see NodeFlops; 0 where not counted)
+ * void kiln_set_profiling(int on);        // 1: each later kiln_run adds each node's nanoseconds to its counter, counters from 0; 0: off
+ * int64_t kiln_profile(int64_t* node_ns); // writes the kiln_num_nodes() counters; returns the runs they sum (those that returned 0)
  * </pre>
  * An output whose shape depends on the data (NonZero, a Reshape to a shape read from an input ...) is
  * written into a buffer of the library's own, grown as runs need up to a limit (past it kiln_run fails):
@@ -163,6 +170,7 @@ public final class CCodeGenerator {
             emission.open("{");
             byOp.get(n.op()).emit(n, emission);
             emission.close("}");
+            emission.line("if (kiln_timed) kiln_clock = kiln_profile_node(&kiln_node_ns[" + i + "], kiln_clock);");
         }
         for (int i = 0; i < graph.outputs().size(); i++) {
             Value v = graph.outputs().get(i);
@@ -204,6 +212,7 @@ public final class CCodeGenerator {
                 .append("; i++) kiln_release(&kiln_dyn[i]);\n}\n");
         c.append("const char* kiln_last_error(void) { return kiln_error_text; }\n");
         c.append(shapes);
+        profileFunctions(c);
         c.append("int kiln_output_dynamic(int i) {\n");
         for (int i = 0; i < outputs; i++) {
             if (!Emission.isStatic(graph.outputs().get(i))) c.append("    if (i == ").append(i).append(") return 1;\n");
@@ -212,12 +221,42 @@ public final class CCodeGenerator {
         c.append("const void* kiln_output_data(int i) { return i >= 0 && i < ").append(outputs).append(" ? kiln_out_data[i] : 0; }\n");
         c.append("int kiln_run(const void* const* inputs, void* const* outputs) {\n    if (!kiln_a && kiln_arena_bytes() > 0) return -1;\n");
         c.append("    (void) inputs;\n    (void) outputs;\n    kiln_error_text[0] = 0;\n");
+        c.append("    const int kiln_timed = kiln_profiling;\n    int64_t kiln_clock = kiln_timed ? kiln_now_ns() : 0;\n    (void) kiln_clock;\n");
         for (int i = 0; i < graph.inputs().size(); i++) c.append("    char* kiln_in").append(i).append(" = (char*) inputs[").append(i).append("];\n");
         for (int i = 0; i < outputs; i++) {
             if (Emission.isStatic(graph.outputs().get(i))) c.append("    char* kiln_out").append(i).append(" = (char*) outputs[").append(i).append("];\n");
         }
-        c.append(emission.body()).append("    return 0;\n}\n");
+        c.append(emission.body()).append("    if (kiln_timed) kiln_profiled_runs++;\n    return 0;\n}\n");
         return new CProgram(c.toString(), weights, arena);
+    }
+
+    /** The per-node profile: each node's name, op and FLOPs, its time counter, and the calls that switch timing and read it. */
+    private void profileFunctions(StringBuilder c) {
+        List<Node> nodes = graph.nodes();
+        int count = nodes.size();
+        // a graph of no nodes (its outputs are inputs or constants) still gets arrays of one element: C has no empty ones
+        int size = Math.max(1, count);
+        c.append("static int kiln_profiling;\nstatic int64_t kiln_profiled_runs;\nstatic int64_t kiln_node_ns[").append(size).append("];\n");
+        c.append("static const char* const kiln_node_names[").append(size).append("] = {")
+                .append(initializers(nodes, n -> Emission.cString(n.name()), "0")).append("};\n");
+        c.append("static const char* const kiln_node_ops[").append(size).append("] = {")
+                .append(initializers(nodes, n -> Emission.cString(n.op()), "0")).append("};\n");
+        c.append("static const int64_t kiln_node_flops_of[").append(size).append("] = {")
+                .append(initializers(nodes, n -> NodeFlops.of(n) + "LL", "0")).append("};\n");
+        c.append("int kiln_num_nodes(void) { return ").append(count).append("; }\n");
+        c.append("const char* kiln_node_name(int i) { return i >= 0 && i < ").append(count).append(" ? kiln_node_names[i] : 0; }\n");
+        c.append("const char* kiln_node_op(int i) { return i >= 0 && i < ").append(count).append(" ? kiln_node_ops[i] : 0; }\n");
+        c.append("int64_t kiln_node_flops(int i) { return i >= 0 && i < ").append(count).append(" ? kiln_node_flops_of[i] : -1; }\n");
+        c.append("void kiln_set_profiling(int on) {\n    memset(kiln_node_ns, 0, sizeof kiln_node_ns);\n")
+                .append("    kiln_profiled_runs = 0;\n    kiln_profiling = on != 0;\n}\n");
+        c.append("int64_t kiln_profile(int64_t* node_ns) {\n    if (node_ns) memcpy(node_ns, kiln_node_ns, ").append(count)
+                .append(" * sizeof(int64_t));\n    return kiln_profiled_runs;\n}\n");
+    }
+
+    /** One initializer per node, one per line; {@code none} when there are no nodes. */
+    private static String initializers(List<Node> nodes, Function<Node, String> value, String none) {
+        if (nodes.isEmpty()) return none;
+        return nodes.stream().map(n -> "\n    " + value.apply(n) + ",").collect(Collectors.joining()) + "\n";
     }
 
     /** kiln_num_X, kiln_X_rank, kiln_X_dtype and kiln_X_dim; a run-time shaped output's dims are those of the last run. */

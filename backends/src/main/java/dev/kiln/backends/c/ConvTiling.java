@@ -93,6 +93,26 @@ record ConvTiling(int inBlock, int j, int t, int stride, long chunk, long tilesP
     }
 
     /**
+     * The C initializer of kiln_convb_args' tiles[2][2] for {@code outBlocks} output blocks and rows of
+     * {@code positions}: j blocks or the last group's fewer, t positions or a row's last fewer; each tile defined
+     * as a global of the emission.
+     */
+    String tileTable(Emission e, long outBlocks, long positions) {
+        int[] groupBlocks = {j, outBlocks % j == 0 ? j : (int) (outBlocks % j)};
+        int[] widths = {t, positions % t == 0 ? t : (int) (positions % t)};
+        StringBuilder tiles = new StringBuilder();
+        for (int r = 0; r < 2; r++) {
+            tiles.append(r == 0 ? "{" : ", {");
+            for (int q = 0; q < 2; q++) {
+                e.global(tileDefinition(groupBlocks[r], widths[q]));
+                tiles.append(q == 0 ? "" : ", ").append(tileName(groupBlocks[r], widths[q]));
+            }
+            tiles.append('}');
+        }
+        return tiles.toString();
+    }
+
+    /**
      * Writes a plain OIHW filter of {@code outBlocks * block} output channels (rows past {@code m} zero)
      * and {@code inBlocks * inBlock} input channels (past {@code c} zero) as the tile kernel reads it: output
      * blocks in groups of j, each group's blocks interleaved per (input block, tap, input channel).

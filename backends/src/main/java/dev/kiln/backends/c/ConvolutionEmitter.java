@@ -26,8 +26,8 @@ import static dev.kiln.backends.c.Nodes.isBlockedFilter;
 /**
  * Convolutions and layout transforms. Blocked NCHW{c}c convolutions with constant, ungrouped filters run as
  * blocked.h's direct convolution with a register tile chosen per convolution ({@link ConvTiling}) and the
- * filter packed for it at compile time; blocked depthwise ones as their own kernel; other blocked ones element
- * at a time. NCHW convolutions run as GEMMs (conv.h, constant weights packed at compile time) or depthwise;
+ * filter packed for it at compile time; blocked depthwise ones as their own kernel; grouped ones with constant
+ * filters as {@link GroupedConvolution}; other blocked ones element at a time. NCHW convolutions run as GEMMs (conv.h, constant weights packed at compile time) or depthwise;
  * an NCHW convolution of an image followed by its transform to the blocked layout is computed by the transform
  * straight into the blocked layout. What these fast paths do not take (other dtypes, more spatial axes), and
  * ConvInteger and CausalConvWithState, {@link GeneralConv} emits.
@@ -40,12 +40,13 @@ final class ConvolutionEmitter implements OpEmitter {
     private final Map<Node, ConvTiling> tilings = new HashMap<>();
     /** NCHW convolutions computed by the LayoutTransform that follows them, by transform. */
     private final Map<Node, Node> convOfTransform = new HashMap<>();
+    private final GroupedConvolution grouped = new GroupedConvolution();
 
     @Override
     public Set<String> ops() { return Set.of("Conv", "FusedConv", "ConvInteger", "CausalConvWithState", "LayoutTransform"); }
 
     @Override
-    public List<String> kernels() { return List.of("conv.h", "blocked_conv.h", "conv_nd.h", "matmul_any.h", "convert.h"); }
+    public List<String> kernels() { return List.of("conv.h", "blocked_conv.h", "blocked_group_conv.h", "blocked_depthwise.h", "conv_nd.h", "matmul_any.h", "convert.h"); }
 
     /** Null when the fast paths or, failing them, {@link GeneralConv} take the node; else why the general path does not. */
     @Override
@@ -106,6 +107,8 @@ final class ConvolutionEmitter implements OpEmitter {
                 tilings.put(conv, tiling(e, conv, 1));
             } else if (takesFast(n) && isBlocked(n.input(0)) && n.input(1) instanceof Constant && ConvGeometry.of(n).group() == 1) {
                 tilings.put(n, tiling(e, n, e.block()));
+            } else if (takesFast(n) && GroupedConvolution.takes(n)) {
+                grouped.prepare(n, e);
             }
         }
         for (Node n : nodes) {
@@ -245,6 +248,8 @@ final class ConvolutionEmitter implements OpEmitter {
         Epilogue.declare(e, n, 1, 1, Epilogue.optional(e, n, 2), 1, 0, Epilogue.optional(e, n, 3), g.oh() * g.ow());
         if (tilings.containsKey(n)) {
             emitTiledConv(n, e, g, e.ptr(n.output(0)));
+        } else if (grouped.runs(n)) {
+            grouped.emit(n, e, g);
         } else if (isBlocked(n.input(0))) {
             emitBlockedConv(n, e, g);
         } else {
@@ -311,13 +316,25 @@ final class ConvolutionEmitter implements OpEmitter {
                 + g.ow() + ", " + g.kh() + ", " + g.kw() + ", " + g.sh() + ", " + g.sw() + ", " + g.dh() + ", " + g.dw() + ", " + g.pt() + ", " + g.pl() + "};");
         boolean inputBlocked = Layouts.blockSize(wl, 'I') > 0;
         if (g.depthwise() && isBlockedFilter(wl) && !inputBlocked) {
-            e.line("kiln_dwb_args a = {&s, " + e.ptr(n.input(0)) + ", " + e.ptr(w) + ", " + e.ptr(n.output(0)) + ", &e};");
+            long[] row = depthwiseRow(g);
+            e.global("KILN_DWB_ROW(" + row[0] + ", " + row[1] + ")");
+            e.line("kiln_dwb_args a = {&s, " + e.ptr(n.input(0)) + ", " + e.ptr(w) + ", " + e.ptr(n.output(0)) + ", &e, kiln_dwb_row_"
+                    + row[0] + "_" + row[1] + "};");
             e.line("kiln_dwb(&a);");
         } else {
             int form = Layouts.isPlain(wl) ? 0 : inputBlocked ? 2 : 1;
             e.line("kiln_convb_any_args a = {&s, " + g.group() + ", " + form + ", " + e.ptr(n.input(0)) + ", " + e.ptr(w) + ", " + e.ptr(n.output(0)) + ", &e};");
             e.line("kiln_convb_any(&a);");
         }
+    }
+
+    /** Kernel widths and strides that blocked_depthwise.h's row kernel is specialised for (dilation 1), by width. */
+    private static final Map<Long, Set<Long>> DEPTHWISE_ROWS = Map.of(3L, Set.of(1L, 2L), 5L, Set.of(1L, 2L), 7L, Set.of(1L, 2L));
+
+    /** The row kernel of a blocked depthwise convolution: {kernel width, stride} when specialised for them, else {0, 0}. */
+    private static long[] depthwiseRow(ConvGeometry g) {
+        boolean specialised = g.dw() == 1 && DEPTHWISE_ROWS.getOrDefault(g.kw(), Set.of()).contains(g.sw());
+        return specialised ? new long[] {g.kw(), g.sw()} : new long[] {0, 0};
     }
 
     /**

@@ -8,6 +8,7 @@ import dev.kiln.ir.Value;
 import dev.kiln.passes.MemoryPlan;
 
 import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -117,13 +118,13 @@ final class Emission {
     /** Makes kiln_run fail with {@code message} (a C string literal's content) when {@code condition} holds. */
     void failWhen(String condition, String message) { line("if (" + condition + ") return kiln_fail(" + cString(message) + ");"); }
 
-    /** A C string literal of text (model names may hold anything). */
+    /** A C string literal of text in UTF-8 (model names may hold anything). */
     static String cString(String text) {
         StringBuilder b = new StringBuilder("\"");
-        for (char c : text.toCharArray()) {
-            if (c == '"' || c == '\\') b.append('\\').append(c);
-            else if (c >= 0x20 && c < 0x7f && c != '?') b.append(c);
-            else b.append(String.format("\\%03o", (int) c & 0xff));
+        for (byte c : text.getBytes(StandardCharsets.UTF_8)) {
+            if (c == '"' || c == '\\') b.append('\\').append((char) c);
+            else if (c >= 0x20 && c < 0x7f && c != '?') b.append((char) c);
+            else b.append(String.format("\\%03o", c & 0xff));
         }
         return b.append('"').toString();
     }

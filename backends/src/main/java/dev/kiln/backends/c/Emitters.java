@@ -24,6 +24,7 @@ final class Emitters {
             NormalizationEmitter::new,
             PoolingEmitter::new,
             ConvolutionEmitter::new,
+            SqueezeExciteEmitter::new,
             ConvTransposeEmitter::new,
             GemmEmitter::new,
             GatherEmitter::new,

@@ -29,23 +29,32 @@ final class Epilogue {
     }
 
     /** The KILN_ACT_* code of the node's activation (0 for none). */
-    static int code(Node n) {
-        String act = n.attribute("activation") instanceof Attribute.Str s ? s.value() : ElementwiseProgram.NO_ACTIVATION;
+    static int code(Node n) { return code(n, "activation"); }
+
+    /** The KILN_ACT_* code of the activation the node names in attribute {@code attr} (0 for none). */
+    static int code(Node n, String attr) {
+        String act = Nodes.attr(n, attr) instanceof Attribute.Str s ? s.value() : ElementwiseProgram.NO_ACTIVATION;
         int code = ACTIVATIONS.indexOf(act);
         if (code < 0) throw new IllegalArgumentException("node " + n.name() + ": backend c has no epilogue for activation " + act);
         return code;
     }
 
     /** The activation's two parameters (0 where it has fewer). */
-    private static float[] params(Node n) {
-        float[] params = n.attribute("activation_params") instanceof Attribute.Floats f ? f.values() : new float[0];
+    private static float[] params(Node n) { return params(n, "activation_params"); }
+
+    /** The two parameters (0 where there are fewer) in attribute {@code attr}. */
+    static float[] params(Node n, String attr) {
+        float[] params = n.attribute(attr) instanceof Attribute.Floats f ? f.values() : new float[0];
         return new float[] {params.length > 0 ? params[0] : 0, params.length > 1 ? params[1] : 0};
     }
 
     /** A C call of matmul_any.h's kiln_activate_f64 on {@code x} with the node's activation. */
-    static String activateF64(Node n, String x) {
-        float[] params = params(n);
-        return "kiln_activate_f64(" + x + ", " + code(n) + ", " + CTypes.doubleLiteral(params[0]) + ", " + CTypes.doubleLiteral(params[1]) + ")";
+    static String activateF64(Node n, String x) { return activateF64(n, "activation", "activation_params", x); }
+
+    /** A C call of matmul_any.h's kiln_activate_f64 on {@code x} with the activation the node names in attribute {@code attr}. */
+    static String activateF64(Node n, String attr, String paramsAttr, String x) {
+        float[] params = params(n, paramsAttr);
+        return "kiln_activate_f64(" + x + ", " + code(n, attr) + ", " + CTypes.doubleLiteral(params[0]) + ", " + CTypes.doubleLiteral(params[1]) + ")";
     }
 
     /**

@@ -12,14 +12,24 @@ import static dev.kiln.backends.c.Nodes.count;
 import static dev.kiln.backends.c.Nodes.dims;
 
 /**
- * Matrix products: Gemm and MatMul with their fused epilogues. In f32, a few rows times constant 2-D weights go
- * to small_gemm.h with the weights packed at load; everything else to gemm.h's packed, register-blocked GEMM,
- * batch by batch with broadcast batch dims. What these fast paths do not take (other dtypes, biases that differ
+ * Matrix products: Gemm and MatMul with their fused epilogues. In f32, rows times constant 2-D weights go to
+ * small_gemm.h with the weights packed at load while A fits in cache, batches of small products of activations
+ * (attention's) to its batched kernel; everything else to gemm.h's packed, register-blocked GEMM, the batches
+ * stacked into one product where they share B, else batch by batch with broadcast batch dims. What these fast paths do not take (other dtypes, biases that differ
  * by batch or meet a 1-D operand) and MatMulInteger, {@link GeneralMatMul} emits.
  */
 final class GemmEmitter implements OpEmitter {
-    /** The most rows (of A, batch dims folded in) that go to kiln_small_matmul rather than the packed GEMM. */
-    private static final long SMALL_MATMUL_MAX_ROWS = 64;
+    /** The most rows (of A, batch dims folded in) that always go to kiln_small_matmul rather than the packed GEMM. */
+    static final long SMALL_MATMUL_MAX_ROWS = 64;
+    /**
+     * More rows go to small_gemm.h too while A (rows x K, re-read once per panel of 32 columns) fits in a core's
+     * L2 and a panel of B (K x 32) in its L1; past that the packed GEMM's blocking pays.
+     */
+    private static final long SMALL_MATMUL_MAX_A = 1L << 18;
+    private static final long SMALL_MATMUL_MAX_K = 512;
+    /** A batched product of activations packs a panel of B (K x 32 floats) per thread; its batches' offsets are tables. */
+    private static final long BATCHED_MAX_K = 4096;
+    private static final long BATCHED_MAX_BATCHES = 4096;
 
     @Override
     public Set<String> ops() { return Set.of("Gemm", "FusedGemm", "MatMul", "FusedMatMul", "MatMulInteger"); }
@@ -69,11 +79,64 @@ final class GemmEmitter implements OpEmitter {
         Value y = n.output(0);
         long cols = dims(y)[dims(y).length - 1];
         long rows = gemm ? dims(y)[0] : count(y) / Math.max(cols, 1);
-        if (rows == 0 || cols == 0 || rows > SMALL_MATMUL_MAX_ROWS) return false;
+        long k = count(n.input(1)) / Math.max(cols, 1);
+        if (rows == 0 || cols == 0 || !fitsSmall(rows, k)) return false;
         Value bias = n.inputs().size() > 2 ? n.input(2) : null;
         if (!gemm && bias != null && count(bias) != 1 && (count(bias) != cols || dims(bias)[dims(bias).length - 1] != cols)) return false;
         Value residual = n.inputs().size() > 3 ? n.input(3) : null;
         return residual == null || count(residual) == count(y);
+    }
+
+    /** Whether a product of rows x k by constant weights goes to kiln_small_matmul. */
+    private static boolean fitsSmall(long rows, long k) {
+        return rows <= SMALL_MATMUL_MAX_ROWS || k <= SMALL_MATMUL_MAX_K && rows * k <= SMALL_MATMUL_MAX_A;
+    }
+
+    /** Whether a batched product with m x k blocks of A goes to kiln_batched_matmul. */
+    static boolean fitsBatched(long batches, long m, long k) {
+        return batches <= BATCHED_MAX_BATCHES && k <= BATCHED_MAX_K && (m <= SMALL_MATMUL_MAX_ROWS || m * k <= SMALL_MATMUL_MAX_A);
+    }
+
+    /**
+     * kiln_batched_matmul: per batch b (row-major over its dims), C_b (m x n, at b * m * n of y) = epilogue(A_b B_b)
+     * with A_b, B_b and the bias at the offsets given per batch; the epilogue {@code e} is declared.
+     */
+    static void emitBatched(Emission e, long[] aOffsets, long[] bOffsets, long[] biasOffsets, long m, long n, long k, String a, long aRs, long aCs,
+                            String b, long bRs, long bCs, String y) {
+        String ws = e.workspace(k * 32);
+        e.threadWorkspace(k * 32);
+        e.line("static const kiln_smm_batches bt = {" + aOffsets.length + "L, " + table(e, "a_off", aOffsets) + ", " + table(e, "b_off", bOffsets) + ", "
+                + (biasOffsets == null ? "0" : table(e, "bias_off", biasOffsets)) + ", " + m * n + "L};");
+        e.line("kiln_batched_matmul(&bt, " + m + "L, " + n + "L, " + k + "L, " + a + ", " + aRs + "L, " + aCs + "L, " + b + ", " + bRs + "L, " + bCs + "L, "
+                + y + ", " + n + "L, &e, " + ws + ");");
+    }
+
+    /** A static table of the node's block holding values, or "0" when all are 0. */
+    private static String table(Emission e, String name, long[] values) {
+        if (Arrays.stream(values).allMatch(v -> v == 0)) return "0";
+        StringBuilder b = new StringBuilder("static const long " + name + "[] = {");
+        for (int i = 0; i < values.length; i++) b.append(i > 0 ? ", " : "").append(values[i]).append('L');
+        e.line(b.append("};").toString());
+        return name;
+    }
+
+    /** The element offsets of an operand's matrix for each batch index, broadcasting its batch dims to {@code batch} (as batchOffset). */
+    static long[] batchOffsets(long[] batch, long[] operand, int matrixDims, long matrixSize) {
+        int opBatch = operand.length - matrixDims;
+        long[] offsets = new long[(int) Nodes.product(batch, 0, batch.length)];
+        for (int b = 0; b < offsets.length; b++) {
+            long rest = b;
+            long inStride = matrixSize;
+            for (int d = batch.length - 1; d >= 0; d--) {
+                long index = rest % batch[d];
+                rest /= batch[d];
+                int od = d - (batch.length - opBatch);
+                if (od < 0) continue;
+                if (operand[od] != 1) offsets[b] += index * inStride;
+                inStride *= operand[od];
+            }
+        }
+        return offsets;
     }
 
     /** Row and column strides of a bias broadcast over [rows, cols] (0 where it has one row or one column). */
@@ -146,7 +209,18 @@ final class GemmEmitter implements OpEmitter {
         long[] bstr = bias == null ? new long[2] : biasStrides(n.input(2));
         String residual = Epilogue.optional(e, n, 3);
         Epilogue.declare(e, n, 1, 1, bias, bstr[0], bstr[1], residual, nn);
+        if (fitsBatched(batches, m, k)) {
+            emitBatched(e, batchOffsets(batch, as, Math.min(as.length, 2), m * k), batchOffsets(batch, bs, Math.min(bs.length, 2), k * nn), null, m, nn, k,
+                    e.ptr(a), k, 1, e.ptr(b), bRs, 1, e.ptr(y));
+            return;
+        }
         String ws = e.workspace(Emission.GEMM_WORKSPACE_FLOATS);
+        if (bs.length <= 2 && as.length >= 2 && bstr[0] == 0) {
+            // one B for every batch, A's batches row after row, the bias the same for every row: one product of all the rows
+            e.line("kiln_sgemm(" + batches * m + "L, " + nn + "L, " + k + "L, " + e.ptr(a) + ", " + k + "L, 1L, 0, " + e.ptr(b) + ", " + bRs + "L, 1L, "
+                    + e.ptr(y) + ", " + nn + "L, &e, " + ws + ");");
+            return;
+        }
         e.open("for (long b = 0; b < " + batches + "L; b++) {");
         e.line("kiln_epilogue eb = e;");
         if (residual != null) e.line("eb.residual += b * " + (m * nn) + "L;");

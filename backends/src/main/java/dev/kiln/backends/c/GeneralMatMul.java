@@ -15,9 +15,9 @@ import static dev.kiln.backends.c.Nodes.dims;
 
 /**
  * The matrix products {@link GemmEmitter}'s fast paths do not take, in plain layouts, batch by batch with
- * broadcast batch dims and 1-D operands as numpy.matmul has them: f32, f16 and bf16 through gemm.h's
- * single-precision GEMM (the 16-bit floats converted around it) with the epilogue's bias broadcast any way
- * (differing by batch too); f64 through matmul_any.h's double GEMM, its epilogue after it in double; integer
+ * broadcast batch dims and 1-D operands as numpy.matmul has them: f32, f16 and bf16 through small_gemm.h's batched
+ * kernel where its products are small, else gemm.h's single-precision GEMM (the 16-bit floats converted around
+ * them) with the epilogue's bias broadcast any way (differing by batch too); f64 through matmul_any.h's double GEMM, its epilogue after it in double; integer
  * MatMul and Gemm through its 64-bit integer GEMM (wrapping as fixed-width integers do, alpha and beta applied
  * as the reference applies them); MatMulInteger as exact integer sums in double wrapped to int32.
  */
@@ -36,6 +36,13 @@ final class GeneralMatMul {
     private record Product(long[] batch, long m, long n, long k, long aRs, long aCs, String aOffset, long bRs, long bCs, String bOffset,
                            boolean yHasRows, boolean yHasColumns) {
         long batches() { return Nodes.product(batch, 0, batch.length); }
+
+        /** aOffset or bOffset (operand 0 or 1) as numbers, batch by batch. */
+        long[] offsets(Node node, int operand) {
+            long[] dims = dims(node.input(operand));
+            if (GemmEmitter.isGemm(node) || batch.length == 0) return new long[(int) batches()];
+            return GemmEmitter.batchOffsets(batch, dims, Math.min(dims.length, 2), operand == 0 ? m * k : k * n);
+        }
 
         static Product of(Node node) {
             long[] as = dims(node.input(0));
@@ -81,12 +88,23 @@ final class GeneralMatMul {
                 if (strides[d] != 0) offset.append(" + ((b / ").append(outStride).append("L) % ").append(batch[d]).append("L) * ").append(strides[d]).append('L');
                 outStride *= batch[d];
             }
-            return new Broadcast("(" + offset + ")", rows, columns);
+            long[] offsets = new long[(int) batches()];
+            for (int b = 0; b < offsets.length; b++) {
+                long rest = b;
+                for (int d = batch.length - 1; d >= 0; d--) {
+                    offsets[b] += rest % batch[d] * strides[d];
+                    rest /= batch[d];
+                }
+            }
+            return new Broadcast("(" + offset + ")", offsets, rows, columns);
         }
     }
 
-    /** An operand read for C_b(i, j) at offset(b) + i * rowStride + j * columnStride (offset a C expression in b). */
-    private record Broadcast(String offset, long rowStride, long columnStride) {}
+    /**
+     * An operand read for C_b(i, j) at offset(b) + i * rowStride + j * columnStride (offset a C expression in b,
+     * offsets its values batch by batch).
+     */
+    private record Broadcast(String offset, long[] offsets, long rowStride, long columnStride) {}
 
     static String problem(Node n) {
         String problem = switch (n.op()) {
@@ -142,9 +160,14 @@ final class GeneralMatMul {
         String biasF = bias == null ? null : buffers.read(bias, "float");
         String residualF = residual == null ? null : buffers.read(residual, "float");
         String yf = buffers.output(y, "float");
-        Broadcast bb = bias == null ? new Broadcast("0L", 0, 0) : p.broadcast(dims(y), dims(bias));
+        Broadcast bb = bias == null ? new Broadcast("0L", null, 0, 0) : p.broadcast(dims(y), dims(bias));
         Epilogue.declare(e, n, gemm ? Nodes.floatAttr(n, "alpha", 1) : 1, gemm ? Nodes.floatAttr(n, "beta", 1) : 1, biasF, bb.rowStride(),
                 bb.columnStride(), residualF, p.n());
+        if (GemmEmitter.fitsBatched(p.batches(), p.m(), p.k())) {
+            GemmEmitter.emitBatched(e, p.offsets(n, 0), p.offsets(n, 1), bb.offsets(), p.m(), p.n(), p.k(), a, p.aRs(), p.aCs(), b, p.bRs(), p.bCs(), yf);
+            buffers.store(y, yf, "float");
+            return;
+        }
         String ws = e.workspace(Emission.GEMM_WORKSPACE_FLOATS);
         e.threadWorkspace(Emission.GEMM_WORKSPACE_FLOATS);
         e.open("for (long b = 0; b < " + p.batches() + "L; b++) {");

@@ -16,9 +16,10 @@ import static dev.kiln.backends.c.ShapeCode.isStatic;
 import static dev.kiln.backends.c.ShapeCode.size;
 
 /**
- * Concat and Split: rows of bytes copied along an axis. Concat inputs the memory plan put in place copy
- * nothing; blocked values (NCHW16c) concatenate as their physical dims along the physical axis the layout pass
- * gave the node. Inputs and outputs of run-time shape have their dims checked and computed at run time.
+ * Concat and Split: rows of bytes copied along an axis. Concat inputs the memory plan put in place (parts
+ * of its output, or of an earlier Concat's output that is the first part of its) copy nothing; blocked values
+ * (NCHW16c) concatenate as their physical dims along the physical axis the layout pass gave the node. Inputs
+ * and outputs of run-time shape have their dims checked and computed at run time.
  */
 final class JoinEmitter implements OpEmitter {
     private static final Map<String, BiConsumer<Node, Emission>> CODE = Map.of(
@@ -89,10 +90,12 @@ final class JoinEmitter implements OpEmitter {
         long outer = Nodes.product(ys, 0, axis);
         long inner = Nodes.product(ys, axis + 1, ys.length) * size(y);
         long offset = 0;
+        MemoryPlan.Slot at = e.plan().slot(y.name());
         for (Value in : n.inputs()) {
             long chunk = Nodes.dims(in)[axis] * inner;
             MemoryPlan.Slot slot = e.plan().slot(in.name());
-            boolean inPlace = slot != null && slot.reuse() == MemoryPlan.Reuse.PART && slot.source().equals(y.name());
+            // a part of this Concat's output, or of an earlier Concat's that is the first part of this one's
+            boolean inPlace = outer == 1 && at != null && slot != null && slot.reuse() == MemoryPlan.Reuse.PART && slot.offset() == at.offset() + offset;
             if (chunk > 0 && outer > 0 && !inPlace) {
                 e.line("for (long o = 0; o < " + outer + "L; o++) memcpy(" + e.address(y) + " + o * " + ys[axis] * inner + "L + " + offset + "L, "
                         + e.address(in) + " + o * " + chunk + "L, " + chunk + ");");

@@ -20,8 +20,8 @@ import java.util.Set;
 final class KernelSources {
     private KernelSources() {}
 
-    /** Every generated file includes these: types, errors, run-time buffers, the epilogue and the thread pool. */
-    static final List<String> ALWAYS = List.of("base.h", "activations.h", "threads.h");
+    /** Every generated file includes these: types, errors, run-time buffers, the epilogue, the thread pool and the profile's clock. */
+    static final List<String> ALWAYS = List.of("base.h", "activations.h", "threads.h", "profile.h");
 
     private static final Map<String, List<String>> SOURCES = table();
 
@@ -30,6 +30,7 @@ final class KernelSources {
         t.put("base.h", List.of());
         t.put("activations.h", List.of("base.h"));
         t.put("threads.h", List.of("base.h"));
+        t.put("profile.h", List.of("threads.h"));
         t.put("elementwise.h", List.of("activations.h"));
         t.put("convert.h", List.of("base.h"));
         t.put("gemm.h", List.of("activations.h", "threads.h"));
@@ -40,7 +41,11 @@ final class KernelSources {
         t.put("pool_nd.h", List.of("threads.h"));
         t.put("blocked.h", List.of("activations.h", "threads.h"));
         t.put("blocked_conv.h", List.of("blocked.h", "threads.h"));
+        t.put("blocked_group_conv.h", List.of("blocked_conv.h"));
+        t.put("blocked_depthwise.h", List.of("blocked_conv.h"));
+        t.put("squeeze_excite.h", List.of("blocked.h", "threads.h"));
         t.put("blocked_pool.h", List.of("blocked.h", "pool.h"));
+        t.put("blocked_conv_transpose.h", List.of("blocked_conv.h"));
         t.put("small_gemm.h", List.of("activations.h", "threads.h"));
         t.put("softmax.h", List.of("activations.h", "threads.h"));
         t.put("layer_norm.h", List.of("activations.h", "threads.h"));
@@ -53,7 +58,7 @@ final class KernelSources {
         t.put("resize.h", List.of("gather.h", "threads.h"));
         t.put("attention_general.h", List.of("threads.h"));
         t.put("quantized.h", List.of("threads.h"));
-        t.put("recurrent.h", List.of("gemm.h"));
+        t.put("recurrent.h", List.of("activations.h", "threads.h"));
         t.put("topk.h", List.of("base.h"));
         return t;
     }

@@ -1,6 +1,7 @@
 package dev.kiln.backends.c;
 
 import dev.kiln.ir.Attribute;
+import dev.kiln.ir.Constant;
 import dev.kiln.ir.DType;
 import dev.kiln.ir.Node;
 import dev.kiln.ir.Value;
@@ -50,7 +51,7 @@ final class RecurrentEmitter implements OpEmitter {
     public Set<String> ops() { return Set.of("RNN", "GRU", "LSTM"); }
 
     @Override
-    public List<String> kernels() { return List.of("recurrent.h"); }
+    public List<String> kernels() { return List.of("recurrent.h", "gemm.h", "small_gemm.h"); }
 
     /** The sizes of a node, read from its static shapes and attributes. */
     private record Geometry(Cell cell, long seq, long batch, long input, long hidden, int directions, boolean batchFirst) {
@@ -130,7 +131,6 @@ final class RecurrentEmitter implements OpEmitter {
         Geometry g = Geometry.of(n);
         DType t = Emission.dtype(n.input(0));
         boolean f64 = t == DType.F64;
-        String type = f64 ? "double" : "float";
         e.line(shape(n, g));
         Value lengths = n.input(4);
         if (lengths != null) {
@@ -147,6 +147,7 @@ final class RecurrentEmitter implements OpEmitter {
             Value v = n.input(i);
             if (v == null) in[i] = "0";
             else if (t == DType.F32 || f64) in[i] = e.ptr(v);
+            else if (i == 2 && v instanceof Constant) in[i] = null; // converted as it is packed, at load
             else {
                 in[i] = ws.take("float", count(v), 4);
                 e.line("for (long i = 0; i < " + count(v) + "L; i++) " + in[i] + "[i] = " + CTypes.load(t, e.ptr(v) + "[i]") + ";");
@@ -154,18 +155,87 @@ final class RecurrentEmitter implements OpEmitter {
         }
         String[] out = {"0", "0", "0"};
         for (int k = 0; k < n.outputs().size(); k++) out[k] = t == DType.F32 || f64 ? e.ptr(n.output(k)) : ws.take("float", count(n.output(k)), 4);
-        long kernelValues = (g.seq * g.batch * g.cell.gates + g.cell.gates + 4) * g.hidden;
-        String kernel = ws.take(type, kernelValues, f64 ? 8 : 4);
-        String gemm = ws.rest();
-        ws.reserve(e, f64 ? 0 : Emission.GEMM_WORKSPACE_FLOATS);
-        e.line("kiln_rnn_" + (f64 ? "f64" : "f32") + "(&s, " + in[0] + ", " + in[1] + ", " + in[2] + ", " + in[3] + ", "
-                + (lengths == null ? "0" : e.ptr(lengths)) + ", " + in[5] + ", " + in[6] + ", " + in[7] + ", " + out[0] + ", " + out[1] + ", "
-                + out[2] + ", " + kernel + ", " + gemm + ");");
-        if (t == DType.F32 || f64) return;
+        String states = lengths == null ? "0" : e.ptr(lengths);
+        if (f64) {
+            String kernel = ws.take("double", (g.seq * g.batch * g.cell.gates + g.cell.gates + 4) * g.hidden, 8);
+            ws.reserve(e);
+            e.line("kiln_rnn_f64(&s, " + in[0] + ", " + in[1] + ", " + in[2] + ", " + in[3] + ", " + states + ", " + in[5] + ", " + in[6] + ", "
+                    + in[7] + ", " + out[0] + ", " + out[1] + ", " + out[2] + ", " + kernel + ");");
+            return;
+        }
+        String proj = ws.take("float", g.directions * g.seq * g.batch * g.gateRows(), 4);
+        project(n, g, e, ws, in[0], in[1], in[3], proj);
+        String packed = packedRecurrence(n, g, e, ws, in[2]);
+        String kernel = ws.take("float", (1 + g.batch) * g.cell.gates * padded(g.hidden) + 3 * g.batch * padded(g.hidden), 4);
+        ws.reserve(e, Emission.GEMM_WORKSPACE_FLOATS);
+        e.line("kiln_rnn_f32(&s, " + proj + ", " + packed + ", " + in[3] + ", " + states + ", " + in[5] + ", " + in[6] + ", " + in[7] + ", "
+                + out[0] + ", " + out[1] + ", " + out[2] + ", " + kernel + ");");
+        if (t == DType.F32) return;
         for (int k = 0; k < n.outputs().size(); k++) {
             Value y = n.output(k);
             e.line("for (long i = 0; i < " + count(y) + "L; i++) " + e.ptr(y) + "[i] = " + CTypes.store(t, out[k] + "[i]") + ";");
         }
+    }
+
+    /**
+     * The input projections x W^T + Wb of every row of X, per direction, into proj: a few rows times a constant W go
+     * to small_gemm.h with W packed at load (converted to float first when 16-bit), the rest to the packed GEMM.
+     */
+    private static void project(Node n, Geometry g, Emission e, Workspace ws, String x, String w, String bias, String proj) {
+        long rows = g.seq * g.batch;
+        long gh = g.gateRows();
+        boolean small = n.input(1) instanceof Constant && rows <= GemmEmitter.SMALL_MATMUL_MAX_ROWS;
+        String packed = null;
+        if (small) {
+            Constant c = (Constant) n.input(1);
+            String weights = e.ptr(c);
+            if (c.type().dtype() != DType.F32) {
+                weights = "((float*) " + e.prepacked(count(c)) + ")";
+                e.init("for (long i = 0; i < " + count(c) + "L; i++) " + weights + "[i] = " + CTypes.load(c.type().dtype(), e.ptr(c) + "[i]") + ";");
+            }
+            long panels = (gh + 31) / 32 * 32 * g.input;
+            packed = e.prepacked(g.directions * panels);
+            e.init("for (long d = 0; d < " + g.directions + "L; d++) kiln_smm_pack_b(" + g.input + "L, " + gh + "L, " + weights + " + d * " + gh * g.input
+                    + "L, 1L, " + g.input + "L, " + packed + " + d * " + panels + "L);");
+        }
+        e.open("for (long d = 0; d < " + g.directions + "L; d++) {");
+        e.line("kiln_epilogue e = {1.0f, 1.0f, " + (bias.equals("0") ? "0" : bias + " + d * " + 2 * gh + "L") + ", 0L, 1L, 0, 0L, KILN_ACT_NONE, 0.0f, 0.0f};");
+        String to = proj + " + d * " + rows * gh + "L";
+        if (small) {
+            long panels = (gh + 31) / 32 * 32 * g.input;
+            e.line("kiln_small_matmul(" + rows + "L, " + gh + "L, " + g.input + "L, " + x + ", " + g.input + "L, 1L, " + packed + " + d * " + panels + "L, "
+                    + to + ", " + gh + "L, &e);");
+        } else {
+            e.line("kiln_sgemm(" + rows + "L, " + gh + "L, " + g.input + "L, " + x + ", " + g.input + "L, 1L, 0, " + w + " + d * " + gh * g.input + "L, 1L, "
+                    + g.input + "L, " + to + ", " + gh + "L, &e, " + ws.rest() + ");");
+        }
+        e.close("}");
+    }
+
+    /** Hidden units rounded up to whole vectors of the widest target (kiln_rnn_hp is at most this). */
+    private static long padded(long hidden) { return (hidden + 15) / 16 * 16; }
+
+    /**
+     * R as kiln_rnn_pack_r lays it out: a constant packed once at load (a 16-bit one converted to float beside it
+     * first), else packed into the workspace as the node runs from {@code r}, its float elements.
+     */
+    private static String packedRecurrence(Node n, Geometry g, Emission e, Workspace ws, String r) {
+        long floats = g.directions * g.hidden * g.cell.gates * padded(g.hidden);
+        String pack = "kiln_rnn_pack_r(" + g.directions + "L, " + g.cell.gates + "L, " + g.hidden + "L, %s, %s);";
+        if (!(n.input(2) instanceof Constant c)) {
+            String packed = ws.take("float", floats, 4);
+            e.line(String.format(pack, r, packed));
+            return packed;
+        }
+        String packed = e.prepacked(floats);
+        if (c.type().dtype() == DType.F32) {
+            e.init(String.format(pack, e.ptr(c), packed));
+        } else {
+            String copy = "((float*) " + e.prepacked(count(c)) + ")";
+            e.init("{ for (long i = 0; i < " + count(c) + "L; i++) " + copy + "[i] = " + CTypes.load(c.type().dtype(), e.ptr(c) + "[i]") + "; "
+                    + String.format(pack, copy, packed) + " }");
+        }
+        return packed;
     }
 
     /** The declaration of the node's kiln_rnn_shape s. */

@@ -3,6 +3,8 @@ package dev.kiln.backends.c;
 import dev.kiln.ir.Attribute;
 import dev.kiln.ir.Constant;
 import dev.kiln.ir.DType;
+import dev.kiln.ir.Layout;
+import dev.kiln.ir.Layouts;
 import dev.kiln.ir.Node;
 import dev.kiln.ir.Value;
 import dev.kiln.runtime.Tensor;
@@ -23,10 +25,11 @@ import static dev.kiln.backends.c.DimExprs.product;
 
 /**
  * Resize (resize.h): nearest as a gather of elements through per-axis offset tables (every dtype); linear and
- * cubic of f32 resizing only the last two axes in one float pass per output row; everything else through the
- * reference's own double arithmetic, axis after axis, so integer results agree bitwise. With constant scales
- * or sizes (and roi) and a static input, the output dims are literals and the tap tables are static arrays
- * kiln_init fills once; otherwise the dims and tables are computed at the start of each run.
+ * cubic of f32 resizing only the last two axes (and nearest of them, with constant scales or sizes) in one float
+ * pass per output row, on plain or blocked (NC[D][H]W{c}c) values; everything else through the reference's own
+ * double arithmetic, axis after axis, so integer results agree bitwise. With constant scales or sizes (and roi)
+ * and a static input, the output dims are literals and the tap tables are static arrays kiln_init fills once;
+ * otherwise the dims and tables are computed at the start of each run.
  */
 final class ResizeEmitter implements OpEmitter {
     /** The values resize.h takes for each string attribute. */
@@ -48,6 +51,7 @@ final class ResizeEmitter implements OpEmitter {
 
     @Override
     public String problem(Node n) {
+        if (isBlocked(n.input(0)) || isBlocked(n.output(0))) return blockedProblem(n);
         String types = Nodes.plainOf(n, EnumSet.allOf(DType.class));
         if (types != null) return types;
         if (n.input(0).type().rank() == 0) return " (rank 0)";
@@ -58,11 +62,54 @@ final class ResizeEmitter implements OpEmitter {
         return null;
     }
 
+    /** Channels in blocks after the batch (NCW8c, NCHW16c, NCDHW16c ...): each position's block one element of the image path. */
+    private static boolean isBlocked(Value v) {
+        Layout l = v.type().layout();
+        if (Layouts.isPlain(l)) return false;
+        String logical = Layouts.logical(l).name();
+        return logical.startsWith("NC") && l.name().equals(logical + Layouts.blockSize(l, 'C') + "c");
+    }
+
+    /** The rank of a value's logical dims (a blocked value has one physical dim more). */
+    private static int logicalRank(Value v) {
+        Layout l = v.type().layout();
+        return Layouts.isPlain(l) ? v.type().rank() : Layouts.logical(l).name().length();
+    }
+
+    /** Blocked values take the image path: f32, static, both in the same layout, the plan made here and resizing the last two axes alone. */
+    private static String blockedProblem(Node n) {
+        Value x = n.input(0);
+        Value y = n.output(0);
+        if (!x.type().layout().equals(y.type().layout())) return " (layouts " + x.type().layout() + " and " + y.type().layout() + ")";
+        if (x.type().dtype() != DType.F32) return " (blocked " + x.type().dtype() + ")";
+        for (Map.Entry<String, Set<String>> attr : CHOICES.entrySet()) {
+            String value = Nodes.stringAttr(n, attr.getKey(), "");
+            if (!attr.getValue().contains(value)) return " (" + attr.getKey() + " " + value + ")";
+        }
+        Spec s = Spec.of(n);
+        if (!s.constantPlan() || !Emission.isStatic(y)) return " (blocked, with scales or sizes read at run time)";
+        long[] in = Nodes.logical(x);
+        long[] out = Nodes.logical(y);
+        for (int a = 0; a < in.length - 2; a++) {
+            if (in[a] != out[a] || s.listed(a) && !keptByConstants(s, a)) return " (blocked, resizing axis " + a + ")";
+        }
+        return null;
+    }
+
+    /** Whether the constant scales or sizes leave the listed axis as it is (stretching to its own size, or a scale of 1). */
+    private static boolean keptByConstants(Spec s, int axis) {
+        int i = indexOf(s.axes, axis);
+        double[] given = values(s.scales != null ? s.scales : s.sizes);
+        if (s.tfCrop || i >= given.length) return false;
+        if (s.scales != null) return (float) given[i] == 1.0f;
+        return Nodes.stringAttr(s.node, "keep_aspect_ratio_policy", "stretch").equals("stretch") && given[i] == Nodes.logical(s.x)[axis];
+    }
+
     /** What a Resize node asks for, read once. */
     private record Spec(Node node, Value x, Value roi, Value scales, Value sizes, int[] axes, String mode, String transform, boolean tfCrop) {
         static Spec of(Node n) {
             Value x = n.input(0);
-            int rank = x.type().rank();
+            int rank = logicalRank(x);
             int[] axes;
             if (Nodes.attr(n, "axes") instanceof Attribute.Ints a) {
                 axes = Arrays.stream(a.values()).mapToInt(v -> (int) (v < 0 ? v + rank : v)).toArray();
@@ -81,7 +128,7 @@ final class ResizeEmitter implements OpEmitter {
             return v.type().rank() == 1 && DimExprs.hasStaticSize(v, 0, 0) ? null : v;
         }
 
-        int rank() { return x.type().rank(); }
+        int rank() { return logicalRank(x); }
 
         boolean listed(int axis) { return Arrays.stream(axes).anyMatch(a -> a == axis); }
 
@@ -91,9 +138,13 @@ final class ResizeEmitter implements OpEmitter {
                     && (!tfCrop || roi == null || roi instanceof Constant);
         }
 
-        /** f32 linear or cubic where only the last two axes resize (the others known to stay as they are): the float image path. */
+        /**
+         * f32 where only the last two axes resize (the others known to stay as they are), linear or cubic, or nearest
+         * with the plan made here: the float image path. Blocked values take it whatever they resize, being checked.
+         */
         boolean image(Axis[] planned) {
-            if (mode.equals("nearest") || x.type().dtype() != DType.F32 || !Emission.isStatic(x)) return false;
+            if (isBlocked(x)) return true;
+            if (mode.equals("nearest") && !constantPlan() || x.type().dtype() != DType.F32 || !Emission.isStatic(x)) return false;
             for (int a = 0; a < rank() - 2; a++) if (!planned[a].isIdentity()) return false;
             return true;
         }
@@ -125,8 +176,8 @@ final class ResizeEmitter implements OpEmitter {
         if (axes == null) return;
         DimExprs.define(e, n.output(0), Arrays.stream(axes).map(Axis::out).toList());
         Tables t = s.constantPlan() ? new Tables(e::init, e, name, true) : new Tables(e::line, e, name, false);
-        if (s.mode.equals("nearest")) nearest(s, e, axes, t);
-        else if (s.image(axes)) image(s, e, axes, t);
+        if (s.image(axes)) image(s, e, axes, t);
+        else if (s.mode.equals("nearest")) nearest(s, e, axes, t);
         else separable(s, e, axes, t);
     }
 
@@ -140,7 +191,7 @@ final class ResizeEmitter implements OpEmitter {
      */
     private static Axis[] constantShape(Spec s, Emission e) {
         int rank = s.rank();
-        long[] in = Nodes.dims(s.x);
+        long[] in = Nodes.logical(s.x);
         long[] out = in.clone();
         double[] scale = new double[rank];
         Arrays.fill(scale, 1.0);
@@ -173,7 +224,7 @@ final class ResizeEmitter implements OpEmitter {
             e.failWhen("1", "node " + s.node.name() + " (Resize): " + fail);
             return null;
         }
-        if (!Emission.isStatic(s.node.output(0)) || !Arrays.equals(out, Nodes.dims(s.node.output(0)))) {
+        if (!Emission.isStatic(s.node.output(0)) || !Arrays.equals(out, Nodes.logical(s.node.output(0)))) {
             throw new IllegalStateException("node " + s.node.name() + ": Resize to " + Arrays.toString(out) + " where the graph has "
                     + s.node.output(0).type().shape());
         }
@@ -328,36 +379,56 @@ final class ResizeEmitter implements OpEmitter {
                 + ", out_dims, offsets, &fill);");
     }
 
-    /** f32 resizing the last two axes: tap tables of both (an axis left as it is has one tap of weight 1), one pass per output row. */
+    /**
+     * f32 resizing the last two axes: tap tables of both (an axis left as it is, and nearest, has one tap of weight
+     * 1), the columns' transposed for the kernel, one pass per output row. Each element is one float, or one
+     * position's channel block of a blocked value. Upsampling rows with the plan made here resamples each input row
+     * across once (kept in the workspace, a row per tap); otherwise each output row sums its input rows first.
+     */
     private static void image(Spec s, Emission e, Axis[] axes, Tables t) {
         int rank = s.rank();
-        Axis h = rank >= 2 ? axes[rank - 2] : Axis.UNIT;
+        // the rows: the axis before the last, unless that is a blocked value's channels (a 1-D signal's rows are 1)
+        boolean blocked = isBlocked(s.x);
+        boolean rows = blocked ? rank >= 4 : rank >= 2;
+        Axis h = rows ? axes[rank - 2] : Axis.UNIT;
         Axis w = axes[rank - 1];
         String[][] tables = new String[2][];
         Axis[] both = {h, w};
+        long[] tapValues = new long[2];
         for (int k = 0; k < 2; k++) {
             Axis a = both[k];
-            long tapsValue = a.isIdentity() ? 1 : t.isStatic ? tapCount(s, a.scaleValue) : -1;
-            String taps = tapsValue + "L";
+            tapValues[k] = a.isIdentity() || s.mode.equals("nearest") ? 1 : t.isStatic ? tapCount(s, a.scaleValue) : -1;
+            String taps = tapValues[k] + "L";
             if (!t.isStatic) {
                 taps = "taps" + k;
                 e.line("long " + taps + " = " + a.identity + " ? 1 : kiln_resize_tap_count(&" + t.name + "_filter, " + a.scale + ");");
             }
-            String count = a.table(taps, tapsValue);
+            String count = a.table(taps, tapValues[k]);
             tables[k] = new String[] {taps, t.table("index" + k, "long", count), t.table("weight" + k, "double", count), t.table("weight_f32_" + k, "float", count)};
         }
+        String count = w.table(tables[1][0], tapValues[1]);
+        String columns = t.table("columns", "int", count);
+        String columnWeight = t.table("column_weight", "float", count);
         t.carve("the tap tables of node " + s.node.name() + " (Resize)");
         for (int k = 0; k < 2; k++) {
             t.fill.accept("kiln_resize_axis(&" + t.name + "_filter, " + axisArgs(s, both[k]) + ", " + tables[k][0] + ", " + tables[k][1] + ", "
                     + tables[k][2] + ", " + tables[k][3] + ");");
         }
-        long inW = Nodes.dims(s.x)[rank - 1];
-        String ws = e.workspace(inW);
-        e.threadWorkspace(inW);
+        t.fill.accept("kiln_resize_columns(" + w.out + ", " + tables[1][0] + ", " + tables[1][1] + ", " + tables[1][3] + ", " + columns + ", " + columnWeight + ");");
+        long[] in = Nodes.logical(s.x);
+        long lanes = blocked ? Layouts.blockSize(s.x.type().layout(), 'C') : 1;
+        long inH = rows ? in[rank - 2] : 1;
+        long inW = in[rank - 1];
+        boolean across = t.isStatic && h.outLength >= inH;
+        long rowFloats = across ? tapValues[0] * w.outLength * lanes : inW * lanes;
+        String ws = e.workspace(rowFloats);
+        e.threadWorkspace(rowFloats);
         e.line("kiln_resize_2d_args args = {" + e.ptr(s.x) + ", " + e.ptr(s.node.output(0)) + ", " + h.in + ", " + w.in + ", " + h.out + ", " + w.out
-                + ", " + tables[0][0] + ", " + tables[1][0] + ", " + tables[0][1] + ", " + tables[1][1] + ", " + tables[0][3] + ", " + tables[1][3] + ", "
-                + CTypes.floatLiteral(Nodes.floatAttr(s.node, "extrapolation_value", 0)) + "};");
-        e.line("kiln_resize_2d(&args, " + product(e, s.x, 0, Math.max(0, rank - 2)) + ", " + ws + ");");
+                + ", " + lanes + "L, " + tables[0][0] + ", " + tables[1][0] + ", " + tables[0][1] + ", " + tables[0][3] + ", " + tables[1][1] + ", "
+                + columns + ", " + columnWeight + ", " + CTypes.floatLiteral(Nodes.floatAttr(s.node, "extrapolation_value", 0)) + ", " + (across ? 1 : 0)
+                + ", 0};");
+        long planes = inH * inW == 0 ? 0 : Nodes.count(s.x) / (inH * inW * lanes);
+        e.line("kiln_resize_2d(&args, " + planes + "L, " + ws + ");");
     }
 
     /** Every dtype in the reference's double arithmetic: tap tables of the resized axes, the input as doubles, axis after axis, stored back. */

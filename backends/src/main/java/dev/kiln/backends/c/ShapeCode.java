@@ -88,7 +88,7 @@ final class ShapeCode {
     /**
      * out[i] = in[base + sum_d coordinate_d(i) * steps[d]] over {@code dims} (whose product is out's element count),
      * as literal loops: dims of 1 dropped, neighbours the input steps over as one merged, a contiguous inner run
-     * one memcpy.
+     * one memcpy, an inner transpose (the loop before the last stepping by one) one tiled copy.
      */
     static void copyStatic(Emission e, Value in, long base, Value out, long[] dims, long[] steps) {
         long total = 1;
@@ -109,15 +109,22 @@ final class ShapeCode {
         String word = CTypes.bits(in.type().dtype());
         e.line(word + "* dst = (" + word + "*) " + e.address(out) + ";");
         e.line("const " + word + "* src = (const " + word + "*) " + e.address(in) + " + " + base + "L;");
+        long[] inner = loops.get(loops.size() - 1);
+        // the last two loops transpose a matrix whose rows the input holds contiguous: one tiled copy
+        boolean transposed = inner[1] != 1 && loops.size() > 1 && loops.get(loops.size() - 2)[1] == 1;
+        int walked = loops.size() - (transposed ? 2 : 1);
         StringBuilder at = new StringBuilder("src");
         String indent = "";
-        for (int d = 0; d < loops.size() - 1; d++) {
+        for (int d = 0; d < walked; d++) {
             e.line(indent + "for (long i" + d + " = 0; i" + d + " < " + loops.get(d)[0] + "L; i" + d + "++)");
             at.append(" + i").append(d).append(" * ").append(loops.get(d)[1]).append('L');
             indent += "    ";
         }
-        long[] inner = loops.get(loops.size() - 1);
-        if (inner[1] == 1) {
+        if (transposed) {
+            long rows = loops.get(loops.size() - 2)[0];
+            e.line(indent + "kiln_copy_transposed((char*) dst, (const char*) (" + at + "), " + rows + "L, " + inner[0] + "L, " + inner[1] + "L, "
+                    + size(in) + "), dst += " + rows * inner[0] + "L;");
+        } else if (inner[1] == 1) {
             e.line(indent + "memcpy(dst, " + at + ", " + inner[0] * size(in) + "), dst += " + inner[0] + "L;");
         } else {
             e.line(indent + "for (long i = 0; i < " + inner[0] + "L; i++) *dst++ = (" + at + ")[i * " + inner[1] + "L];");

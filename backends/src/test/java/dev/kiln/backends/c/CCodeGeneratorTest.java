@@ -266,13 +266,13 @@ class CCodeGeneratorTest {
         Random r = new Random(9);
         Graph g = new Graph("weights");
         Value x = g.addInput("x", TensorType.of(DType.F32, 1, 3));
-        Value a = node(g, "a", "Add", List.of(x, randomConstant(g, "k1", r, 1, 3)), Map.of());
-        g.addOutput(node(g, "m", "Mul", List.of(a, randomConstant(g, "k2", r, 1, 3)), Map.of()));
+        Value a = node(g, "a", "Add", List.of(x, randomConstant(g, "addend_table", r, 1, 3)), Map.of());
+        g.addOutput(node(g, "m", "Mul", List.of(a, randomConstant(g, "factor_table", r, 1, 3)), Map.of()));
         NativeTesting.Compiled c = NativeTesting.planAndCompile(g, dir);
         assertEquals(128, Files.size(c.files().weights()));
         String source = Files.readString(c.files().source());
         assertTrue(source.contains("(kiln_w + 64L)"), "second constant at offset 64");
-        assertTrue(!source.contains("k1") && !source.contains("k2"), "no model names in the source");
+        assertTrue(!source.contains("addend_table") && !source.contains("factor_table"), "no constant names in the source");
     }
 
     @Test

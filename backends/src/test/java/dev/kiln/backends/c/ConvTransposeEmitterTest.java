@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 
 import static dev.kiln.backends.c.OpBatch.attrs;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** ConvTranspose and FusedConvTranspose in every floating type, 1 to 3 spatial axes and every attribute, against the interpreter. */
 class ConvTransposeEmitterTest {
@@ -89,5 +90,46 @@ class ConvTransposeEmitterTest {
         Value grouped = b.input(DType.F32, 1, 32, 3, 3);
         b.node("ConvTranspose", List.of(grouped, b.randomConstant(DType.F32, 32, 16, 2, 2)), attrs("group", 2L, "strides", new long[] {2, 2}));
         b.assertMatchesInterpreter(dir, 1e-5);
+    }
+
+    /**
+     * The blocked kernel (f32, one group, enough input channels for the layout pass to block them): every stride,
+     * kernel, dilation, pad and output size, phases without taps, 1-D and 2-D, output channels of one to four
+     * blocks per tile and not whole blocks, batches, rows of several tiles, fused activations and residuals.
+     */
+    @Test
+    void blockedTransposedConvolutionsEveryGeometry() {
+        OpBatch b = new OpBatch("blocked", 4);
+        List<Value> ys = new ArrayList<>();
+        ys.add(b.node("ConvTranspose", List.of(b.input(DType.F32, 1, 32, 7, 9), b.randomConstant(DType.F32, 32, 16, 2, 2), b.randomConstant(DType.F32, 16)),
+                attrs("strides", new long[] {2, 2})));
+        ys.add(b.node("ConvTranspose", List.of(b.input(DType.F32, 2, 20, 5, 6), b.randomConstant(DType.F32, 20, 33, 3, 3), b.randomConstant(DType.F32, 33)),
+                attrs("strides", new long[] {2, 2}, "pads", new long[] {1, 1, 1, 1}, "output_padding", new long[] {1, 1})));
+        ys.add(b.node("ConvTranspose", List.of(b.input(DType.F32, 1, 16, 4, 4), b.randomConstant(DType.F32, 16, 64, 4, 4)),
+                attrs("strides", new long[] {2, 2}, "pads", new long[] {1, 1, 1, 1})));
+        ys.add(b.node("ConvTranspose", List.of(b.input(DType.F32, 1, 17, 4, 5), b.randomConstant(DType.F32, 17, 24, 3, 2)),
+                attrs("strides", new long[] {3, 2}, "dilations", new long[] {2, 3}, "pads", new long[] {2, 0, 1, 3})));
+        ys.add(b.node("ConvTranspose", List.of(b.input(DType.F32, 1, 16, 5, 3), b.randomConstant(DType.F32, 16, 16, 3, 3)),
+                attrs("auto_pad", "SAME_UPPER", "strides", new long[] {2, 3})));
+        ys.add(b.node("ConvTranspose", List.of(b.input(DType.F32, 1, 16, 3, 4), b.randomConstant(DType.F32, 16, 8, 2, 3)),
+                attrs("strides", new long[] {2, 3}, "output_shape", new long[] {7, 13})));
+        ys.add(b.node("ConvTranspose", List.of(b.input(DType.F32, 1, 16, 6, 6), b.randomConstant(DType.F32, 16, 32, 3, 3), b.randomConstant(DType.F32, 32)),
+                attrs("pads", new long[] {1, 1, 1, 1})));
+        ys.add(b.node("ConvTranspose", List.of(b.input(DType.F32, 1, 16, 3, 4), b.randomConstant(DType.F32, 16, 16, 1, 1), b.randomConstant(DType.F32, 16)),
+                attrs("strides", new long[] {3, 2})));
+        ys.add(b.node("ConvTranspose", List.of(b.input(DType.F32, 1, 48, 2, 40), b.randomConstant(DType.F32, 48, 48, 2, 2)),
+                attrs("strides", new long[] {2, 2})));
+        ys.add(b.node("ConvTranspose", List.of(b.input(DType.F32, 1, 16, 13), b.randomConstant(DType.F32, 16, 20, 3), b.randomConstant(DType.F32, 20)),
+                attrs("strides", new long[] {2}, "pads", new long[] {1, 0}, "output_padding", new long[] {1})));
+        ys.add(b.node("ConvTranspose", List.of(b.input(DType.F32, 1, 16, 9), b.randomConstant(DType.F32, 16, 32, 4)),
+                attrs("strides", new long[] {4}, "dilations", new long[] {2})));
+        Value up = b.node("ConvTranspose", List.of(b.input(DType.F32, 1, 24, 5, 5), b.randomConstant(DType.F32, 24, 20, 2, 2), b.randomConstant(DType.F32, 20)),
+                attrs("strides", new long[] {2, 2}));
+        b.node("Relu", List.of(up), Map.of());
+        Value sum = b.node("Add", List.of(up, b.input(DType.F32, 1, 20, 10, 10)), Map.of());
+        b.node("Sigmoid", List.of(sum), Map.of());
+        String source = b.assertMatchesInterpreter(dir, 1e-5);
+        int blocked = source.split("kiln_convtb\\(&a\\);", -1).length - 1;
+        assertTrue(blocked >= ys.size() + 1, blocked + " transposed convolutions run blocked");
     }
 }

@@ -59,6 +59,28 @@ class CopyEmitterTest {
         b.assertMatchesAsWritten(dir, 0);
     }
 
+    /**
+     * Transposes whose last two loops transpose a matrix (tiled copies): a detection head's [anchors x values, h, w]
+     * to [h, w, anchors, values], a channel shuffle, window partitions, NCHW to NHWC, every element width, tiles cut
+     * by odd sizes, slices and broadcasts that walk the same way.
+     */
+    @Test
+    void tiledTransposes() {
+        OpBatch b = new OpBatch("tiled", 23);
+        for (DType t : List.of(DType.F32, DType.U8, DType.F16, DType.I64)) {
+            b.node("Transpose", List.of(b.input(t, 1, 9, 10, 17, 15)), attrs("perm", new long[] {0, 3, 4, 1, 2}));
+            b.node("Transpose", List.of(b.input(t, 2, 37, 33)), attrs("perm", new long[] {0, 2, 1}));
+        }
+        b.node("Transpose", List.of(b.input(DType.F32, 1, 2, 24, 7, 7)), attrs("perm", new long[] {0, 2, 1, 3, 4}));
+        b.node("Transpose", List.of(b.input(DType.F32, 1, 4, 4, 4, 4, 32)), attrs("perm", new long[] {0, 1, 3, 2, 4, 5}));
+        b.node("Transpose", List.of(b.input(DType.F32, 3, 16, 5, 6)), attrs("perm", new long[] {0, 2, 3, 1}));
+        b.node("Transpose", List.of(b.input(DType.F32, 5, 3)), attrs());
+        Value wide = b.input(DType.F32, 40, 18);
+        b.node("Slice", List.of(b.node("Transpose", List.of(wide), attrs()), b.constant(DType.I64, new long[] {2}, 1, 30),
+                b.constant(DType.I64, new long[] {2}, 17, 2), b.constant(DType.I64, new long[] {2}, 0, 1), b.constant(DType.I64, new long[] {2}, 1, -3)), attrs());
+        b.assertMatchesAsWritten(dir, 0);
+    }
+
     @Test
     void sliceClampsAsTheInterpreter() {
         OpBatch b = new OpBatch("slices", 23);

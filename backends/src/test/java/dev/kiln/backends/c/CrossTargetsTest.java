@@ -183,6 +183,13 @@ class CrossTargetsTest {
                 attrs("group", 16L, "pads", new long[] {1, 1, 1, 1}));
         g.addOutput(node(g, "dws2", "Conv", List.of(x, randomConstant(g, "wdws2", r, 0.3, 16, 1, 3, 3)),
                 attrs("group", 16L, "strides", new long[] {2, 2}, "pads", new long[] {1, 1, 1, 1})));
+        // 5 x 5 with SiLU, then HardSwish: the vector activations of the epilogues
+        Value dw5 = node(g, "dw5", "Conv", List.of(x, randomConstant(g, "wdw5", r, 0.3, 16, 1, 5, 5), randomConstant(g, "bdw5", r, 1, 16)),
+                attrs("group", 16L, "pads", new long[] {2, 2, 2, 2}));
+        g.addOutput(node(g, "silu", "Mul", List.of(dw5, node(g, "sigmoid", "Sigmoid", List.of(dw5), Map.of())), Map.of()));
+        Value dw5s2 = node(g, "dw5s2", "Conv", List.of(x, randomConstant(g, "wdw5s2", r, 0.3, 16, 1, 5, 5)),
+                attrs("group", 16L, "strides", new long[] {2, 2}, "pads", new long[] {2, 2, 2, 2}));
+        g.addOutput(node(g, "hardswish", "HardSwish", List.of(dw5s2), Map.of()));
         Value pw = node(g, "pw", "Conv", List.of(dw, randomConstant(g, "wpw", r, 0.3, 10, 16, 1, 1)), Map.of());
         g.addOutput(node(g, "clip", "Clip", List.of(pw, g.addConstant("lo", TensorType.of(DType.F32), scalar(0f)),
                 g.addConstant("hi", TensorType.of(DType.F32), scalar(6f))), Map.of()));
@@ -195,7 +202,8 @@ class CrossTargetsTest {
 
     private static Graph pooling() {
         Graph g = new Graph("pooling");
-        Value x = g.addInput("x", TensorType.of(DType.F32, 2, 3, 13, 12));
+        // 5 channels: blocks of 4 with padding (pooling of fewer channels than a block stays plain)
+        Value x = g.addInput("x", TensorType.of(DType.F32, 2, 5, 13, 12));
         g.addOutput(node(g, "max", "MaxPool", List.of(x), attrs("kernel_shape", new long[] {3, 3}, "strides", new long[] {2, 2}, "ceil_mode", 1L)));
         g.addOutput(node(g, "avg", "AveragePool", List.of(x), attrs("kernel_shape", new long[] {3, 3}, "strides", new long[] {2, 2},
                 "pads", new long[] {1, 1, 1, 1})));

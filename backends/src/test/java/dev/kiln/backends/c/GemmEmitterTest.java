@@ -165,6 +165,40 @@ class GemmEmitterTest {
         b.assertMatchesInterpreter(dir, 1e-5);
     }
 
+    /**
+     * The products transformers export, f32: attention's batched products of activations (sequences 1, 7, 129;
+     * heads broadcast), per-window biases that differ by batch, projections of many rows by constant weights
+     * (A in cache, and past it with the batches stacked into one GEMM), batched constant weights, and enough
+     * work for the threads to split batches, panels and rows.
+     */
+    @Test
+    void transformerProducts() {
+        OpBatch b = new OpBatch("transformer", 9);
+        for (long seq : new long[] {1, 7, 129}) {
+            Value q = b.input(DType.F32, 2, 3, seq, 16);
+            Value kt = b.input(DType.F32, 2, 3, 16, seq);
+            b.node("MatMul", List.of(q, kt), Map.of());
+            b.node("MatMul", List.of(b.input(DType.F32, 2, 3, seq, seq), b.input(DType.F32, 2, 3, seq, 20)), Map.of());
+        }
+        b.node("MatMul", List.of(b.input(DType.F32, 3, 1, 5, 7), b.input(DType.F32, 4, 7, 33)), Map.of());
+        b.node("MatMul", List.of(b.input(DType.F32, 6, 9), b.input(DType.F32, 5, 9, 40)), Map.of());
+        b.node("FusedMatMul", List.of(b.input(DType.F32, 4, 2, 16, 16), b.input(DType.F32, 4, 2, 16, 16), b.input(DType.F32, 2, 16, 16)), Map.of());
+        b.node("FusedMatMul", List.of(b.input(DType.F32, 3, 5, 8), b.randomConstant(DType.F32, 3, 8, 6), b.input(DType.F32, 6)),
+                attrs("activation", "GeluTanh", "activation_params", new float[0]));
+        b.node("FusedMatMul", List.of(b.input(DType.F32, 1, 16, 16, 32), b.randomConstant(DType.F32, 32, 128), b.randomConstant(DType.F32, 128)),
+                attrs("activation", "Gelu", "activation_params", new float[0]));
+        Value rows = b.input(DType.F32, 1, 16, 16, 128);
+        b.node("FusedMatMul", List.of(rows, b.randomConstant(DType.F32, 128, 33), b.randomConstant(DType.F32, 33), b.input(DType.F32, 1, 16, 16, 33)),
+                Map.of());
+        b.node("FusedMatMul", List.of(b.input(DType.F32, 4, 300, 600), b.randomConstant(DType.F32, 600, 20), b.randomConstant(DType.F32, 20)), Map.of());
+        b.node("FusedMatMul", List.of(b.input(DType.F32, 2, 300, 1000), b.randomConstant(DType.F32, 1000, 20), b.randomConstant(DType.F32, 20)), Map.of());
+        b.node("MatMul", List.of(b.input(DType.F32, 2, 300, 1000), b.input(DType.F32, 2, 1000, 9)), Map.of());
+        b.node("MatMul", List.of(b.input(DType.F32, 70, 513), b.randomConstant(DType.F32, 513, 47)), Map.of());
+        b.node("Gemm", List.of(b.input(DType.F32, 300, 40), b.randomConstant(DType.F32, 50, 40), b.randomConstant(DType.F32, 50)), attrs("transB", 1L));
+        b.node("MatMul", List.of(b.input(DType.F32, 8, 64, 64), b.input(DType.F32, 8, 64, 96)), Map.of());
+        b.assertMatchesAsWritten(dir, 1e-5);
+    }
+
     @Test
     void unknownEpilogueActivationsAreRefused() {
         OpBatch b = new OpBatch("refused", 8);

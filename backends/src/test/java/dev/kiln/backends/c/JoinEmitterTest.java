@@ -7,6 +7,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 
 import static dev.kiln.backends.c.OpBatch.attrs;
@@ -15,6 +16,7 @@ import static dev.kiln.backends.c.ShapeTesting.i64;
 import static dev.kiln.backends.c.ShapeTesting.longs;
 import static dev.kiln.backends.c.ShapeTesting.runtimeLongs;
 import static dev.kiln.backends.c.ShapeTesting.runtimeShaped;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 
 /** Concat and Split of every dtype, along any axis, with static and run-time shapes, against the interpreter. */
 class JoinEmitterTest {
@@ -93,5 +95,37 @@ class JoinEmitterTest {
         Value cat = b.graph().addNode("cat", "Concat", List.of(a, c), attrs("axis", 1L), List.of("cat_y")).output(0);
         b.node("Relu", List.of(cat), attrs());
         b.assertMatchesInterpreter(dir, 1e-4);
+    }
+
+    /**
+     * DenseNet blocks: each layer's Concat begins with the previous layer's inputs, so the memory plan chains them
+     * into one buffer and no Concat copies; growth of 8 channels (the Concats plain, between layout transforms) and
+     * of 16 (blocked).
+     */
+    @Test
+    void denseBlocksConcatenateWithoutCopies() {
+        OpBatch b = new OpBatch("dense", 17);
+        for (long growth : new long[] {8, 16}) {
+            Value x = b.input(DType.F32, 1, 16, 6, 6);
+            Value first = b.graph().addNode("stem" + growth, "Conv", List.of(x, b.randomConstant(DType.F32, 16, 16, 1, 1)), attrs(),
+                    List.of("stem" + growth + "_y")).output(0);
+            List<Value> features = new ArrayList<>(List.of(first));
+            Value joined = first;
+            for (int layer = 0; layer < 3; layer++) {
+                String name = "g" + growth + "_" + layer;
+                Value h = b.graph().addNode(name + "_relu", "Relu", List.of(joined), attrs(), List.of(name + "_h")).output(0);
+                long channels = 16 + layer * growth;
+                features.add(b.graph().addNode(name + "_conv", "Conv", List.of(h, b.randomConstant(DType.F32, growth, channels, 3, 3)),
+                        attrs("pads", new long[] {1, 1, 1, 1}), List.of(name + "_c")).output(0));
+                joined = b.graph().addNode(name + "_cat", "Concat", new ArrayList<>(features), attrs("axis", 1L), List.of(name + "_cat")).output(0);
+            }
+            b.node("Relu", List.of(joined), attrs());
+        }
+        String source = b.assertMatchesInterpreter(dir, 1e-4);
+        String[] concats = source.split(": Concat \\*/");
+        for (int i = 1; i < concats.length; i++) {
+            String body = concats[i].substring(0, concats[i].indexOf("/* node"));
+            assertFalse(body.contains("memcpy"), "a Concat copies:" + body);
+        }
     }
 }

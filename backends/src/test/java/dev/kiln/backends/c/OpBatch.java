@@ -13,8 +13,11 @@ import dev.kiln.runtime.Tensor;
 import dev.kiln.runtime.interpreter.Interpreter;
 import dev.kiln.runtime.nativelib.NativeModel;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -113,12 +116,21 @@ final class OpBatch {
         return n.outputs();
     }
 
-    /** The level-3 pipeline (as users compile), then the checks of {@link #assertMatches}. The batch is used up. */
-    void assertMatchesInterpreter(Path dir, double tolerance) {
+    /**
+     * The level-3 pipeline (as users compile), then the checks of {@link #assertMatches}; returns the generated C,
+     * for tests that check which kernels ran. The batch is used up.
+     */
+    String assertMatchesInterpreter(Path dir, double tolerance) {
         List<Tensor> want = reference();
         PassContext ctx = NativeTesting.context(CBackend.layout(NativeTesting.HOST));
         Graph optimised = Pipelines.forLevel(3, ctx.options()).run(graph, ctx);
-        assertMatches(want, NativeTesting.compile(optimised, ctx.result(MemoryPlan.class), dir), tolerance);
+        NativeTesting.Compiled compiled = NativeTesting.compile(optimised, ctx.result(MemoryPlan.class), dir);
+        assertMatches(want, compiled, tolerance);
+        try {
+            return Files.readString(compiled.files().source());
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** Only shapes and the memory plan: every node reaches the backend as written. The batch is used up. */

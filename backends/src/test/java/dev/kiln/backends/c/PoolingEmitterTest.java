@@ -100,4 +100,28 @@ class PoolingEmitterTest {
         b.node("GlobalMaxPool", List.of(x3), Map.of());
         b.assertMatchesInterpreter(dir, 1e-5);
     }
+
+    /**
+     * Max and average pooling of blocked activations through the interior runs (8, 4 and 1 outputs whose taps are
+     * all inside their row) and the border: pads of every side, count_include_pad, ceil_mode, strides, dilations,
+     * rows wider than a run; each reads a blocked convolution's output.
+     */
+    @Test
+    void blockedPoolingInteriorAndBorder() {
+        OpBatch b = new OpBatch("blocked_runs", 3);
+        Value x = b.input(DType.F32, 2, 16, 11, 29);
+        Value c = b.node("Conv", List.of(x, b.randomConstant(DType.F32, 20, 16, 1, 1)), Map.of());
+        for (String op : List.of("MaxPool", "AveragePool")) {
+            b.node(op, List.of(c), attrs("kernel_shape", new long[] {3, 3}, "strides", new long[] {1, 1}, "pads", new long[] {1, 1, 1, 1}));
+            b.node(op, List.of(c), attrs("kernel_shape", new long[] {3, 3}, "strides", new long[] {2, 2}, "pads", new long[] {0, 1, 2, 0}, "ceil_mode", 1L));
+            b.node(op, List.of(c), attrs("kernel_shape", new long[] {2, 4}, "strides", new long[] {1, 3}, "dilations", new long[] {2, 1}));
+            b.node(op, List.of(c), attrs("kernel_shape", new long[] {5, 5}, "pads", new long[] {2, 2, 2, 2}));
+        }
+        for (long include : new long[] {0, 1}) {
+            b.node("AveragePool", List.of(c), attrs("kernel_shape", new long[] {3, 3}, "pads", new long[] {1, 2, 2, 1}, "count_include_pad", include));
+            b.node("AveragePool", List.of(c), attrs("kernel_shape", new long[] {3, 2}, "strides", new long[] {2, 2}, "pads", new long[] {1, 1, 1, 1},
+                    "count_include_pad", include, "ceil_mode", 1L));
+        }
+        b.assertMatchesInterpreter(dir, 1e-5);
+    }
 }

@@ -29,7 +29,13 @@ class RecurrentEmitterTest {
 
     /** What one node has: its sizes and which optional inputs it takes. */
     private record Case(String op, DType t, long seq, long batch, long input, long hidden, String direction, long layout,
-                        boolean bias, boolean lengths, boolean initial, boolean peepholes, int outputs, Map<String, Attribute> extra) {}
+                        boolean bias, boolean lengths, boolean initial, boolean peepholes, int outputs, Map<String, Attribute> extra,
+                        boolean constantWeights) {
+        Case(String op, DType t, long seq, long batch, long input, long hidden, String direction, long layout,
+             boolean bias, boolean lengths, boolean initial, boolean peepholes, int outputs, Map<String, Attribute> extra) {
+            this(op, t, seq, batch, input, hidden, direction, layout, bias, lengths, initial, peepholes, outputs, extra, false);
+        }
+    }
 
     private static int gates(String op) { return op.equals("LSTM") ? 4 : op.equals("GRU") ? 3 : 1; }
 
@@ -38,14 +44,25 @@ class RecurrentEmitterTest {
         return b.input(t, shape, () -> b.random().nextDouble() * 1.2 - 0.6);
     }
 
+    /**
+     * Such values times scale as a constant, as models hold their weights (packed once as the library loads).
+     * Recurrent weights are scaled by 1 / sqrt(hidden), as trained networks' are: larger ones make a long
+     * sequence chaotic, rounding errors growing step by step whatever computes them.
+     */
+    private static Value smallConstant(OpBatch b, DType t, double scale, long... shape) {
+        double[] values = new double[(int) Arrays.stream(shape).reduce(1, (x, y) -> x * y)];
+        for (int i = 0; i < values.length; i++) values[i] = (b.random().nextDouble() * 1.2 - 0.6) * scale;
+        return b.constant(t, shape, values);
+    }
+
     private static void add(OpBatch b, Case c) {
         int dirs = c.direction.equals("bidirectional") ? 2 : 1;
         long g = gates(c.op);
         List<Value> in = new ArrayList<>();
         in.add(b.input(c.t, c.layout == 0 ? new long[] {c.seq, c.batch, c.input} : new long[] {c.batch, c.seq, c.input}));
-        in.add(small(b, c.t, dirs, g * c.hidden, c.input));
-        in.add(small(b, c.t, dirs, g * c.hidden, c.hidden));
-        in.add(c.bias ? small(b, c.t, dirs, 2 * g * c.hidden) : null);
+        in.add(c.constantWeights ? smallConstant(b, c.t, 1, dirs, g * c.hidden, c.input) : small(b, c.t, dirs, g * c.hidden, c.input));
+        in.add(c.constantWeights ? smallConstant(b, c.t, 1 / Math.sqrt(c.hidden), dirs, g * c.hidden, c.hidden) : small(b, c.t, dirs, g * c.hidden, c.hidden));
+        in.add(c.bias ? (c.constantWeights ? smallConstant(b, c.t, 1, dirs, 2 * g * c.hidden) : small(b, c.t, dirs, 2 * g * c.hidden)) : null);
         in.add(c.lengths ? b.input(DType.I32, new long[] {c.batch}, () -> b.random().nextInt((int) c.seq + 1)) : null);
         long[] state = c.layout == 0 ? new long[] {dirs, c.batch, c.hidden} : new long[] {c.batch, dirs, c.hidden};
         in.add(c.initial ? b.input(c.t, state) : null);
@@ -125,6 +142,30 @@ class RecurrentEmitterTest {
             add(b, new Case(op, DType.F32, 3, 0, 3, 4, "bidirectional", 0, true, false, false, false, 2, Map.of()));
             add(b, new Case(op, DType.F32, 0, 2, 3, 4, "bidirectional", 1, true, true, true, false, 2, Map.of()));
         }
+        b.assertMatchesInterpreter(dir, 1e-5);
+    }
+
+    /**
+     * Constant weights (R packed at load, 16-bit ones converted first), sequences of 1, 7, 129 and 300 steps,
+     * hidden sizes that are not whole vectors, batches past the product's 4-row tiles and products the threads
+     * split, every cell both ways.
+     */
+    @Test
+    void constantWeightsLongSequencesAndOddSizes() {
+        OpBatch b = new OpBatch("recurrent_constant", 17);
+        for (String op : List.of("RNN", "GRU", "LSTM")) {
+            int outputs = op.equals("LSTM") ? 3 : 2;
+            add(b, new Case(op, DType.F32, 1, 1, 5, 17, "bidirectional", 0, true, false, false, false, outputs, Map.of(), true));
+            add(b, new Case(op, DType.F32, 7, 3, 16, 33, "bidirectional", 1, true, true, true, true, outputs, Map.of(), true));
+            add(b, new Case(op, DType.F32, 129, 2, 8, 20, "forward", 0, true, true, false, false, outputs, Map.of(), true));
+            add(b, new Case(op, DType.F32, 300, 5, 3, 48, "reverse", 1, false, false, true, false, outputs, Map.of(), true));
+            add(b, new Case(op, DType.F32, 9, 6, 12, 70, "bidirectional", 0, true, true, true, true, outputs, Map.of(), true));
+            add(b, new Case(op, DType.F16, 6, 2, 7, 19, "bidirectional", 1, true, true, true, true, outputs, Map.of(), true));
+        }
+        add(b, new Case("GRU", DType.F32, 130, 5, 10, 37, "bidirectional", 1, true, true, true, false, 2, attrs("linear_before_reset", 1L), true));
+        // products large enough for the pool's threads to split their columns
+        add(b, new Case("LSTM", DType.F32, 4, 8, 20, 260, "bidirectional", 0, true, true, true, true, 3, Map.of(), true));
+        add(b, new Case("GRU", DType.F32, 4, 7, 9, 300, "forward", 1, true, false, true, false, 2, Map.of(), true));
         b.assertMatchesInterpreter(dir, 1e-5);
     }
 

@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 
 import static dev.kiln.backends.c.OpBatch.attrs;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
  * Resize against the interpreter: every mode, coordinate transformation, nearest mode and dtype; antialias,
@@ -121,6 +122,43 @@ class ResizeEmitterTest {
         resize(b, GatherEmitterTest.runTimeRows(b, b.input(DType.F32, 6, 3)), null, scales(b, 1.5, 2), null, "mode", "linear");
         resize(b, GatherEmitterTest.runTimeRows(b, b.input(DType.I8, 6, 3)), null, scales(b, 1, 2), null);
         b.assertMatchesInterpreter(dir, TOLERANCE);
+    }
+
+    /**
+     * Resizes of blocked activations (after a blocked convolution), as the level-3 pipeline hands them over: every
+     * mode and transformation, up and down, antialiased, 1-D, 3-D keeping depth, channels that are and are not whole
+     * blocks; each reads the convolution's blocked output itself.
+     */
+    @Test
+    void blockedImagesEveryModeAndTransform() {
+        OpBatch b = new OpBatch("resize_blocked", 36);
+        Value x = b.input(DType.F32, 1, 16, 7, 9);
+        Value c = b.node("Conv", List.of(x, b.randomConstant(DType.F32, 20, 16, 3, 3)), attrs("pads", new long[] {1, 1, 1, 1}));
+        int resizes = 0;
+        for (String mode : List.of("nearest", "linear", "cubic")) {
+            for (String transform : TRANSFORMS.subList(0, 5)) {
+                resize(b, c, null, scales(b, 1, 1, 2.5, 1.7), null, "mode", mode, "coordinate_transformation_mode", transform);
+                resize(b, c, null, scales(b, 1, 1, 0.6, 0.45), null, "mode", mode, "coordinate_transformation_mode", transform, "nearest_mode", "ceil");
+                resizes += 2;
+            }
+            resize(b, c, null, scales(b, 1, 1, 0.5, 0.3), null, "mode", mode, "antialias", 1L, "exclude_outside", 1L);
+            resize(b, c, null, null, sizes(b, 11, 4), "mode", mode, "axes", new long[] {2, 3}, "keep_aspect_ratio_policy", "not_larger");
+            resizes += 2;
+        }
+        Value wide = b.node("Conv", List.of(x, b.randomConstant(DType.F32, 32, 16, 1, 1)), Map.of());
+        resize(b, wide, null, null, sizes(b, 1, 32, 14, 18), "mode", "linear");
+        resize(b, wide, null, scales(b, 1, 1, 2, 2), null, "coordinate_transformation_mode", "asymmetric", "nearest_mode", "floor");
+        Value signal = b.input(DType.F32, 1, 16, 13);
+        Value c1 = b.node("Conv", List.of(signal, b.randomConstant(DType.F32, 17, 16, 3)), Map.of());
+        resize(b, c1, null, scales(b, 1, 1, 1.6), null, "mode", "linear");
+        resize(b, c1, null, scales(b, 1, 1, 0.7), null, "mode", "cubic");
+        Value volume = b.input(DType.F32, 1, 16, 3, 4, 5);
+        Value c3 = b.node("Conv", List.of(volume, b.randomConstant(DType.F32, 18, 16, 1, 1, 1)), Map.of());
+        resize(b, c3, null, scales(b, 1, 1, 1, 1.5, 2), null, "mode", "linear");
+        resizes += 5;
+        String source = b.assertMatchesInterpreter(dir, TOLERANCE);
+        int blocked = source.split("kiln_resize_2d_args args = \\{[^}]*, " + NativeTesting.HOST.activationBlockSize() + "L, ", -1).length - 1;
+        assertEquals(resizes, blocked, "every Resize reads its blocked input");
     }
 
     @Test

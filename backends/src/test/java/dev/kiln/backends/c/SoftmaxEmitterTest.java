@@ -37,6 +37,26 @@ class SoftmaxEmitterTest {
         b.assertMatchesAsWritten(dir, 1e-5);
     }
 
+    /**
+     * f32 rows of whole vectors, partial ones and both, contiguous (last axis) and strided (inner sizes around a
+     * vector), in batches large enough for the threads to split; attention's masked scores (-inf) among them.
+     */
+    @Test
+    void rowsOfEveryLengthContiguousAndStrided() {
+        OpBatch b = new OpBatch("softmax_lengths", 4);
+        for (String op : List.of("Softmax", "LogSoftmax")) {
+            for (long n : new long[] {1, 7, 16, 17, 64, 129, 300}) {
+                b.node(op, List.of(b.input(DType.F32, 300, n)), Map.of());
+                b.node(op, List.of(b.input(DType.F32, 3, n, 33)), attrs("axis", 1L));
+            }
+            for (long inner : new long[] {2, 8, 16, 17, 40}) b.node(op, List.of(b.input(DType.F32, 2, 9, inner)), attrs("axis", 1L));
+            double[] masked = new double[4 * 20];
+            for (int i = 0; i < masked.length; i++) masked[i] = i % 20 > i / 20 * 5 ? Double.NEGATIVE_INFINITY : b.random().nextGaussian() * 3;
+            b.node(op, List.of(b.input(DType.F32, new long[] {4, 20}, masked)), Map.of());
+        }
+        b.assertMatchesAsWritten(dir, 1e-5);
+    }
+
     @Test
     void extremesAndTies() {
         OpBatch b = new OpBatch("softmax_extremes", 2);

@@ -36,7 +36,8 @@ class WindowsTargetsTest {
     private static final Set<String> ABI = Set.of("kiln_arena_bytes", "kiln_init", "kiln_run", "kiln_num_inputs",
             "kiln_num_outputs", "kiln_input_rank", "kiln_output_rank", "kiln_input_dim", "kiln_output_dim",
             "kiln_input_dtype", "kiln_output_dtype", "kiln_output_dynamic", "kiln_output_data", "kiln_last_error",
-            "kiln_set_threads", "kiln_shutdown");
+            "kiln_set_threads", "kiln_shutdown", "kiln_num_nodes", "kiln_node_name", "kiln_node_op", "kiln_node_flops",
+            "kiln_set_profiling", "kiln_profile");
     private static final Pattern EXPORT = Pattern.compile("^\\s*\\[\\s*\\d+]\\s+(\\S+)$", Pattern.MULTILINE);
     private static final Pattern IMPORT = Pattern.compile("DLL Name: (\\S+)");
     private static final Map<String, String> PACKAGES = Map.of("x86_win64", "gcc-mingw-w64-x86-64", "x86_win32", "gcc-mingw-w64-i686");

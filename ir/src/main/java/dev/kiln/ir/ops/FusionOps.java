@@ -26,6 +26,12 @@ import java.util.Set;
  *     output (one value per column, usually), Z of the output's shape;</li>
  * <li>{@code FusedElementwise(x0, x1, ...)}: a chain of elementwise steps ({@link ElementwiseProgram})
  *     over inputs broadcast to one output shape, in the dtype of x0.</li>
+ * <li>{@code SqueezeExcite(X, W1, W2, B1?, B2?)}: squeeze and excitation of X [N, C, spatial...],
+ *     Y = X * gate(W2 act(W1 mean(X) + B1) + B2), the mean over the spatial axes, per image and channel:
+ *     W1 [R, C1] and W2 [C2, R] with C1, C2 at most C, B1 and B2 of at least R and C2 values. The squeeze reads
+ *     channels [0, C1) and the excitation of channels from C2 on is 0 (so that channels a blocked layout pads
+ *     with zeros may be left out of the weights). The gate is {@code gate} with parameters
+ *     {@code gate_params}, named as activations are.</li>
  * </ul>
  * The activation is {@code activation} (None or a unary function name of {@link ElementwiseProgram})
  * with its parameters in {@code activation_params}: LeakyRelu [alpha], Clip [min, max],
@@ -46,7 +52,48 @@ final class FusionOps {
                 withEpilogue("FusedGemm", base.get("Gemm")),
                 activation(OpSpec.builder("FusedMatMul").inputs(2, 4)).infer(FusionOps::inferFusedMatMul).build(),
                 OpSpec.builder("FusedElementwise").inputs(1, OpSpec.VARIADIC).requiredAttr("program", Kind.STRINGS)
-                        .infer(FusionOps::inferFusedElementwise).build());
+                        .infer(FusionOps::inferFusedElementwise).build(),
+                activation(OpSpec.builder("SqueezeExcite").inputs(3, 5)).attr("gate", Kind.STRING, Attribute.of("Sigmoid"))
+                        .attr("gate_params", Kind.FLOATS, NO_PARAMS).infer(FusionOps::inferSqueezeExcite).build());
+    }
+
+    private static List<TensorType> inferSqueezeExcite(InferenceContext ctx) {
+        TensorType x = ctx.input(0);
+        if (!FLOATS.contains(x.dtype())) throw ctx.fail("squeeze and excitation computes in floating point, not " + x.dtype());
+        if (x.rank() < 3) throw ctx.fail("X of shape " + x.shape() + " has no spatial axes");
+        for (int i = 1; i < ctx.inputCount(); i++) {
+            if (ctx.hasInput(i) && ctx.dtype(i) != x.dtype()) throw ctx.fail("input " + i + " has dtype " + ctx.dtype(i) + " but X has " + x.dtype());
+        }
+        Shape w1 = ctx.shape(1);
+        Shape w2 = ctx.shape(2);
+        if (w1.rank() != 2 || w2.rank() != 2) throw ctx.fail("W1 " + w1 + " and W2 " + w2 + " must be matrices");
+        Dim c = x.shape().dim(1);
+        requireAtMost(ctx, "W1's columns", w1.dim(1), c);
+        requireAtMost(ctx, "W2's rows", w2.dim(0), c);
+        Dim r = w1.dim(0);
+        if (r.isStatic() && w2.dim(1).isStatic() && r.size() != w2.dim(1).size()) throw ctx.fail("W1 " + w1 + " and W2 " + w2 + " disagree on the reduced channels");
+        requireVector(ctx, "B1", 3, r);
+        requireVector(ctx, "B2", 4, w2.dim(0));
+        try {
+            ElementwiseProgram.checkActivation(ctx.stringAttr("activation"), ((Attribute.Floats) ctx.attr("activation_params")).values());
+            ElementwiseProgram.checkActivation(ctx.stringAttr("gate"), ((Attribute.Floats) ctx.attr("gate_params")).values());
+        } catch (IllegalArgumentException e) {
+            throw ctx.fail(e.getMessage());
+        }
+        return List.of(x);
+    }
+
+    /** Input i, when given, a vector of at least {@code length} values (a blocked layout pads vectors along with channels). */
+    private static void requireVector(InferenceContext ctx, String what, int i, Dim length) {
+        if (!ctx.hasInput(i)) return;
+        Shape s = ctx.shape(i);
+        if (s.rank() != 1 || (s.dim(0).isStatic() && length.isStatic() && s.dim(0).size() < length.size())) {
+            throw ctx.fail(what + " of shape " + s + " must be a vector of at least " + length + " values");
+        }
+    }
+
+    private static void requireAtMost(InferenceContext ctx, String what, Dim d, Dim limit) {
+        if (d.isStatic() && limit.isStatic() && d.size() > limit.size()) throw ctx.fail(what + " (" + d.size() + ") exceed X's " + limit.size() + " channels");
     }
 
     /** The op named {@code name} that is {@code base} (which has at most 3 inputs) plus a residual input and an activation. */

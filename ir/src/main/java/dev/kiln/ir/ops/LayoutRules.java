@@ -12,6 +12,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.BiPredicate;
 import java.util.function.Supplier;
 
 /**
@@ -23,6 +24,8 @@ import java.util.function.Supplier;
 final class LayoutRules {
     private static final Map<String, LayoutRule> TABLE = new HashMap<>();
     private static final Map<String, Integer> WEIGHT_INPUT = new HashMap<>();
+    /** For each RESAMPLE op: whether a node's inputs and attributes resample nothing but the image dims. */
+    private static final Map<String, BiPredicate<List<Value>, Map<String, Attribute>>> IMAGE_ONLY = new HashMap<>();
 
     static {
         put(LayoutRule.SENSITIVE, "Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool", "GlobalAveragePool",
@@ -34,13 +37,16 @@ final class LayoutRules {
         put(LayoutRule.BROADCAST, "Add", "Sub", "Mul", "Div", "Pow", "Max", "Min", "Sum", "Mean", "PRelu", "Where", "Equal",
                 "Less", "LessOrEqual", "Greater", "GreaterOrEqual", "And", "Or", "Xor");
         put(LayoutRule.AXIS, "Concat");
+        put(LayoutRule.RESAMPLE, "Resize");
+        IMAGE_ONLY.put("Resize", ShapeOps::resizesImageOnly);
         WEIGHT_INPUT.putAll(Map.of("Conv", 1, "ConvTranspose", 1, "QLinearConv", 3, "ConvInteger", 1));
     }
 
     // Fused ops (FusionOps): a fused convolution is as layout-sensitive as the convolution, its residual Z in the
-    // output's layout; fused products need plain data; FusedElementwise broadcasts like the ops it absorbed.
+    // output's layout; fused products need plain data; FusedElementwise broadcasts like the ops it absorbed;
+    // SqueezeExcite pools and scales its input in any layout, its weights plain.
     static {
-        put(LayoutRule.SENSITIVE, "FusedConv", "FusedConvTranspose");
+        put(LayoutRule.SENSITIVE, "FusedConv", "FusedConvTranspose", "SqueezeExcite");
         put(LayoutRule.PLAIN, "FusedGemm", "FusedMatMul");
         put(LayoutRule.BROADCAST, "FusedElementwise");
         WEIGHT_INPUT.putAll(Map.of("FusedConv", 1, "FusedConvTranspose", 1));
@@ -58,15 +64,20 @@ final class LayoutRules {
 
     static int weightInput(String op) { return WEIGHT_INPUT.getOrDefault(op, -1); }
 
+    static boolean resamplesImageOnly(String op, List<Value> inputs, Map<String, Attribute> attrs) {
+        BiPredicate<List<Value>, Map<String, Attribute>> p = IMAGE_ONLY.get(op);
+        return p != null && p.test(inputs, attrs);
+    }
+
     /**
-     * Output types by the op's own inference, with layouts: a SENSITIVE op is inferred on the logical
-     * (plain) types of its inputs and its output 0 re-expressed in input 0's layout; AGNOSTIC and
+     * Output types by the op's own inference, with layouts: a SENSITIVE or RESAMPLE op is inferred on the
+     * logical (plain) types of its inputs and its output 0 re-expressed in input 0's layout; AGNOSTIC and
      * BROADCAST outputs the inference left unlabelled take the layout of their inputs.
      */
     static List<TensorType> infer(OpSpec spec, TypeInference inference, String nodeName, List<Value> inputs,
                                   Map<String, Attribute> attrs, int outputCount) {
         LayoutRule rule = of(spec.name());
-        if (rule == LayoutRule.SENSITIVE && !inLayout(spec, nodeName, () -> allPlain(inputs))) {
+        if ((rule == LayoutRule.SENSITIVE || rule == LayoutRule.RESAMPLE) && !inLayout(spec, nodeName, () -> allPlain(inputs))) {
             List<Value> logical = inLayout(spec, nodeName, () -> logicalInputs(inputs));
             List<TensorType> types = new ArrayList<>(inference.infer(new InferenceContext(spec, nodeName, logical, attrs, outputCount)));
             Layout activation = inputs.get(0).type().layout();

@@ -56,6 +56,15 @@ public final class OpSpec {
     /** For a layout-SENSITIVE convolution, the input holding its filter, which may be laid out like one (OIHW8i8o); else -1. */
     public int weightInput() { return LayoutRules.weightInput(name); }
 
+    /**
+     * For a {@link LayoutRule#RESAMPLE} op: whether the node, by its constant parameters, leaves every dim of input
+     * 0 but the last two (and the channels, dim 1) exactly as they are, so that it resamples images plane by plane;
+     * false when a parameter that decides it is not a constant.
+     */
+    public boolean resamplesImageOnly(List<Value> inputs, Map<String, Attribute> attrs) {
+        return LayoutRules.resamplesImageOnly(name, inputs, attrs);
+    }
+
     /** How the op takes to reduced precision; the dtype passes read this instead of naming ops. */
     public PrecisionPolicy precisionPolicy() { return PrecisionPolicies.of(name); }
 

@@ -41,9 +41,10 @@ final class PrecisionPolicies {
         OWN_TYPE_INPUTS.put("BatchNormalization", Set.of(1, 2, 3, 4));
     }
 
-    // Fused ops (FusionOps): made only from REDUCED_OK ops (FuseElementwise absorbs no others).
+    // Fused ops (FusionOps): made only from REDUCED_OK ops (FuseElementwise absorbs no others; SqueezeExcite is
+    // GlobalAveragePool, 1x1 convolutions, activations and a Mul).
     static {
-        put(PrecisionPolicy.REDUCED_OK, "FusedConv", "FusedConvTranspose", "FusedGemm", "FusedMatMul", "FusedElementwise");
+        put(PrecisionPolicy.REDUCED_OK, "FusedConv", "FusedConvTranspose", "FusedGemm", "FusedMatMul", "FusedElementwise", "SqueezeExcite");
     }
 
     private PrecisionPolicies() {}

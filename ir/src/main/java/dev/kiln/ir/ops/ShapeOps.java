@@ -5,11 +5,13 @@ import dev.kiln.ir.DType;
 import dev.kiln.ir.Dim;
 import dev.kiln.ir.Shape;
 import dev.kiln.ir.TensorType;
+import dev.kiln.ir.Value;
 
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.Map;
 
 import static dev.kiln.ir.Attribute.Kind.FLOAT;
 import static dev.kiln.ir.Attribute.Kind.INT;
@@ -550,6 +552,35 @@ final class ShapeOps {
             }
         }
         return List.of(new TensorType(ctx.dtype(0), new Shape(out), ctx.input(0).layout()));
+    }
+
+    /**
+     * Whether a Resize leaves every dim of its input but the last two, and the channels (dim 1), as they are: each
+     * such axis is not listed, or its constant scale is 1, or its constant size, stretched to, is the input's
+     * static dim. tf_crop_and_resize moves every listed axis by its roi.
+     */
+    static boolean resizesImageOnly(List<Value> inputs, Map<String, Attribute> attrs) {
+        InferenceContext ctx = new InferenceContext(OpRegistry.spec("Resize"), "", inputs, attrs, 1);
+        Shape in = ctx.shape(0);
+        int rank = in.rank();
+        if (rank < 3 || ctx.stringAttr("coordinate_transformation_mode").equals("tf_crop_and_resize")) return false;
+        long[] axes = ctx.intsAttr("axes");
+        if (axes == null) {
+            axes = new long[rank];
+            for (int i = 0; i < rank; i++) axes[i] = i;
+        }
+        boolean hasScales = ctx.hasInput(2) && !isEmpty(ctx, 2);
+        ByteBuffer scales = hasScales ? ctx.constant(2) : null;
+        long[] sizes = hasScales ? null : ctx.constantLongs(3);
+        if (hasScales ? scales == null || scales.remaining() / 4 != axes.length : sizes == null || sizes.length != axes.length) return false;
+        boolean stretch = ctx.stringAttr("keep_aspect_ratio_policy").equals("stretch");
+        for (int i = 0; i < axes.length; i++) {
+            int a = ctx.axis(axes[i], rank);
+            if (a >= 2 && a >= rank - 2) continue;
+            boolean kept = hasScales ? scales.getFloat(4 * i) == 1.0f : stretch && in.dim(a).isStatic() && sizes[i] == in.dim(a).size();
+            if (!kept) return false;
+        }
+        return true;
     }
 
     private static boolean isEmpty(InferenceContext ctx, int i) {

@@ -18,7 +18,8 @@ import java.util.function.DoubleUnaryOperator;
  * The fused ops of FusionOps. FusedConv, FusedConvTranspose, FusedGemm and FusedMatMul run the
  * Conv, ConvTranspose, Gemm and MatMul kernels on their own inputs and attributes, then add the
  * bias (FusedMatMul) and the residual and apply the activation in one sweep over the result.
- * FusedElementwise runs its program element by element, reading every input once.
+ * FusedElementwise runs its program element by element, reading every input once; SqueezeExcite pools,
+ * excites and scales in double.
  */
 final class FusedKernels {
     /** Output elements per task of a FusedElementwise run. */
@@ -32,6 +33,62 @@ final class FusedKernels {
         table.put("FusedGemm", ctx -> List.of(epilogue(ctx, GemmKernels.gemm(ctx).get(0), null)));
         table.put("FusedMatMul", ctx -> List.of(epilogue(ctx, GemmKernels.matMul(ctx).get(0), ctx.optionalInput(2))));
         table.put("FusedElementwise", FusedKernels::fusedElementwise);
+        table.put("SqueezeExcite", FusedKernels::squeezeExcite);
+    }
+
+    /**
+     * Y = X * gate(W2 act(W1 mean(X) + B1) + B2) per image and channel, in double: the mean of channels [0, C1)
+     * (W1's columns) over the spatial positions, the excitation of channels [0, C2) (W2's rows), of the others 0.
+     */
+    private static List<Tensor> squeezeExcite(KernelContext ctx) {
+        Tensor x = ctx.input(0);
+        long[] shape = x.shape();
+        int n = (int) shape[0];
+        int c = (int) shape[1];
+        int size = (int) (ElementwiseLoops.size(shape) / Math.max(1, (long) n * c));
+        long[] w1s = ctx.input(1).shape();
+        long[] w2s = ctx.input(2).shape();
+        int r = (int) w1s[0];
+        int c1 = (int) w1s[1];
+        int c2 = (int) w2s[0];
+        double[] xv = x.toDoubleArray();
+        double[] w1 = ctx.input(1).toDoubleArray();
+        double[] w2 = ctx.input(2).toDoubleArray();
+        double[] b1 = ctx.hasInput(3) ? ctx.input(3).toDoubleArray() : null;
+        double[] b2 = ctx.hasInput(4) ? ctx.input(4).toDoubleArray() : null;
+        DoubleUnaryOperator act = activation(ctx, "activation", "activation_params");
+        DoubleUnaryOperator gate = activation(ctx, "gate", "gate_params");
+        double[] y = new double[xv.length];
+        for (int b = 0; b < n; b++) {
+            double[] squeezed = new double[c1];
+            for (int k = 0; k < c1; k++) {
+                double sum = 0;
+                for (int i = 0; i < size; i++) sum += xv[(b * c + k) * size + i];
+                squeezed[k] = sum / size;
+            }
+            double[] reduced = new double[r];
+            for (int j = 0; j < r; j++) {
+                double v = b1 == null ? 0 : b1[j];
+                for (int k = 0; k < c1; k++) v += w1[j * c1 + k] * squeezed[k];
+                reduced[j] = act == null ? v : act.applyAsDouble(v);
+            }
+            for (int k = 0; k < c; k++) {
+                double g = 0;
+                if (k < c2) {
+                    double v = b2 == null ? 0 : b2[k];
+                    for (int j = 0; j < r; j++) v += w2[k * r + j] * reduced[j];
+                    g = gate == null ? v : gate.applyAsDouble(v);
+                }
+                for (int i = 0; i < size; i++) y[(b * c + k) * size + i] = xv[(b * c + k) * size + i] * g;
+            }
+        }
+        return List.of(NnArrays.fromDoubles(x.dtype(), shape, y));
+    }
+
+    /** The activation named by attribute {@code name} with its parameters, or null for None. */
+    private static DoubleUnaryOperator activation(KernelContext ctx, String name, String params) {
+        String f = ctx.stringAttr(name);
+        return f.equals(ElementwiseProgram.NO_ACTIVATION) ? null : unary(ctx, f, toDoubles(ctx.floatsAttr(params)));
     }
 
     /** y + bias (broadcast; null: none) + Z (input 3, when given), then the node's activation. */

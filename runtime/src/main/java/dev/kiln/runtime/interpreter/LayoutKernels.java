@@ -14,8 +14,8 @@ import java.util.Map;
 
 /**
  * LayoutTransform, and the layouts of layout-sensitive ops: the reference kernels compute on plain
- * tensors, so a SENSITIVE op whose inputs are in other layouts (NHWC, NCHW16c, OIHW8i8o, ...) gets
- * them moved to plain first and its output 0 moved to input 0's layout after.
+ * tensors, so a SENSITIVE or RESAMPLE op whose inputs are in other layouts (NHWC, NCHW16c, OIHW8i8o, ...)
+ * gets them moved to plain first and its output 0 moved to input 0's layout after.
  */
 final class LayoutKernels {
     private LayoutKernels() {}
@@ -24,10 +24,12 @@ final class LayoutKernels {
         table.put("LayoutTransform", LayoutKernels::layoutTransform);
     }
 
-    /** Wraps the kernel of every SENSITIVE op in the table so that it accepts its inputs in any layout. */
+    /** Wraps the kernel of every SENSITIVE and RESAMPLE op in the table so that it accepts its inputs in any layout. */
     static void acceptLayouts(Map<String, Kernel> table) {
         for (Map.Entry<String, Kernel> e : table.entrySet()) {
-            if (!OpRegistry.contains(e.getKey()) || OpRegistry.spec(e.getKey()).layoutRule() != LayoutRule.SENSITIVE) continue;
+            if (!OpRegistry.contains(e.getKey())) continue;
+            LayoutRule rule = OpRegistry.spec(e.getKey()).layoutRule();
+            if (rule != LayoutRule.SENSITIVE && rule != LayoutRule.RESAMPLE) continue;
             Kernel plain = e.getValue();
             e.setValue(ctx -> inPlainLayouts(ctx, plain));
         }

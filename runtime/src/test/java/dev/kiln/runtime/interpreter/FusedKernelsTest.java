@@ -130,6 +130,22 @@ class FusedKernelsTest {
     }
 
     @Test
+    void squeezeExciteScalesEachChannelByItsGate() {
+        // Channel means [-0.5, 2.5, 7]; W1 [[1, 0, 0], [0, 1, -1]] + B1 [1, 1] gives [0.5, -3.5], Relu [0.5, 0];
+        // W2 [[2, 0], [0, 1]] (channels 0 and 1; channel 2 gets 0) + B2 [0, -1] gives [1, -1], HardSigmoid(0.5x + 0.5) [1, 0].
+        Tensor x = f32(new long[] {1, 3, 2}, 1, -2, 2, 3, 7, 7);
+        Tensor w1 = f32(new long[] {2, 3}, 1, 0, 0, 0, 1, -1);
+        Tensor w2 = f32(new long[] {2, 2}, 2, 0, 0, 1);
+        Map<String, Attribute> attrs = Map.of("activation", Attribute.of("Relu"), "gate", Attribute.of("HardSigmoid"),
+                "gate_params", Attribute.of(new float[] {0.5f, 0.5f}));
+        Tensor y = run1("SqueezeExcite", attrs, x, w1, w2, f32(new long[] {2}, 1, 1), f32(new long[] {2}, 0, -1));
+        assertArrayEquals(new float[] {1, -2, 0, 0, 0, 0}, y.toFloatArray());
+        // Without biases, Sigmoid by default: [0, 0] + Relu [0, 0], then Sigmoid(0) = 0.5 for channels 0 and 1.
+        Tensor half = run1("SqueezeExcite", Map.of("activation", Attribute.of("Relu")), x, w1, w2);
+        assertArrayEquals(new float[] {0.5f, -1, 1, 1.5f, 0, 0}, half.toFloatArray());
+    }
+
+    @Test
     void badProgramsAndActivationsAreRefusedWhenTheNodeIsBuilt() {
         Tensor x = f32(new long[] {2}, 1, 2);
         IrException unknown = assertThrows(IrException.class,

@@ -17,6 +17,24 @@ static inline kiln_vb kiln_bsplat(float x) { return __builtin_shuffle((kiln_vb) 
 /* mask ? a : b lane by lane (mask lanes all ones or zero, as comparisons give) */
 static inline kiln_vb kiln_bselect(kiln_vbi mask, kiln_vb a, kiln_vb b) { return (kiln_vb) (((kiln_vbi) a & mask) | ((kiln_vbi) b & ~mask)); }
 
+/* A fused epilogue's activation on a block in registers (kiln_activate_v, so each value's result is the same as in a row). */
+static inline __attribute__((always_inline)) kiln_vb kiln_bactivate(kiln_vb v, int code, float p0, float p1) {
+#if KILN_CB == KILN_VL
+    if (kiln_activation_is_vector(code)) return (kiln_vb) kiln_activate_v((kiln_vf) v, code, p0, p1);
+#endif
+    float lanes[KILN_CB];
+    kiln_bstore(lanes, v);
+    kiln_activate_row(lanes, KILN_CB, code, p0, p1);
+    return kiln_bload(lanes);
+}
+
+/* act(alpha * acc + bias (+ residual at r, when not null)) of the epilogue e on one block. */
+static inline __attribute__((always_inline)) kiln_vb kiln_bfinish(kiln_vb acc, const kiln_epilogue* e, kiln_vb bias, const float* r) {
+    kiln_vb v = acc * e->alpha + bias;
+    if (r) v += kiln_bload(r);
+    return e->act == KILN_ACT_NONE ? v : kiln_bactivate(v, e->act, e->p0, e->p1);
+}
+
 /* What the out-of-plane taps of a tile read: one block of zeros. */
 
 /* The output columns [lo, hi) of a row whose every tap (ox * sw - pl + kx * dw) falls inside [0, w). */

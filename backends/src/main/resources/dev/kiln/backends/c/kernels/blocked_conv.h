@@ -112,25 +112,9 @@ static inline __attribute__((always_inline)) void kiln_convb_tile(const int IB, 
         if (last) {
             kiln_vb bias = e->bias ? kiln_bload(e->bias + (ocb + j) * KILN_CB) * e->beta : (kiln_vb) {0};
             const float* res = e->residual ? e->residual + (yj - a->y) : 0;
-            for (int t = 0; t < T; t++) {
-                kiln_vb v = acc[j][t] * e->alpha + bias;
-                if (res) v += kiln_bload(res + t * KILN_CB);
-                acc[j][t] = v;
-            }
-            if (e->act == KILN_ACT_RELU) {
-                for (int t = 0; t < T; t++) acc[j][t] = kiln_bselect(acc[j][t] > 0.0f, acc[j][t], (kiln_vb) {0});
-            } else if (e->act == KILN_ACT_CLIP) {
-                for (int t = 0; t < T; t++) {
-                    kiln_vb v = acc[j][t];
-                    v = kiln_bselect(v < e->p0, kiln_bsplat(e->p0), v);
-                    acc[j][t] = kiln_bselect(v > e->p1, kiln_bsplat(e->p1), v);
-                }
-            }
+            for (int t = 0; t < T; t++) acc[j][t] = kiln_bfinish(acc[j][t], e, bias, res ? res + t * KILN_CB : 0);
         }
         for (int t = 0; t < T; t++) kiln_bstore(yj + t * KILN_CB, acc[j][t]);
-        if (last && e->act != KILN_ACT_NONE && e->act != KILN_ACT_RELU && e->act != KILN_ACT_CLIP) {
-            kiln_activate_row(yj, T * KILN_CB, e->act, e->p0, e->p1);
-        }
     }
 }
 
@@ -238,96 +222,3 @@ static void kiln_convb_any(const kiln_convb_any_args* a) {
     const kiln_convb_shape* s = a->s;
     kiln_parallel_for(s->n * s->mb * KILN_CB, s->oh * s->ow * s->cb * KILN_CB / a->group * s->kh * s->kw, kiln_convb_any_task, (void*) a, 0);
 }
-
-
-/* ---- depthwise convolution: each channel with its own filter, B channels per vector ---------------------------- */
-
-typedef struct {
-    const kiln_convb_shape* s;   /* cb == mb */
-    const float* x;
-    const float* w;              /* OIHW{B}o: w[cb][0][ky][kx][lane] */
-    float* y;
-    const kiln_epilogue* e;
-} kiln_dwb_args;
-
-/* Output positions [ox0, ox0 + T) of one row whose taps are all inside the row: T vectors in registers. */
-static inline __attribute__((always_inline)) void kiln_dwb_interior(const int T, const kiln_convb_shape* s, const float* plane,
-                                                                    const float* wk, long oy, long ox0, kiln_vb* out) {
-    kiln_vb acc[KILN_CONVB_MAX_T];
-    for (int t = 0; t < T; t++) acc[t] = (kiln_vb) {0};
-    for (long ky = 0; ky < s->kh; ky++) {
-        long iy = oy * s->sh - s->pt + ky * s->dh;
-        if (iy < 0 || iy >= s->h) continue;
-        const float* row = plane + (iy * s->w + ox0 * s->sw - s->pl) * KILN_CB;
-        for (long kx = 0; kx < s->kw; kx++) {
-            kiln_vb wv = kiln_bload(wk + (ky * s->kw + kx) * KILN_CB);
-            const float* p = row + kx * s->dw * KILN_CB;
-            for (int t = 0; t < T; t++) acc[t] += wv * kiln_bload(p + t * s->sw * KILN_CB);
-        }
-    }
-    for (int t = 0; t < T; t++) out[t] = acc[t];
-}
-
-static void kiln_dwb_task(void* ctx, long begin, long end, float* ws) {
-    const kiln_dwb_args* a = ctx;
-    const kiln_convb_shape* s = a->s;
-    const kiln_epilogue* e = a->e;
-    (void) ws;
-    /* ox in [lo, hi): every tap inside the row */
-    long lo, hi;
-    kiln_interior_columns(s->w, s->ow, s->kw, s->sw, s->dw, s->pl, &lo, &hi);
-    for (long item = begin; item < end; item++) {
-        long b = item / (s->cb * s->oh), cb = item / s->oh % s->cb, oy = item % s->oh;
-        const float* plane = a->x + (b * s->cb + cb) * s->h * s->w * KILN_CB;
-        const float* wk = a->w + cb * s->kh * s->kw * KILN_CB;
-        float* yrow = a->y + (((b * s->cb + cb) * s->oh + oy) * s->ow) * KILN_CB;
-        kiln_vb bias = e->bias ? kiln_bload(e->bias + cb * KILN_CB) * e->beta : (kiln_vb) {0};
-        for (long ox = 0; ox < s->ow;) {
-            kiln_vb acc[8];
-            int n;
-            if (ox >= lo && ox + 8 <= hi) {
-                kiln_dwb_interior(8, s, plane, wk, oy, ox, acc);
-                n = 8;
-            } else if (ox >= lo && ox + 4 <= hi) {
-                kiln_dwb_interior(4, s, plane, wk, oy, ox, acc);
-                n = 4;
-            } else if (ox >= lo && ox < hi) {
-                kiln_dwb_interior(1, s, plane, wk, oy, ox, acc);
-                n = 1;
-            } else {
-                acc[0] = (kiln_vb) {0};
-                for (long ky = 0; ky < s->kh; ky++) {
-                    long iy = oy * s->sh - s->pt + ky * s->dh;
-                    if (iy < 0 || iy >= s->h) continue;
-                    for (long kx = 0; kx < s->kw; kx++) {
-                        long ix = ox * s->sw - s->pl + kx * s->dw;
-                        if (ix < 0 || ix >= s->w) continue;
-                        acc[0] += kiln_bload(wk + (ky * s->kw + kx) * KILN_CB) * kiln_bload(plane + (iy * s->w + ix) * KILN_CB);
-                    }
-                }
-                n = 1;
-            }
-            for (int t = 0; t < n; t++) {
-                kiln_vb v = acc[t] * e->alpha + bias;
-                if (e->residual) v += kiln_bload(e->residual + (yrow - a->y) + (ox + t) * KILN_CB);
-                if (e->act == KILN_ACT_RELU) v = kiln_bselect(v > 0.0f, v, (kiln_vb) {0});
-                else if (e->act == KILN_ACT_CLIP) {
-                    v = kiln_bselect(v < e->p0, kiln_bsplat(e->p0), v);
-                    v = kiln_bselect(v > e->p1, kiln_bsplat(e->p1), v);
-                }
-                kiln_bstore(yrow + (ox + t) * KILN_CB, v);
-            }
-            if (e->act != KILN_ACT_NONE && e->act != KILN_ACT_RELU && e->act != KILN_ACT_CLIP) {
-                kiln_activate_row(yrow + ox * KILN_CB, n * KILN_CB, e->act, e->p0, e->p1);
-            }
-            ox += n;
-        }
-    }
-}
-
-/* Depthwise convolution on blocked tensors, the pool's threads splitting the output rows. */
-static void kiln_dwb(const kiln_dwb_args* a) {
-    const kiln_convb_shape* s = a->s;
-    kiln_parallel_for(s->n * s->cb * s->oh, s->ow * s->kh * s->kw * KILN_CB, kiln_dwb_task, (void*) a, 0);
-}
-

@@ -1,5 +1,7 @@
 /* Kiln CPU kernels: pooling on the blocked layout (blocked.h), the shape of pool.h. */
-
+#if defined(__ARM_NEON)
+#include <arm_neon.h>
+#endif
 
 typedef struct {
     const kiln_pool_shape* s;    /* planes: batch x channel blocks */
@@ -21,12 +23,15 @@ static inline kiln_vb kiln_bmax(kiln_vb a, kiln_vb b) {
 #endif
 }
 
-/* Max pooling of T outputs from (oy, ox) on whose taps are all inside the row: T independent maxima in registers. */
-static inline __attribute__((always_inline)) void kiln_max_poolb_interior(const int T, const kiln_pool_shape* s, const float* plane,
-                                                                          long oy, long ox, float* yrow) {
+/*
+ * T outputs from (oy, ox) on, whose taps are all inside the row: T independent maxima (NaN anywhere in a window
+ * giving NaN) or sums in registers, a sum divided by the row's divisor.
+ */
+static inline __attribute__((always_inline)) void kiln_poolb_interior(const int T, const int average, const kiln_pool_shape* s,
+                                                                      const float* plane, long oy, long ox, float divisor, float* yrow) {
     kiln_vb acc[8];
     kiln_vbi nan = {0};
-    for (int t = 0; t < T; t++) acc[t] = kiln_bsplat(-INFINITY);
+    for (int t = 0; t < T; t++) acc[t] = average ? (kiln_vb) {0} : kiln_bsplat(-INFINITY);
     for (long ky = 0; ky < s->kh; ky++) {
         long iy = oy * s->sh - s->pt + ky * s->dh;
         if (iy < 0 || iy >= s->h) continue;
@@ -35,17 +40,35 @@ static inline __attribute__((always_inline)) void kiln_max_poolb_interior(const 
             const float* pk = px + kx * s->dw * KILN_CB;
             for (int t = 0; t < T; t++) {
                 kiln_vb v = kiln_bload(pk + t * s->sw * KILN_CB);
-                acc[t] = kiln_bmax(acc[t], v);
-                nan |= v != v;
+                if (average) {
+                    acc[t] += v;
+                } else {
+                    acc[t] = kiln_bmax(acc[t], v);
+                    nan |= v != v;
+                }
             }
         }
     }
-    for (int t = 0; t < T; t++) kiln_bstore(yrow + (ox + t) * KILN_CB, kiln_bselect(nan, kiln_bsplat(NAN), acc[t]));
+    for (int t = 0; t < T; t++) {
+        kiln_vb v = average ? (divisor > 0 ? acc[t] / divisor : (kiln_vb) {0}) : kiln_bselect(nan, kiln_bsplat(NAN), acc[t]);
+        kiln_bstore(yrow + (ox + t) * KILN_CB, v);
+    }
+}
+
+/* The interior tiles of a row: 8, 4 or 1 outputs at a time. */
+static inline __attribute__((always_inline)) int kiln_poolb_run(const int average, const kiln_pool_shape* s, const float* plane, long oy, long ox,
+                                                                long hi, float divisor, float* yrow) {
+    int n = ox + 8 <= hi ? 8 : ox + 4 <= hi ? 4 : 1;
+    if (n == 8) kiln_poolb_interior(8, average, s, plane, oy, ox, divisor, yrow);
+    else if (n == 4) kiln_poolb_interior(4, average, s, plane, oy, ox, divisor, yrow);
+    else kiln_poolb_interior(1, average, s, plane, oy, ox, divisor, yrow);
+    return n;
 }
 
 /*
- * Max (NaN anywhere in the window gives NaN) or average over each window, B channels per vector. Max
- * pooling's columns whose taps are all inside the row run without bounds checks, up to 8 at a time.
+ * Max (NaN anywhere in the window gives NaN) or average over each window, B channels per vector. The columns
+ * whose taps are all inside the row run without bounds checks, up to 8 at a time; an average there divides by
+ * its row's count of taps (inside the rows, or inside the rows' padding with count_include_pad).
  */
 static void kiln_poolb_task(void* ctx, long begin, long end, float* ws) {
     const kiln_poolb_args* a = ctx;
@@ -57,13 +80,16 @@ static void kiln_poolb_task(void* ctx, long begin, long end, float* ws) {
         long p = item / s->oh, oy = item % s->oh;
         const float* plane = a->x + p * s->h * s->w * KILN_CB;
         float* yrow = a->y + (p * s->oh + oy) * s->ow * KILN_CB;
+        long rows = 0, padded_rows = 0;
+        for (long ky = 0; ky < s->kh; ky++) {
+            long iy = oy * s->sh - s->pt + ky * s->dh;
+            rows += iy >= 0 && iy < s->h;
+            padded_rows += iy >= -s->pt && iy < s->h + s->pb;
+        }
+        float divisor = (float) ((s->count_include_pad ? padded_rows : rows) * s->kw);
         for (long ox = 0; ox < s->ow; ox++) {
-            if (!a->average && ox >= lo && ox < hi) {
-                int n = ox + 8 <= hi ? 8 : ox + 4 <= hi ? 4 : 1;
-                if (n == 8) kiln_max_poolb_interior(8, s, plane, oy, ox, yrow);
-                else if (n == 4) kiln_max_poolb_interior(4, s, plane, oy, ox, yrow);
-                else kiln_max_poolb_interior(1, s, plane, oy, ox, yrow);
-                ox += n - 1;
+            if (ox >= lo && ox < hi) {
+                ox += (a->average ? kiln_poolb_run(1, s, plane, oy, ox, hi, divisor, yrow) : kiln_poolb_run(0, s, plane, oy, ox, hi, divisor, yrow)) - 1;
                 continue;
             }
             kiln_vb acc = a->average ? (kiln_vb) {0} : kiln_bsplat(-INFINITY);

@@ -179,7 +179,8 @@ static int kiln_resize_coordinate(const kiln_resize_filter* f, long in_len, long
 /*
  * The taps of every output coordinate of an axis: index and weight [out_len][taps], an outside coordinate
  * marked by index -1 at its first tap; weight_f32, when not null, gets the weights as floats. An identity
- * axis (taps 1) gets each coordinate itself with weight 1.
+ * axis (taps 1) gets each coordinate itself with weight 1, and so does nearest with one tap: the nearer of
+ * its two, as kiln_resize_nearest_axis picks it.
  */
 static __attribute__((noinline)) void kiln_resize_axis(const kiln_resize_filter* f, long in_len, long out_len, double scale, int from_scales,
                                                       double roi_start, double roi_end, int identity, long taps, long* index,
@@ -187,9 +188,15 @@ static __attribute__((noinline)) void kiln_resize_axis(const kiln_resize_filter*
     for (long o = 0; o < out_len; o++) {
         long* i = index + o * taps;
         double* w = weight + o * taps;
+        long two[2];
+        double w2[2];
         if (identity) {
             i[0] = o;
             w[0] = 1;
+        } else if (f->mode == KILN_RESIZE_NEAREST && taps == 1) {
+            int outside = kiln_resize_coordinate(f, in_len, out_len, scale, from_scales, roi_start, roi_end, o, 2, two, w2);
+            i[0] = outside ? -1 : w2[0] > w2[1] ? two[0] : two[1];
+            w[0] = outside ? 0 : 1;
         } else if (kiln_resize_coordinate(f, in_len, out_len, scale, from_scales, roi_start, roi_end, o, taps, i, w)) {
             for (long j = 0; j < taps; j++) {
                 i[j] = -1;
@@ -330,60 +337,150 @@ static void kiln_resize_gather(const void* x, void* y, int size, int rank, const
 
 /* ---- f32 images: the last two axes in one pass ---------------------------------------------------------- */
 
+/*
+ * Planes of [in_h][in_w] elements of lanes floats (1: plain; a channel block of NCHW{B}c: one position's
+ * block) resized to [out_h][out_w] by tap tables: index_h and weight_h [out_h][taps_h] as kiln_resize_axis makes
+ * them; the columns' taps transposed by kiln_resize_columns to columns and column_weight [taps_w][out_w], an
+ * outside column reading element 0 with weight 0 (index_w, as kiln_resize_axis made it, marks it for the fill).
+ * across: each output row sums its taps' input rows resampled across first, each kept while the next output
+ * rows read it, so that upsampling resamples an input row across once rather than once per output row; else
+ * each output row sums its taps' input rows into one row first, then resamples that row across.
+ */
 typedef struct {
     const float* x;
     float* y;
-    long in_h, in_w, out_h, out_w, taps_h, taps_w;
-    const long *index_h, *index_w;
-    const float *weight_h, *weight_w;
+    long in_h, in_w, out_h, out_w, lanes, taps_h, taps_w;
+    const long* index_h;
+    const float* weight_h;
+    const long* index_w;
+    const int* columns;
+    const float* column_weight;
     float fill;
+    int across, outside_w;
 } kiln_resize_2d_args;
 
-/* Output rows [begin, end) of every plane (row r: plane r / out_h, line r % out_h); ws holds one input row. */
-static void kiln_resize_2d_rows(void* ctx, long begin, long end, float* ws) {
-    const kiln_resize_2d_args* a = ctx;
-    long in_w = a->in_w, out_w = a->out_w, th = a->taps_h, tw = a->taps_w;
-    for (long r = begin; r < end; r++) {
-        long plane = r / a->out_h, line = r % a->out_h;
-        float* out = a->y + r * out_w;
-        const long* ih = a->index_h + line * th;
-        const float* wh = a->weight_h + line * th;
-        if (ih[0] < 0) {
-            for (long c = 0; c < out_w; c++) out[c] = a->fill;
-            continue;
+/* The tap tables of the columns, index and weight [out_len][taps], transposed to [taps][out_len], an outside column at element 0 with weight 0. */
+static void kiln_resize_columns(long out_len, long taps, const long* index, const float* weight, int* columns, float* column_weight) {
+    for (long o = 0; o < out_len; o++) {
+        int outside = index[o * taps] < 0;
+        for (long k = 0; k < taps; k++) {
+            columns[k * out_len + o] = outside ? 0 : (int) index[o * taps + k];
+            column_weight[k * out_len + o] = outside ? 0.0f : weight[o * taps + k];
         }
-        const float* in = a->x + plane * a->in_h * in_w;
-        float* row = ws;
-        const float* s0 = in + ih[0] * in_w;
-        for (long c = 0; c < in_w; c++) row[c] = wh[0] * s0[c];
-        for (long j = 1; j < th; j++) {
-            const float* s = in + ih[j] * in_w;
-            float w = wh[j];
-            for (long c = 0; c < in_w; c++) row[c] += w * s[c];
+    }
+}
+
+/* One row resampled across: dst[c] = the sum over taps k of column_weight[k][c] * src[columns[k][c]], elements of L floats. */
+static inline __attribute__((always_inline)) void kiln_resize_across_l(const long L, const kiln_resize_2d_args* a, const float* src, float* dst) {
+    long n = a->out_w, tw = a->taps_w;
+    const int* col = a->columns;
+    const float* cw = a->column_weight;
+    if (L == 1 && tw == 2) {
+        const int *i0 = col, *i1 = col + n;
+        const float *w0 = cw, *w1 = cw + n;
+        for (long c = 0; c < n; c++) dst[c] = w0[c] * src[i0[c]] + w1[c] * src[i1[c]];
+    } else if (L == 1) {
+        for (long c = 0; c < n; c++) dst[c] = cw[c] * src[col[c]];
+        for (long k = 1; k < tw; k++) {
+            const int* ik = col + k * n;
+            const float* wk = cw + k * n;
+            for (long c = 0; c < n; c++) dst[c] += wk[c] * src[ik[c]];
         }
-        const long* iw = a->index_w;
-        const float* ww = a->weight_w;
-        if (tw == 2) {
-            for (long c = 0; c < out_w; c++) out[c] = iw[2 * c] < 0 ? a->fill : ww[2 * c] * row[iw[2 * c]] + ww[2 * c + 1] * row[iw[2 * c + 1]];
-        } else if (tw == 4) {
-            for (long c = 0; c < out_w; c++) {
-                const long* i = iw + 4 * c;
-                const float* w = ww + 4 * c;
-                out[c] = i[0] < 0 ? a->fill : w[0] * row[i[0]] + w[1] * row[i[1]] + w[2] * row[i[2]] + w[3] * row[i[3]];
-            }
-        } else {
-            for (long c = 0; c < out_w; c++) {
-                const long* i = iw + tw * c;
-                const float* w = ww + tw * c;
-                float sum = 0;
-                if (i[0] >= 0) for (long j = 0; j < tw; j++) sum += w[j] * row[i[j]];
-                out[c] = i[0] < 0 ? a->fill : sum;
+    } else {
+        for (long c = 0; c < n; c++) {
+            float* d = dst + c * L;
+            const float* s0 = src + col[c] * L;
+            float w0 = cw[c];
+            for (long l = 0; l < L; l++) d[l] = w0 * s0[l];
+            for (long k = 1; k < tw; k++) {
+                const float* sk = src + col[k * n + c] * L;
+                float wk = cw[k * n + c];
+                for (long l = 0; l < L; l++) d[l] += wk * sk[l];
             }
         }
     }
 }
 
-/* Resizes the last two axes of x (planes of [in_h, in_w]) by their tap tables; ws and each worker's workspace hold in_w floats. */
-static void kiln_resize_2d(const kiln_resize_2d_args* a, long planes, float* ws) {
-    kiln_parallel_for(planes * a->out_h, a->out_w * a->taps_w + a->in_w * a->taps_h, kiln_resize_2d_rows, (void*) a, ws);
+static void kiln_resize_across(const kiln_resize_2d_args* a, const float* src, float* dst) {
+    switch (a->lanes) {
+        case 1: kiln_resize_across_l(1, a, src, dst); break;
+        case 4: kiln_resize_across_l(4, a, src, dst); break;
+        case 8: kiln_resize_across_l(8, a, src, dst); break;
+        case 16: kiln_resize_across_l(16, a, src, dst); break;
+        default: kiln_resize_across_l(a->lanes, a, src, dst); break;
+    }
+}
+
+/* dst[i] = the sum over taps j of w[j] * rows[j][i], i < n. */
+static void kiln_resize_down(const float* const* rows, const float* w, long taps, long n, float* dst) {
+    const float* r0 = rows[0];
+    float w0 = w[0];
+    if (taps == 2) {
+        const float* r1 = rows[1];
+        float w1 = w[1];
+        for (long i = 0; i < n; i++) dst[i] = w0 * r0[i] + w1 * r1[i];
+        return;
+    }
+    for (long i = 0; i < n; i++) dst[i] = w0 * r0[i];
+    for (long j = 1; j < taps; j++) {
+        const float* rj = rows[j];
+        float wj = w[j];
+        for (long i = 0; i < n; i++) dst[i] += wj * rj[i];
+    }
+}
+
+/*
+ * Output rows [begin, end) of every plane (row r: plane r / out_h, line r % out_h). ws holds, across, the
+ * input rows resampled across in taps_h slots of out_w elements (input row i in slot i % taps_h: one output
+ * row's taps are consecutive rows, edge-clamped, so they never share a slot); else one input row.
+ */
+static void kiln_resize_2d_rows(void* ctx, long begin, long end, float* ws) {
+    const kiln_resize_2d_args* a = ctx;
+    long L = a->lanes, th = a->taps_h, in_row = a->in_w * L, out_row = a->out_w * L;
+    const float* rows[th];
+    long held[th];
+    for (long j = 0; j < th; j++) held[j] = -1;
+    for (long r = begin; r < end; r++) {
+        long plane = r / a->out_h, line = r % a->out_h;
+        float* out = a->y + r * out_row;
+        const long* ih = a->index_h + line * th;
+        const float* wh = a->weight_h + line * th;
+        if (ih[0] < 0) {
+            for (long i = 0; i < out_row; i++) out[i] = a->fill;
+            continue;
+        }
+        const float* in = a->x + plane * a->in_h * in_row;
+        if (a->across) {
+            for (long j = 0; j < th; j++) {
+                long row = plane * a->in_h + ih[j], slot = ih[j] % th;
+                float* kept = ws + slot * out_row;
+                if (held[slot] != row) {
+                    kiln_resize_across(a, in + ih[j] * in_row, kept);
+                    held[slot] = row;
+                }
+                rows[j] = kept;
+            }
+            kiln_resize_down(rows, wh, th, out_row, out);
+        } else {
+            for (long j = 0; j < th; j++) rows[j] = in + ih[j] * in_row;
+            kiln_resize_down(rows, wh, th, in_row, ws);
+            kiln_resize_across(a, ws, out);
+        }
+        if (a->outside_w) {
+            for (long c = 0; c < a->out_w; c++) {
+                if (a->index_w[c * a->taps_w] < 0) for (long l = 0; l < L; l++) out[c * L + l] = a->fill;
+            }
+        }
+    }
+}
+
+/*
+ * Resizes the last two axes of x (planes of [in_h][in_w] elements) by their tap tables, split over threads by
+ * output rows; ws and each worker's workspace hold taps_h x out_w elements across, else in_w elements.
+ */
+static void kiln_resize_2d(kiln_resize_2d_args* a, long planes, float* ws) {
+    a->outside_w = 0;
+    for (long c = 0; c < a->out_w; c++) a->outside_w |= a->index_w[c * a->taps_w] < 0;
+    long row = a->out_w * a->lanes * (a->taps_h + a->taps_w);
+    kiln_parallel_for(planes * a->out_h, a->across ? row : row + a->in_w * a->lanes * a->taps_h, kiln_resize_2d_rows, a, ws);
 }

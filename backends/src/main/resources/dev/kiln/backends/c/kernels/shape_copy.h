@@ -34,6 +34,36 @@ static void kiln_copy_run(char* dst, const char* src, long n, long step, int siz
     }
 }
 
+/*
+ * dst [rows][cols] = src transposed, dst[r * cols + c] = src[c * step + r], in tiles of KILN_COPY_TILE x
+ * KILN_COPY_TILE elements: the tile's rows of src and of dst stay in cache while it moves, where a walk along a
+ * row of dst would read a new cache line of src for every element.
+ */
+#define KILN_COPY_TILE 16L
+#define KILN_COPY_TRANSPOSED(T)                                                                       \
+    {                                                                                                 \
+        T* d = (T*) dst;                                                                              \
+        const T* s = (const T*) src;                                                                  \
+        for (long r0 = 0; r0 < rows; r0 += KILN_COPY_TILE) {                                          \
+            long r1 = r0 + KILN_COPY_TILE < rows ? r0 + KILN_COPY_TILE : rows;                        \
+            for (long c0 = 0; c0 < cols; c0 += KILN_COPY_TILE) {                                      \
+                long c1 = c0 + KILN_COPY_TILE < cols ? c0 + KILN_COPY_TILE : cols;                    \
+                for (long r = r0; r < r1; r++) {                                                      \
+                    for (long c = c0; c < c1; c++) d[r * cols + c] = s[c * step + r];                 \
+                }                                                                                     \
+            }                                                                                         \
+        }                                                                                             \
+    }
+static void kiln_copy_transposed(char* dst, const char* src, long rows, long cols, long step, int size) {
+    switch (size) {
+        case 1: KILN_COPY_TRANSPOSED(uint8_t) break;
+        case 2: KILN_COPY_TRANSPOSED(uint16_t) break;
+        case 4: KILN_COPY_TRANSPOSED(uint32_t) break;
+        default: KILN_COPY_TRANSPOSED(uint64_t) break;
+    }
+}
+#undef KILN_COPY_TRANSPOSED
+
 /* n copies of the element at value. */
 static void kiln_fill(char* dst, long n, const char* value, int size) {
     kiln_copy_run(dst, value, n, 0, size);

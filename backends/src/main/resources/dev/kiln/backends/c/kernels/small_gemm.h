@@ -1,6 +1,7 @@
 /*
  * Kiln CPU kernels: products of a few rows with constant weights (transformer projections at small batch, classifier
- * heads). Each thread computes whole column panels in a fixed order, so results do not depend on the thread count.
+ * heads), and batches of small products of activations (attention's). A register tile of rows by a panel of
+ * columns sums over all of K in one order whatever thread computes it, so results do not depend on the thread count.
  */
 /* Rows of A per register tile of kiln_small_matmul: as many as the vector registers hold two accumulators for. */
 #if defined(__AVX512F__) || defined(__aarch64__)
@@ -74,45 +75,99 @@ static void kiln_smm_store(float* tile, long rows, long cols, float* C, long ldc
     for (long r = 0; r < rows; r++) memcpy(C + (i + r) * ldc + j, tile + r * KILN_SMM_NR, (size_t) cols * sizeof(float));
 }
 
+/* Rows of A per parallel item: a few register tiles, so that a thread reuses the panel it holds in L1. */
+#define KILN_SMM_CHUNK (4 * KILN_SMM_MR)
+
+/*
+ * The batches of a batched product: the element offsets of each one's A, B and bias (NULL: 0 for every batch),
+ * and the elements between consecutive batches' C (and residual, laid out as C).
+ */
+typedef struct {
+    long batches;
+    const long *a_off, *b_off, *bias_off;
+    long c_batch;
+} kiln_smm_batches;
+
 typedef struct {
     long M, N, K;
     const float* A;
     long a_rs, a_cs;
-    const float* packed_b;
+    const float* packed_b;    /* B packed at load, or NULL: B read through b_rs, b_cs and packed a panel at a time */
+    const float* B;
+    long b_rs, b_cs;
     float* C;
     long ldc;
     const kiln_epilogue* e;
+    const kiln_smm_batches* batches;
+    long panels, chunks;
 } kiln_smm_args;
 
-/* Column panels [begin, end): each panel (K x KILN_SMM_NR floats, in L1) meets every row block of A. */
+/*
+ * Items [begin, end): item (batch, column panel, chunk of KILN_SMM_CHUNK rows), panels of a batch in order and
+ * the chunks of a panel in order, so that a thread packs a panel of B once for the chunks it takes of it (in ws,
+ * K * KILN_SMM_NR floats) or reads it packed.
+ */
 static void kiln_smm_task(void* ctx, long begin, long end, float* ws) {
-    (void) ws;
     const kiln_smm_args* g = ctx;
     float tile[KILN_SMM_MR * KILN_SMM_NR] __attribute__((aligned(64)));
-    for (long p = begin; p < end; p++) {
+    long packed = -1;
+    for (long item = begin; item < end; item++) {
+        long b = item / (g->panels * g->chunks), p = item / g->chunks % g->panels, chunk = item % g->chunks;
+        const kiln_smm_batches* bt = g->batches;
         long j = p * KILN_SMM_NR, cols = g->N - j < KILN_SMM_NR ? g->N - j : KILN_SMM_NR;
-        const float* panel = g->packed_b + p * g->K * KILN_SMM_NR;
-        long i = 0;
-        for (; i + KILN_SMM_MR <= g->M; i += KILN_SMM_MR) {
-            kiln_smm_tile(KILN_SMM_MR, g->K, g->A + i * g->a_rs, g->a_rs, g->a_cs, panel, tile);
-            kiln_smm_store(tile, KILN_SMM_MR, cols, g->C, g->ldc, i, j, g->e);
+        const float* panel = ws;
+        if (g->packed_b) {
+            panel = g->packed_b + p * g->K * KILN_SMM_NR;
+        } else if (packed != item / g->chunks) {
+            kiln_smm_pack_b(g->K, cols, g->B + (bt && bt->b_off ? bt->b_off[b] : 0) + j * g->b_cs, g->b_rs, g->b_cs, ws);
+            packed = item / g->chunks;
         }
-        if (i < g->M) {
-            kiln_smm_tile((int) (g->M - i), g->K, g->A + i * g->a_rs, g->a_rs, g->a_cs, panel, tile);
-            kiln_smm_store(tile, g->M - i, cols, g->C, g->ldc, i, j, g->e);
+        kiln_epilogue e = *g->e;
+        const float* A = g->A;
+        float* C = g->C;
+        if (bt) {
+            if (bt->a_off) A += bt->a_off[b];
+            if (e.bias && bt->bias_off) e.bias += bt->bias_off[b];
+            if (e.residual) e.residual += b * bt->c_batch;
+            C += b * bt->c_batch;
+        }
+        long i = chunk * KILN_SMM_CHUNK, last = i + KILN_SMM_CHUNK < g->M ? i + KILN_SMM_CHUNK : g->M;
+        for (; i + KILN_SMM_MR <= last; i += KILN_SMM_MR) {
+            kiln_smm_tile(KILN_SMM_MR, g->K, A + i * g->a_rs, g->a_rs, g->a_cs, panel, tile);
+            kiln_smm_store(tile, KILN_SMM_MR, cols, C, g->ldc, i, j, &e);
+        }
+        if (i < last) {
+            kiln_smm_tile((int) (last - i), g->K, A + i * g->a_rs, g->a_rs, g->a_cs, panel, tile);
+            kiln_smm_store(tile, last - i, cols, C, g->ldc, i, j, &e);
         }
     }
+}
+
+static void kiln_smm_run(kiln_smm_args* g, long batches, float* ws) {
+    g->panels = (g->N + KILN_SMM_NR - 1) / KILN_SMM_NR;
+    g->chunks = (g->M + KILN_SMM_CHUNK - 1) / KILN_SMM_CHUNK;
+    kiln_parallel_for(batches * g->panels * g->chunks, KILN_SMM_CHUNK * g->K * KILN_SMM_NR, kiln_smm_task, g, ws);
 }
 
 /*
  * C(i, j) (row stride ldc) = epilogue(sum_k A(i, k) B(k, j)) with A(i, k) = A[i * a_rs + k * a_cs] and B
  * as kiln_smm_pack_b packed it. For few rows the packed GEMM's blocking and per-call packing of B cost
- * more than the products; here B is packed once and A is read in place. Threads split the column panels.
+ * more than the products; here B is packed once and A is read in place. Threads split the column panels and
+ * chunks of rows.
  */
 static void kiln_small_matmul(long M, long N, long K, const float* A, long a_rs, long a_cs, const float* packed_b,
                               float* C, long ldc, const kiln_epilogue* e) {
-    kiln_smm_args g = {M, N, K, A, a_rs, a_cs, packed_b, C, ldc, e};
-    long panels = (N + KILN_SMM_NR - 1) / KILN_SMM_NR;
-    kiln_parallel_for(panels, M * K * KILN_SMM_NR, kiln_smm_task, &g, 0);
+    kiln_smm_args g = {M, N, K, A, a_rs, a_cs, packed_b, 0, 0, 0, C, ldc, e, 0, 0, 0};
+    kiln_smm_run(&g, 1, 0);
 }
 
+/*
+ * The same product per batch (bt), B (k, j) = B[b_off + k * b_rs + j * b_cs] packed a panel at a time as it is
+ * needed (products of activations, as attention's): ws K * KILN_SMM_NR floats for the calling thread, the
+ * pool's threads use their own. Threads split batches, column panels and chunks of rows.
+ */
+static void kiln_batched_matmul(const kiln_smm_batches* bt, long M, long N, long K, const float* A, long a_rs, long a_cs,
+                                const float* B, long b_rs, long b_cs, float* C, long ldc, const kiln_epilogue* e, float* ws) {
+    kiln_smm_args g = {M, N, K, A, a_rs, a_cs, 0, B, b_rs, b_cs, C, ldc, e, bt, 0, 0};
+    kiln_smm_run(&g, bt->batches, ws);
+}
