@@ -3,18 +3,19 @@
  *
  * kiln_pool_start(n, ws) creates n - 1 workers once (the calling thread is the n-th); each worker owns a
  * workspace of ws floats. kiln_parallel_for(count, work, fn, ctx, ws0) splits [0, count) into a few
- * contiguous chunks per thread, fixed by count, work and the thread count alone; the caller (with ws0) and
- * the workers claim chunks until none is left, and the call returns when all are done. Below
- * KILN_PARALLEL_MIN_WORK multiply-adds in all (count x work per item) the caller runs everything, as
- * handing work over would cost more, and no chunk is given less than half of that. Kernels split only over
- * output elements, so every element is computed by one thread in the same order as with one thread,
- * whichever thread claims its chunk: results do not depend on the thread count. Claiming rather than
- * assigning chunks keeps a call from waiting on a worker the operating system has descheduled. Work is
- * handed over through atomics, without locks or system calls: the next kernel usually follows within
- * microseconds, so between calls workers spin (some milliseconds) before they sleep on a condition
- * variable, and the caller wakes them only when some sleep. A call costs the caller one atomic store to
- * publish, one atomic add per chunk it claims and one more when none is left, and the wait for the others'
- * count of chunks done (one atomic add per thread that took part). POSIX threads, or Win32 threads under _WIN32.
+ * contiguous chunks per thread, fixed by count, work and the thread count alone; each thread (the caller
+ * with ws0) claims the chunks of its own share, then any left in the others' shares, until none is left,
+ * and the call returns when all are done. Below KILN_PARALLEL_MIN_WORK multiply-adds in all (count x work
+ * per item) the caller runs everything, as handing work over would cost more, and no chunk is given less
+ * than half of that. Kernels split only over output elements, so every element is computed by one thread
+ * in the same order as with one thread, whichever thread claims its chunk: results do not depend on the
+ * thread count. Claiming rather than assigning chunks keeps a call from waiting on a worker the operating
+ * system has descheduled. Work is handed over through atomics, without locks or system calls: the next
+ * kernel usually follows within microseconds, so between calls workers spin (some milliseconds) before
+ * they sleep on a condition variable, and the caller wakes them only when some sleep. While every thread
+ * keeps up, a call costs each thread atomic adds on its own cache line (one per chunk and one more), one on
+ * each other thread's line, and one add to the count of chunks done, which the caller waits for. POSIX
+ * threads, or Win32 threads under _WIN32.
  */
 #include <stdlib.h>
 #ifdef _WIN32
@@ -52,9 +53,13 @@ typedef pthread_cond_t kiln_cond;
 #endif
 
 #define KILN_MAX_THREADS 256
-/* Below this many multiply-adds in all a parallel-for runs on the caller alone (tests define it lower to split small shapes). */
+/*
+ * Below this many multiply-adds in all a parallel-for runs on the caller alone: about a microsecond of a
+ * vectorised kernel's work, of which handing a call over to the workers costs about half (tests define it
+ * lower to split small shapes).
+ */
 #ifndef KILN_PARALLEL_MIN_WORK
-#define KILN_PARALLEL_MIN_WORK 65536L
+#define KILN_PARALLEL_MIN_WORK 131072L
 #endif
 /* Chunks per thread of a parallel-for: a worker late to start leaves its chunks to the others. */
 #define KILN_CHUNKS_PER_THREAD 4
@@ -75,24 +80,33 @@ typedef pthread_cond_t kiln_cond;
 typedef void (*kiln_task)(void* ctx, long begin, long end, float* ws);
 
 /*
- * The claim word of a parallel-for: its generation (12 bits, wrapping), its chunk count and the next chunk
- * to claim (10 bits each). A thread claims a chunk by adding one to the whole word: it got a chunk when the
- * word it read has one left, and that chunk belongs to the word's generation, the current one, since the
- * caller publishes the next only once every claimed chunk is done. Each thread adds once more than it
- * claims per generation, so next stays below 1024 with at most KILN_MAX_CHUNKS chunks.
+ * Claim words, one per thread and each on a cache line of its own: the generation of the parallel-for they
+ * belong to (12 bits, wrapping) and the chunks [next, end) (10 bits each) left of that thread's share, the
+ * thread's contiguous run of the chunks. A thread claims the chunks of its own word first, by adding one to
+ * it (a line no other thread touches while all keep up; and the same part of the output in call after call,
+ * whose inputs the previous call mostly left in its own cache), then those left in the others' words, in
+ * turn. A claim is good when the word it read had a chunk left, and that chunk belongs to the word's
+ * generation, the current one, since the caller starts the next only once every claimed chunk is done. A
+ * worker goes over the words once per generation it sees published, and may read the next generation's
+ * words before their generation is published, so it adds at most twice more than it claims to each word
+ * per generation: next stays below 1024 with at most KILN_MAX_CHUNKS chunks.
  */
-#define KILN_TICKET(generation, chunks) ((((uint32_t) (generation) & 0xFFFu) << 20) | ((uint32_t) (chunks) << 10))
-#define KILN_TICKET_GENERATION(t) ((t) >> 20)
-#define KILN_TICKET_CHUNKS(t) (((t) >> 10) & 0x3FFu)
-#define KILN_TICKET_NEXT(t) ((t) & 0x3FFu)
-#define KILN_MAX_CHUNKS (1023 - KILN_MAX_THREADS)
+#define KILN_CLAIM(generation, end, next) ((((uint32_t) (generation) & 0xFFFu) << 20) | ((uint32_t) (end) << 10) | (uint32_t) (next))
+#define KILN_CLAIM_GENERATION(w) ((w) >> 20)
+#define KILN_CLAIM_END(w) (((w) >> 10) & 0x3FFu)
+#define KILN_CLAIM_NEXT(w) ((w) & 0x3FFu)
+#define KILN_MAX_CHUNKS (1023 - 2 * KILN_MAX_THREADS)
 
 static struct {
-    /* the current parallel-for, read by the threads that claim its chunks: on the line of its claim word */
-    _Alignas(KILN_CACHE_LINE) uint32_t ticket;   /* atomic */
+    _Alignas(KILN_CACHE_LINE) uint32_t word;   /* atomic */
+} kiln_claims[KILN_MAX_THREADS];
+
+static struct {
+    /* the current parallel-for: its generation, stored last (atomic), and its task */
+    _Alignas(KILN_CACHE_LINE) uint32_t generation;
     kiln_task fn;
     void* ctx;
-    long count;
+    long count, chunks;
     /* chunks of the current parallel-for finished (atomic), on a line of its own */
     _Alignas(KILN_CACHE_LINE) long done;
     _Alignas(KILN_CACHE_LINE) int threads;       /* 1 when no pool is running */
@@ -108,25 +122,28 @@ static struct {
 static int kiln_threads(void) { return kiln_pool.threads; }
 
 /*
- * Claims and runs chunks until none is left, then counts those it ran as done; returns the generation of
- * the last claim word read.
+ * Thread self claims and runs chunks until none is left, counting those of each word as done before it
+ * turns to the next (the caller need not wait for a worker to find the caller's share empty). The task is
+ * read after the claim's acquire of a word, which the caller stored (release) after the task.
  */
-static uint32_t kiln_run_chunks(float* ws) {
-    long ran = 0;
-    uint32_t t;
-    for (;;) {
-        t = __atomic_fetch_add(&kiln_pool.ticket, 1, __ATOMIC_ACQ_REL);
-        long chunks = KILN_TICKET_CHUNKS(t), c = KILN_TICKET_NEXT(t);
-        if (c >= chunks) break;
-        long begin = kiln_pool.count * c / chunks, end = kiln_pool.count * (c + 1) / chunks;
-        if (begin < end) kiln_pool.fn(kiln_pool.ctx, begin, end, ws);
-        ran++;
+static void kiln_run_chunks(int self, float* ws) {
+    int threads = kiln_pool.threads;
+    for (int k = 0; k < threads; k++) {
+        uint32_t* claim = &kiln_claims[(self + k) % threads].word;
+        long ran = 0;
+        for (;;) {
+            uint32_t w = __atomic_fetch_add(claim, 1, __ATOMIC_ACQ_REL);
+            long c = KILN_CLAIM_NEXT(w);
+            if (c >= (long) KILN_CLAIM_END(w)) break;
+            long begin = kiln_pool.count * c / kiln_pool.chunks, end = kiln_pool.count * (c + 1) / kiln_pool.chunks;
+            if (begin < end) kiln_pool.fn(kiln_pool.ctx, begin, end, ws);
+            ran++;
+        }
+        if (ran > 0) __atomic_add_fetch(&kiln_pool.done, ran, __ATOMIC_RELEASE);
     }
-    if (ran > 0) __atomic_add_fetch(&kiln_pool.done, ran, __ATOMIC_RELEASE);
-    return KILN_TICKET_GENERATION(t);
 }
 
-static uint32_t kiln_generation(void) { return KILN_TICKET_GENERATION(__atomic_load_n(&kiln_pool.ticket, __ATOMIC_SEQ_CST)); }
+static uint32_t kiln_generation(void) { return __atomic_load_n(&kiln_pool.generation, __ATOMIC_SEQ_CST); }
 
 static void kiln_worker_loop(int t) {
     uint32_t seen = 0;
@@ -144,7 +161,8 @@ static void kiln_worker_loop(int t) {
             kiln_unlock(&kiln_pool.mutex);
         }
         if (__atomic_load_n(&kiln_pool.stop, __ATOMIC_ACQUIRE)) return;
-        seen = kiln_run_chunks(kiln_pool.ws[t]);
+        seen = kiln_generation();
+        kiln_run_chunks(t, kiln_pool.ws[t]);
     }
 }
 
@@ -192,7 +210,8 @@ static int kiln_pool_start(int n, long ws_floats) {
     kiln_cond_init(&kiln_pool.go);
     kiln_pool.stop = 0;
     kiln_pool.sleeping = 0;
-    kiln_pool.ticket = 0;
+    kiln_pool.generation = 0;
+    for (int t = 0; t < n; t++) kiln_claims[t].word = 0;
     kiln_pool.threads = 1;
     for (int t = 1; t < n; t++) {
         if (kiln_thread_start(&kiln_pool.ids[t], t) != 0) {
@@ -212,25 +231,29 @@ static void kiln_parallel_for(long count, long work, kiln_task fn, void* ctx, fl
         if (count > 0) fn(ctx, 0, count, ws0);
         return;
     }
-    /* the task is published by the claim word's release and read after a claim's acquire of it */
     kiln_pool.fn = fn;
     kiln_pool.ctx = ctx;
     kiln_pool.count = count;
     /* a few chunks per thread, but none of less than half the threshold's work (each claim costs an atomic add), and two at least */
-    long chunks = (long) KILN_CHUNKS_PER_THREAD * kiln_pool.threads;
+    int threads = kiln_pool.threads;
+    long chunks = (long) KILN_CHUNKS_PER_THREAD * threads;
     double worth = total / (KILN_PARALLEL_MIN_WORK / 2 + 1);
     if (chunks > worth) chunks = worth > 2 ? (long) worth : 2;
     if (chunks > count) chunks = count;
     if (chunks > KILN_MAX_CHUNKS) chunks = KILN_MAX_CHUNKS;
+    kiln_pool.chunks = chunks;
     __atomic_store_n(&kiln_pool.done, 0, __ATOMIC_RELAXED);
     uint32_t generation = (kiln_generation() + 1) & 0xFFFu;
-    __atomic_store_n(&kiln_pool.ticket, KILN_TICKET(generation, chunks), __ATOMIC_SEQ_CST);
+    for (int t = 0; t < threads; t++) {
+        __atomic_store_n(&kiln_claims[t].word, KILN_CLAIM(generation, chunks * (t + 1) / threads, chunks * t / threads), __ATOMIC_RELEASE);
+    }
+    __atomic_store_n(&kiln_pool.generation, generation, __ATOMIC_SEQ_CST);
     if (__atomic_load_n(&kiln_pool.sleeping, __ATOMIC_SEQ_CST) > 0) {
         kiln_lock(&kiln_pool.mutex);
         kiln_broadcast(&kiln_pool.go);
         kiln_unlock(&kiln_pool.mutex);
     }
-    kiln_run_chunks(ws0);
+    kiln_run_chunks(0, ws0);
     for (long i = 0; __atomic_load_n(&kiln_pool.done, __ATOMIC_ACQUIRE) < chunks; i++) {
         if (i < KILN_WAIT_SPINS) kiln_pause();
         else kiln_yield();
