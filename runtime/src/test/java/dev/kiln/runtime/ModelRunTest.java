@@ -31,9 +31,10 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Model.run into the caller's outputs, and the per-node profile, on a stand-in library with Kiln's C ABI
- * (fake_model.c, compiled here by gcc: the runtime does not see the compiler). Its outputs are y = x * n + 1, the
- * row sums of y, and the addresses its kiln_run was given, which tell what was passed in place.
+ * Model.run into the caller's outputs, and the per-node profile, on a small hand-written library with the C
+ * ABI of compiled models (abi_model.c, compiled here by gcc: the runtime does not see the compiler). Its outputs
+ * are y = x * n + 1, the row sums of y, and the addresses its kiln_run was given, which tell what was passed in
+ * place.
  */
 class ModelRunTest {
     @TempDir
@@ -52,12 +53,12 @@ class ModelRunTest {
     private static Path artifact(boolean dynamicSums) throws Exception {
         Assumptions.assumeTrue(System.getProperty("os.name").startsWith("Linux") && hostArch() != null, "the stand-in library is built for Linux x86_64 or ARM64");
         Path content = Files.createDirectories(dir.resolve(dynamicSums ? "dynamic" : "static"));
-        Path source = content.resolve("fake_model.c");
-        try (InputStream in = ModelRunTest.class.getResourceAsStream("fake_model.c")) {
+        Path source = content.resolve("abi_model.c");
+        try (InputStream in = ModelRunTest.class.getResourceAsStream("abi_model.c")) {
             Files.write(source, in.readAllBytes());
         }
         List<String> gcc = new ArrayList<>(List.of("gcc", "-shared", "-fPIC", "-O1", "-o", content.resolve("model.so").toString(), source.toString()));
-        if (dynamicSums) gcc.add("-DFAKE_DYNAMIC");
+        if (dynamicSums) gcc.add("-DABI_DYNAMIC");
         Process p;
         try {
             p = new ProcessBuilder(gcc).redirectErrorStream(true).start();
@@ -69,7 +70,7 @@ class ModelRunTest {
         assertEquals(0, p.waitFor(), log);
         Files.delete(source);
         Files.write(content.resolve("weights.bin"), new byte[0]);
-        Manifest m = new Manifest("0.1.0", "fake", "onnx", new Manifest.Target("host", Map.of("os", "LINUX", "arch", hostArch())), Map.of(),
+        Manifest m = new Manifest("0.1.0", "abi", "onnx", new Manifest.Target("host", Map.of("os", "LINUX", "arch", hostArch())), Map.of(),
                 List.of(spec("x", DType.F32, 2, 3), spec("n", DType.I32, 1)),
                 List.of(spec("y", DType.F32, 2, 3), spec("s", DType.F64, dynamicSums ? -1 : 2), spec("where", DType.I64, 3)),
                 Map.of("library", "model.so", "weights", "weights.bin"), List.of());
@@ -197,19 +198,19 @@ class ModelRunTest {
                     refusal(m, inputs(Tensor.allocate(DType.F64, 2, 3), 1), out));
             assertEquals("input 'x' must be f32[2, 3], got f32[3, 2]",
                     refusal(m, inputs(Tensor.allocate(DType.F32, 3, 2), 1), out));
-            assertEquals("missing input 'n' (model fake takes [x, n])", refusal(m, Map.of("x", Tensor.ofFloats(X, 2, 3)), out));
+            assertEquals("missing input 'n' (model abi takes [x, n])", refusal(m, Map.of("x", Tensor.ofFloats(X, 2, 3)), out));
             Map<String, Tensor> extra = new HashMap<>(in);
             extra.put("z", Tensor.ofFloats(X, 2, 3));
-            assertEquals("model fake has no input 'z' (it takes [x, n])", refusal(m, extra, out));
+            assertEquals("model abi has no input 'z' (it takes [x, n])", refusal(m, extra, out));
 
             Map<String, Tensor> wrongOut = new HashMap<>(out);
             wrongOut.put("s", Tensor.allocateDirect(DType.F32, 2));
             assertEquals("output 's' must be f64[2], got f32[2]", refusal(m, in, wrongOut));
             wrongOut.remove("s");
-            assertEquals("missing output 's' (model fake gives [y, s, where])", refusal(m, in, wrongOut));
+            assertEquals("missing output 's' (model abi gives [y, s, where])", refusal(m, in, wrongOut));
             Map<String, Tensor> extraOut = new HashMap<>(out);
             extraOut.put("t", Tensor.allocate(DType.F32, 1));
-            assertEquals("model fake has no output 't' (it gives [y, s, where])", refusal(m, in, extraOut));
+            assertEquals("model abi has no output 't' (it gives [y, s, where])", refusal(m, in, extraOut));
 
             Map<String, Tensor> readOnly = new HashMap<>(out);
             readOnly.put("y", Tensor.wrap(DType.F32, new long[] {2, 3}, ByteBuffer.allocate(24).asReadOnlyBuffer()));
@@ -236,7 +237,7 @@ class ModelRunTest {
     @Test
     void anOutputOfRunTimeShapeHasNoCallerTensor() throws Exception {
         try (Model m = Model.load(dynamic, 1)) {
-            String why = "output 's' of model fake has a shape each run computes [-1], so there is no tensor to give for it beforehand: run(inputs) returns it";
+            String why = "output 's' of model abi has a shape each run computes [-1], so there is no tensor to give for it beforehand: run(inputs) returns it";
             assertEquals(why, assertThrows(IllegalArgumentException.class, m::allocateOutputs).getMessage());
             Map<String, Tensor> out = Map.of("y", Tensor.allocate(DType.F32, 2, 3), "s", Tensor.allocate(DType.F64, 2), "where", Tensor.allocate(DType.I64, 3));
             assertEquals(why, refusal(m, inputs(Tensor.ofFloats(X, 2, 3), 3), out));

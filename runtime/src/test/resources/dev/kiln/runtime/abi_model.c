@@ -1,9 +1,9 @@
 /*
- * A stand-in for a compiled model, with Kiln's C ABI (see the C backend's CCodeGenerator), to test Model and
+ * A small hand-written library with the C ABI of compiled models (see the C backend's CCodeGenerator), to test Model and
  * NativeModel without the compiler. Inputs x f32[2,3] and n i32[1]; outputs y f32[2,3] = x * n + 1, s f64[2] the
  * sums of y's rows, and where i64[3]: the addresses kiln_run was given for x, n and y (what runs in place shows).
  * A negative n fails the run. Two nodes, each counted as 1000 ns per run while profiling is on.
- * With -DFAKE_DYNAMIC, s is an output whose shape each run computes (kept in the library's own memory).
+ * With -DABI_DYNAMIC, s is an output whose shape each run computes (kept in the library's own memory).
  */
 #include <stdint.h>
 #include <string.h>
@@ -28,7 +28,7 @@ int kiln_input_dtype(int i) { return i == 0 ? 1 : i == 1 ? 6 : -1; }
 int kiln_output_dtype(int i) { return i == 0 ? 1 : i == 1 ? 11 : i == 2 ? 7 : -1; }
 long kiln_input_dim(int i, int d) { return i == 0 ? (d == 0 ? 2 : 3) : 1; }
 long kiln_output_dim(int i, int d) { return i == 0 ? (d == 0 ? 2 : 3) : i == 1 ? 2 : 3; }
-#ifdef FAKE_DYNAMIC
+#ifdef ABI_DYNAMIC
 int kiln_output_dynamic(int i) { return i == 1; }
 #else
 int kiln_output_dynamic(int i) { (void) i; return 0; }
@@ -46,7 +46,7 @@ int kiln_run(const void* const* inputs, void* const* outputs) {
     float* y = outputs[0];
     for (int i = 0; i < 6; i++) y[i] = x[i] * (float) n + 1;
     for (int r = 0; r < 2; r++) sums[r] = (double) y[3 * r] + y[3 * r + 1] + y[3 * r + 2];
-#ifndef FAKE_DYNAMIC
+#ifndef ABI_DYNAMIC
     memcpy(outputs[1], sums, sizeof sums);
 #endif
     int64_t where[3] = {(int64_t) (intptr_t) inputs[0], (int64_t) (intptr_t) inputs[1], (int64_t) (intptr_t) outputs[0]};
