@@ -33,8 +33,9 @@ public final class CBackend implements Backend {
     /**
      * Every compilation optimises without type-based alias analysis: the memory plan gives bytes of a dead value to
      * a later value of another dtype, which the generated code reads and writes through pointers of both types.
+     * A kernel calling a function no source defines fails the build rather than the run.
      */
-    static final List<String> OPTIMISE = List.of("-O3", "-fno-strict-aliasing");
+    static final List<String> OPTIMISE = List.of("-O3", "-fno-strict-aliasing", "-Werror=implicit-function-declaration");
     /** Linux: optimised, position independent, a shared library. */
     static final List<String> BASE_FLAGS = with(OPTIMISE, "-fPIC", "-shared", "-pthread");
     /**

@@ -27,6 +27,16 @@ typedef struct {
     float* ws;
 } kiln_se_args;
 
+/* The sum of x[0, n): a vector of partial sums, then the tail. */
+static inline float kiln_se_plane_sum(const float* x, long n) {
+    kiln_vf acc = {0};
+    long full = n / KILN_VL * KILN_VL;
+    for (long i = 0; i < full; i += KILN_VL) acc += kiln_vload(x + i);
+    float s = kiln_vsum(acc);
+    for (long i = full; i < n; i++) s += x[i];
+    return s;
+}
+
 /* The mean of each channel of planes [begin, end) (over all images) into ws. */
 static void kiln_se_squeeze(void* ctx, long begin, long end, float* unused) {
     const kiln_se_args* a = ctx;
@@ -36,7 +46,7 @@ static void kiln_se_squeeze(void* ctx, long begin, long end, float* unused) {
         const float* x = a->x + item * a->size * a->lanes;
         float* mean = a->ws + b * a->cw + p * a->lanes;
         if (a->lanes == 1) {
-            mean[0] = kiln_sum(x, a->size) / (float) a->size;
+            mean[0] = kiln_se_plane_sum(x, a->size) / (float) a->size;
             continue;
         }
         kiln_vb sum = (kiln_vb) {0};
