@@ -35,6 +35,8 @@ public final class Pipelines {
         p.add(new RecognizeAttention());
         // A BatchNormalization between a convolution and its activation would block the epilogue fusion.
         p.add(new FoldBatchNorm());
+        // Quantize-dequantize pairs of quantization-aware exports as float ops, before fusion takes them into chains.
+        p.add(new FoldQuantizeDequantize());
         if (level >= 3 && options.dtype() == PassOptions.Precision.INT8) {
             // Quantization rewrites plain Conv/MatMul/Gemm with folded weights, so after BN folding and before fusion.
             p.add(new QuantizeInt8());

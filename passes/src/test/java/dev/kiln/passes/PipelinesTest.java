@@ -32,7 +32,8 @@ class PipelinesTest {
         assertEquals(List.of("infer-shapes", "fold-constants", "simplify-algebra", "eliminate-common-subexpressions", "eliminate-dead-code"),
                 names(1, o));
         assertEquals(List.of("infer-shapes", "fold-constants", "simplify-algebra", "eliminate-common-subexpressions", "eliminate-dead-code",
-                "recognize-layer-norm", "recognize-gelu", "recognize-attention", "fold-batch-norm", "fuse-epilogue", "fuse-squeeze-excite",
+                "recognize-layer-norm", "recognize-gelu", "recognize-attention", "fold-batch-norm", "fold-quantize-dequantize", "fuse-epilogue",
+                "fuse-squeeze-excite",
                 "fuse-elementwise", "simplify-algebra", "eliminate-dead-code", "convert-layout", "eliminate-dead-code", "plan-memory"), names(3, o));
         assertTrue(names(3, o.withDtype(PassOptions.Precision.FP16)).contains("convert-precision"));
         assertTrue(names(3, o.withDtype(PassOptions.Precision.INT8)).contains("quantize-int8"));

@@ -37,7 +37,7 @@ class OptimizeCommandTest {
             dumps = s.map(p -> p.getFileName().toString()).sorted().toList();
         }
         assertEquals("01-infer-shapes.ir", dumps.get(0));
-        assertEquals("17-plan-memory.ir", dumps.get(dumps.size() - 1));
+        assertEquals("18-plan-memory.ir", dumps.get(dumps.size() - 1));
 
         KilnCliTest.Result run = kiln("run", ir.toString(), "--input", "input0=" + m.resolve("input0.npy"), "--output-dir", dir.toString());
         assertEquals(0, run.code(), run.err());

@@ -19,7 +19,8 @@ import java.util.concurrent.TimeUnit;
 /** Writes a {@link CCodeGenerator.CProgram} as model.c and weights.bin and compiles it with gcc into a shared library. */
 public final class GccCompiler {
     /** Flags for the machine that compiles: optimised for its own CPU. */
-    public static final List<String> HOST_FLAGS = List.of("-O3", "-fno-strict-aliasing", "-Werror=implicit-function-declaration", "-march=native", "-fPIC", "-shared", "-pthread");
+    public static final List<String> HOST_FLAGS = List.of("-O3", "-fno-strict-aliasing", "-Werror=implicit-function-declaration",
+            "-march=native", "-fPIC", "-shared", "-pthread");
     private static final long TIMEOUT_MINUTES = 10;
     private static final ExecutorService OUTPUT_READERS = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "kiln-toolchain-output");
