@@ -263,11 +263,11 @@ public final class ConvertLayout extends Pass {
             long ci = staticSize(x.type().shape().dim(1));
             long co = staticSize(ys.dim(1));
             if (target.blocked() && (ci < 0 || co < 0)) return "its channel counts are not static";
-            // A few channels (an image's) padded to a whole block would multiply a convolution's work by up to the
-            // block size; a backend reads them plain and can still write its output blocked. An op without a filter
-            // (pooling, squeeze-excite) on so few channels stays with its input where that is plain, rather than
-            // move them into blocks and back.
-            if (target.blocked() && ci < target.block() && (spec.weightInput() >= 0 || home(x).isAny())) {
+            // A few plain channels (an image's) padded to a whole block would multiply a convolution's work by up to
+            // the block size; a backend reads them plain and can still write its output blocked. An op without a
+            // filter (pooling, squeeze-excite) likewise stays with a plain input rather than move it into blocks and
+            // back. A narrow input already in blocks (a bottleneck's) stays there: two transforms cost more.
+            if (target.blocked() && ci < target.block() && home(x).isAny()) {
                 return "its " + ci + " input channels are fewer than a block of " + target.block();
             }
             boolean padding = target.pads(ci) || target.pads(co);

@@ -127,6 +127,37 @@ class ConvertLayoutTest {
         assertTrue(log.stream().anyMatch(m -> m.contains("@conv1") && m.contains("its 2 input channels are fewer than a block of 4")), log.toString());
     }
 
+    /** A bottleneck of fewer channels than a block, computed in blocks, stays in them: no transforms around it. */
+    @Test
+    void aNarrowBottleneckInBlocksStaysInBlocks() {
+        String bottleneck = """
+                kiln.ir 1
+                graph g {
+                  input %x : f32[1,8,3,3]
+                  const %w1 : f32[2,8,1,1] = [1.0, -1.0, 0.5, 2.0, -0.5, 1.5, 2.0, -2.0, 0.25, 1.0, -1.0, 0.5, 0.75, -0.25, 1.0, 3.0]
+                  const %w2 : f32[8,2,3,3] = [-1.25, 0.5, -0.5, 1.25, 0.25, -0.75, 1.0, 0.0, -1.0, 0.75, -0.25, -1.25, 0.5, -0.5, 1.25, 0.25, \
+                    -0.75, 1.0, 0.0, -1.0, 0.75, -0.25, -1.25, 0.5, -0.5, 1.25, 0.25, -0.75, 1.0, 0.0, -1.0, 0.75, \
+                    -0.25, -1.25, 0.5, -0.5, 1.25, 0.25, -0.75, 1.0, 0.0, -1.0, 0.75, -0.25, -1.25, 0.5, -0.5, 1.25, \
+                    0.25, -0.75, 1.0, 0.0, -1.0, 0.75, -0.25, -1.25, 0.5, -0.5, 1.25, 0.25, -0.75, 1.0, 0.0, -1.0, \
+                    0.75, -0.25, -1.25, 0.5, -0.5, 1.25, 0.25, -0.75, 1.0, 0.0, -1.0, 0.75, -0.25, -1.25, 0.5, -0.5, \
+                    1.25, 0.25, -0.75, 1.0, 0.0, -1.0, 0.75, -0.25, -1.25, 0.5, -0.5, 1.25, 0.25, -0.75, 1.0, 0.0, \
+                    -1.0, 0.75, -0.25, -1.25, 0.5, -0.5, 1.25, 0.25, -0.75, 1.0, 0.0, -1.0, 0.75, -0.25, -1.25, 0.5, \
+                    -0.5, 1.25, 0.25, -0.75, 1.0, 0.0, -1.0, 0.75, -0.25, -1.25, 0.5, -0.5, 1.25, 0.25, -0.75, 1.0, \
+                    0.0, -1.0, 0.75, -0.25, -1.25, 0.5, -0.5, 1.25, 0.25, -0.75, 1.0, 0.0, -1.0, 0.75, -0.25, -1.25]
+                  node @squeeze %a = Conv(%x, %w1) : f32[1,2,3,3]
+                  node @relu %b = Relu(%a) : f32[1,2,3,3]
+                  node @expand %y = Conv(%b, %w2) {pads = [1, 1, 1, 1]} : f32[1,8,3,3]
+                  output %y
+                }
+                """;
+        List<String> log = new ArrayList<>();
+        Graph out = convert(parse(bottleneck), "NCHW4c", log);
+        assertSameOutputs(parse(bottleneck), out, 1e-6);
+        assertEquals(2, count(out, "LayoutTransform"), print(out));
+        assertTrue(out.nodes().stream().filter(n -> n.op().equals("Conv")).allMatch(n -> n.input(0).type().layout().name().equals("NCHW4c")),
+                print(out));
+    }
+
     @Test
     void depthwiseConvolutionPadsItsGroupsAndBroadcastConstantsFollow() {
         assertConverts("NCHW2c", """
