@@ -35,9 +35,9 @@ import java.util.stream.Stream;
 /**
  * What the thread pool costs per node: a model of {@link #NODES} small convolutions in a chain (32 channels,
  * 1x1 filter with bias and Relu, on {@code positions} positions), each about {@code positions} x 1024
- * multiply-adds, run on 1 and 2 threads. Nodes of 16 positions are below the pool's threshold and run on the
- * caller alone, so two threads should cost what one does; larger ones are split, and two threads' time per
- * node less half of one thread's is what handing a node over costs. Not part of {@link BenchmarkMain}'s
+ * multiply-adds, run on 1 and 2 threads. Nodes of 16 and 256 positions are below the pool's threshold and run
+ * on the caller alone, so two threads should cost what one does; those of 1024 are split, and two threads' time
+ * per node less half of one thread's is what handing a node over costs. Not part of {@link BenchmarkMain}'s
  * table; run it with JMH's own main:
  * <pre>
  * java -cp benchmarks/target/kiln-benchmarks-0.1.0-SNAPSHOT.jar:benchmarks/target/lib/'*' org.openjdk.jmh.Main ThreadPoolBenchmark \
@@ -52,8 +52,8 @@ public class ThreadPoolBenchmark {
     static final int NODES = 64;
     private static final long CHANNELS = 32;
 
-    /** Output positions of each convolution: 4x4, 8x8, 16x16. */
-    @Param({"16", "64", "256"})
+    /** Output positions of each convolution: 4x4, 16x16, 32x32. */
+    @Param({"16", "256", "1024"})
     public int positions;
     @Param({"1", "2"})
     public int threads;

@@ -54,12 +54,12 @@ typedef pthread_cond_t kiln_cond;
 
 #define KILN_MAX_THREADS 256
 /*
- * Below this many multiply-adds in all a parallel-for runs on the caller alone: about a microsecond of a
- * vectorised kernel's work, of which handing a call over to the workers costs about half (tests define it
- * lower to split small shapes).
+ * Below this many multiply-adds in all a parallel-for runs on the caller alone: about four microseconds of a
+ * vectorised kernel's work, twice what handing a call over to the workers and moving its data between cores
+ * was measured to cost on two cores (ThreadPoolBenchmark); tests define it lower to split small shapes.
  */
 #ifndef KILN_PARALLEL_MIN_WORK
-#define KILN_PARALLEL_MIN_WORK 131072L
+#define KILN_PARALLEL_MIN_WORK 524288L
 #endif
 /* Chunks per thread of a parallel-for: a worker late to start leaves its chunks to the others. */
 #define KILN_CHUNKS_PER_THREAD 4
