@@ -53,10 +53,13 @@ final class BenchModels {
         return inputs;
     }
 
-    /** The fixtures and zoo models present in this checkout (the largest ones are made on demand). */
+    /**
+     * The fixtures and zoo models present in this checkout (the largest ones are made on demand), each name once:
+     * a zoo model of a fixture's name goes by the fixture, as {@link #dir} does.
+     */
     static List<String> presentModels() {
         List<String> models = new ArrayList<>(Fixtures.MODELS.stream().filter(Fixtures::isPresent).toList());
-        Zoo.MODELS.stream().filter(Zoo::isPresent).forEach(models::add);
+        Zoo.MODELS.stream().filter(Zoo::isPresent).filter(m -> !Fixtures.MODELS.contains(m)).forEach(models::add);
         return models;
     }
 
