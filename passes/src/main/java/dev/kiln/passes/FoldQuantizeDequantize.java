@@ -22,8 +22,9 @@ import java.util.Set;
  * float ops it computes: Mul(Clip(Round(Div(x, s)), lo - z, hi - z), s), lo and hi the quantized type's limits.
  * Quantization-aware exports put such a pair on every activation; as float ops the pair fuses with its neighbours
  * and keeps the activation layout (each op maps 0 to 0), where the integer tensor between them could not. The
- * results are the same: Q rounds x / s half to even and saturates round(x / s) + z to [lo, hi], DQ gives
- * (q - z) * s, and both differences are small integers, exact in f32. A QuantizeLinear that nothing else reads
+ * results are the same for every x but NaN, whose quantization ONNX leaves undefined: Q rounds x / s half to
+ * even and saturates round(x / s) + z to [lo, hi], DQ gives (q - z) * s, and both differences are small
+ * integers, exact in f32. A QuantizeLinear that nothing else reads
  * goes with its last DequantizeLinear. Per-axis and blocked scales, and other dtypes, are left alone.
  */
 public final class FoldQuantizeDequantize extends Pass {
