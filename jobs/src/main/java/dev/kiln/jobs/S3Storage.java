@@ -29,6 +29,7 @@ import software.amazon.awssdk.services.s3.S3Client;
 import software.amazon.awssdk.services.s3.S3ClientBuilder;
 import software.amazon.awssdk.services.s3.model.GetObjectRequest;
 import software.amazon.awssdk.services.s3.model.GetObjectResponse;
+import software.amazon.awssdk.services.s3.model.HeadBucketRequest;
 import software.amazon.awssdk.services.s3.model.PutObjectRequest;
 import software.amazon.awssdk.services.s3.model.S3Exception;
 import software.amazon.awssdk.services.s3.model.ServerSideEncryption;
@@ -147,7 +148,31 @@ final class S3Storage implements AutoCloseable {
         try {
             client.putObject(request.build(), RequestBody.fromFile(file));
         } catch (SdkException e) {
+            boolean brokenTransfer = !(e instanceof S3Exception) && !(e instanceof AbortedException);
+            if (brokenTransfer) {
+                Optional<IOException> refusal = bucketRefusal(target, uri);
+                if (refusal.isPresent()) throw refusal.get();
+            }
             throw failure(e, Storage.OUTPUT, "write", uri, target);
+        }
+    }
+
+    /**
+     * Why S3 refuses the bucket of {@code target}, if it does. A server that rejects a PutObject (no such bucket,
+     * access denied) may answer and close before reading the body, and the client then sees only a broken write.
+     */
+    private Optional<IOException> bucketRefusal(Address target, String uri) {
+        try {
+            client.headBucket(HeadBucketRequest.builder().bucket(target.bucket()).build());
+            return Optional.empty();
+        } catch (S3Exception e) {
+            // A HEAD answer has no body to carry an error code: a 404 is the missing bucket.
+            if (e.statusCode() == 404)
+                return Optional.of(StorageException.clientError(Storage.OUTPUT,
+                        "bucket '" + target.bucket() + "' does not exist (" + uri + ")"));
+            return Optional.of(failure(e, Storage.OUTPUT, "write", uri, target));
+        } catch (SdkException e) {
+            return Optional.empty();
         }
     }
 

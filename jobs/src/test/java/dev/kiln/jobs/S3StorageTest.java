@@ -37,6 +37,7 @@ class S3StorageTest {
     private static final AwsBasicCredentials KEYS = S3ProxyServer.KEYS;
     private static final byte[] MODEL = randomBytes(300_000, 1);
     private static final byte[] ARTIFACT = randomBytes(70_000, 2);
+    private static final byte[] LARGE_ARTIFACT = randomBytes(16 << 20, 3);
 
     private static S3ProxyServer proxy;
     private static URI endpoint;
@@ -117,7 +118,8 @@ class S3StorageTest {
                 () -> storage.fetch("s3://no-models/model.tar.gz", dir.resolve("dest")));
         assertEquals("ClientError: InputConfiguration: bucket 'no-models' does not exist (s3://no-models/model.tar.gz)",
                 in.getMessage());
-        Path artifact = Files.write(dir.resolve("artifact"), ARTIFACT);
+        // Large enough that the server answers before it has read the body, and the upload itself breaks.
+        Path artifact = Files.write(dir.resolve("artifact"), LARGE_ARTIFACT);
         StorageException out = assertThrows(StorageException.class,
                 () -> storage.put(artifact, "s3://out/jobs", "m.tar.gz", Optional.empty()));
         assertEquals("ClientError: OutputConfiguration: bucket 'out' does not exist (s3://out/jobs/m.tar.gz)", out.getMessage());
@@ -132,12 +134,17 @@ class S3StorageTest {
     }
 
     @Test
-    void wrongKeysAreAClientErrorSayingAccessWasDenied() {
+    void wrongKeysAreAClientErrorSayingAccessWasDenied() throws IOException {
         try (Storage wrongKeys = Storage.open(configWith(AwsBasicCredentials.create(KEYS.accessKeyId(), "not-the-secret")))) {
             StorageException e = assertThrows(StorageException.class,
                     () -> wrongKeys.fetch("s3://models/resnet/model.tar.gz", dir.resolve("dest")));
             assertTrue(e.getMessage().startsWith("ClientError: InputConfiguration: access denied to s3://models/resnet/model.tar.gz ("),
                     e.getMessage());
+            Path artifact = Files.write(dir.resolve("artifact"), LARGE_ARTIFACT);
+            StorageException out = assertThrows(StorageException.class,
+                    () -> wrongKeys.put(artifact, "s3://artifacts/denied", "m.tar.gz", Optional.empty()));
+            assertTrue(out.getMessage().startsWith("ClientError: OutputConfiguration: access denied to s3://artifacts/denied/m.tar.gz ("),
+                    out.getMessage());
         }
     }
 
