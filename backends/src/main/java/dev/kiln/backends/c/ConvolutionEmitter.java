@@ -335,7 +335,7 @@ final class ConvolutionEmitter implements OpEmitter {
             tiles.append('}');
         }
         e.line("kiln_convb_args a = {&s, " + e.ptr(n.input(0)) + ", " + e.packedPtr(filterKey(n)) + ", " + y + ", &e, "
-                + tiling.j() + ", " + tiling.t() + ", " + tiling.chunk() + ", " + tiling.tilesPerItem() + ", {" + tiles + "}, " + tiling.inBlock() + "};");
+                + tiling.j() + ", " + tiling.t() + ", " + tiling.chunk() + ", " + tiling.tilesPerItem() + ", {" + tiles + "}, " + tiling.inBlock() + ", 0};");
         e.line("kiln_convb(&a);");
     }
 

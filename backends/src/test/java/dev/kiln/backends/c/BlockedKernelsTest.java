@@ -123,7 +123,8 @@ class BlockedKernelsTest {
 
     /**
      * Work that splits into fewer items than threads, or into a number that is not a multiple of them: output
-     * planes of 1 x 1 and 2 x 2 positions, output blocks that are not whole groups of a tile, two images, an
+     * planes of 1 x 1 and 2 x 2 positions, output blocks that are not whole groups of a tile, filters that
+     * outweigh the input (split by groups of output blocks) and the reverse (split by rows), two images, an
      * image convolution the layout transform computes, transforms over planes that are not whole squares
      * of a block or spans of the transform (256 positions), pooling and a classifier.
      */
@@ -144,6 +145,8 @@ class BlockedKernelsTest {
         Value wide = g.addInput("wide", TensorType.of(DType.F32, 1, 20, 17, 19));
         Value c3 = node(g, "c3", "Conv", List.of(wide, randomConstant(g, "w3", r, 0.2, 24, 20, 3, 3)), attrs("pads", new long[] {1, 1, 1, 1}));
         outs.add(c3);
+        outs.add(node(g, "rows", "Conv", List.of(wide, randomConstant(g, "wrows", r, 0.2, 72, 20, 1, 1), randomConstant(g, "brows", r, 1, 72)),
+                Map.of()));
         outs.add(node(g, "pool", "MaxPool", List.of(c3), attrs("kernel_shape", new long[] {3, 3}, "strides", new long[] {2, 2})));
         Value image = g.addInput("image", TensorType.of(DType.F32, 1, 3, 37, 21));
         Value stem = node(g, "stem", "Conv", List.of(image, randomConstant(g, "wstem", r, 0.3, 16, 3, 3, 3), randomConstant(g, "bstem", r, 1, 16)),

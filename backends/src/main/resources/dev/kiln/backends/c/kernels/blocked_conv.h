@@ -41,6 +41,7 @@ typedef struct kiln_convb_args {
     long J, T, chunk, tiles_per_item;
     kiln_convb_tile_fn tiles[2][2];
     long in_block;            /* input channels per input block: KILN_CB, or 1 for a plain input */
+    int rows_first;           /* items ordered (image, range, group) rather than (image, group, range) */
 } kiln_convb_args;
 
 /*
@@ -132,7 +133,8 @@ static void kiln_convb_task(void* ctx, long begin, long end, float* ws) {
     long tiles_per_row = (s->ow + a->T - 1) / a->T, tiles = s->oh * tiles_per_row;
     long groups = (s->mb + a->J - 1) / a->J, ranges = (tiles + a->tiles_per_item - 1) / a->tiles_per_item;
     for (long item = begin; item < end; item++) {
-        long b = item / (groups * ranges), g = item / ranges % groups, r = item % ranges;
+        long b = item / (groups * ranges), g = a->rows_first ? item % groups : item / ranges % groups;
+        long r = a->rows_first ? item / groups % ranges : item % ranges;
         long ocb = g * a->J, t0 = r * a->tiles_per_item, t1 = t0 + a->tiles_per_item < tiles ? t0 + a->tiles_per_item : tiles;
         int partial_group = ocb + a->J > s->mb;
         for (long c0 = 0; c0 < s->cb; c0 += a->chunk) {
@@ -146,10 +148,13 @@ static void kiln_convb_task(void* ctx, long begin, long end, float* ws) {
 }
 
 /*
- * The convolution of kiln_convb_args, the pool's threads splitting its work items. With several threads, an
- * image's group of output blocks whose tiles would make too few items for every thread to have some (a few
- * each, for balance) is split into more, smaller ranges of tiles; one whose filter is streamed once per item
- * (an item covering the whole plane) only into one range per thread, since each range reads the filter again.
+ * The convolution of kiln_convb_args, the pool's threads splitting its work items. Each thread reads its own
+ * part of the filter or of the input, whichever is the larger: the items go by groups of output blocks first
+ * where the filter outweighs the input, else by rows first, so that each thread computes the rows of every
+ * channel whose inputs a layer before split by rows left in its own cache. With several threads, an image's
+ * group of output blocks whose tiles would make too few items for every thread to have some (a few each, for
+ * balance) is split into more, smaller ranges of tiles; one whose filter is streamed once per item (an item
+ * covering the whole plane) only into one range per thread, since each range reads the filter again.
  */
 static void kiln_convb(const kiln_convb_args* a) {
     const kiln_convb_shape* s = a->s;
@@ -157,6 +162,7 @@ static void kiln_convb(const kiln_convb_args* a) {
     kiln_convb_args split = *a;
     long ranges = (tiles + a->tiles_per_item - 1) / a->tiles_per_item, threads = kiln_threads();
     if (threads > 1) {
+        split.rows_first = (double) s->cb * a->in_block * s->h * s->w >= (double) s->mb * KILN_CB * s->cb * a->in_block * s->kh * s->kw;
         long wanted = a->tiles_per_item >= tiles ? threads : threads * KILN_CHUNKS_PER_THREAD;
         if (s->n * groups * ranges < wanted) {
             long per_image_group = (wanted + s->n * groups - 1) / (s->n * groups);

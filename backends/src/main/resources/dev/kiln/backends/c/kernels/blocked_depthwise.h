@@ -144,10 +144,13 @@ static void kiln_dwb_task(void* ctx, long begin, long end, float* ws) {
     const kiln_dwb_args* a = ctx;
     const kiln_convb_shape* s = a->s;
     (void) ws;
-    for (long item = begin; item < end; item++) a->row(a, item / (s->cb * s->oh), item / s->oh % s->cb, item % s->oh);
+    for (long item = begin; item < end; item++) a->row(a, item / (s->oh * s->cb), item % s->cb, item / s->cb % s->oh);
 }
 
-/* The depthwise convolution of kiln_dwb_args, the pool's threads splitting its output rows. */
+/*
+ * The depthwise convolution of kiln_dwb_args, the pool's threads splitting its output rows: row by row over
+ * every channel block, so that each thread reads the rows a layer before split by rows left in its own cache.
+ */
 static void kiln_dwb(kiln_dwb_args* a) {
     const kiln_convb_shape* s = a->s;
     kiln_interior_columns(s->w, s->ow, s->kw, s->sw, s->dw, s->pl, &a->lo, &a->hi);

@@ -77,7 +77,7 @@ static void kiln_poolb_task(void* ctx, long begin, long end, float* ws) {
     long lo, hi;
     kiln_interior_columns(s->w, s->ow, s->kw, s->sw, s->dw, s->pl, &lo, &hi);
     for (long item = begin; item < end; item++) {
-        long p = item / s->oh, oy = item % s->oh;
+        long oy = item / s->planes, p = item % s->planes;
         const float* plane = a->x + p * s->h * s->w * KILN_CB;
         float* yrow = a->y + (p * s->oh + oy) * s->ow * KILN_CB;
         long rows = 0, padded_rows = 0;
@@ -117,7 +117,10 @@ static void kiln_poolb_task(void* ctx, long begin, long end, float* ws) {
     }
 }
 
-/* MaxPool and AveragePool on blocked tensors, the pool's threads splitting the output rows. */
+/*
+ * MaxPool and AveragePool on blocked tensors, the pool's threads splitting the output rows: row by row over
+ * every plane, so that each thread pools the rows a convolution split by rows left in its own cache.
+ */
 static void kiln_poolb(const kiln_poolb_args* a) {
     const kiln_pool_shape* s = a->s;
     kiln_parallel_for(s->planes * s->oh, s->ow * s->kh * s->kw * KILN_CB, kiln_poolb_task, (void*) a, 0);
